@@ -1,0 +1,26 @@
+"""autograd_core: a tape-based reverse-mode automatic differentiation engine on NumPy.
+
+>>> import numpy as np, autograd_core as ag
+>>> x = ag.tensor(np.random.randn(4, 3), requires_grad=True)
+>>> W = ag.tensor(np.random.randn(3, 2), requires_grad=True)
+>>> loss = ag.relu(x @ W).sum()      # every op records a node on the tape
+>>> loss.backward()                  # one generic reverse sweep of vector-Jacobian products
+>>> x.grad.shape, W.grad.shape
+((4, 3), (3, 2))
+"""
+
+from . import ops
+from .ops import (
+    abs, add, astype, broadcast_to, clip, concatenate, divide, einsum, exp, expand_dims, getitem,
+    log, log_softmax, logsumexp, matmul, max, maximum, mean, min, minimum, multiply, negative, pad,
+    power, relu, reshape, sigmoid, sign, sliding_window, softmax, sqrt, stack, subtract, sum,
+    sum_to, tanh, transpose, where,
+)
+from .primitive import Primitive, primitive
+from .tape import Node, Tape, enable_grad, no_grad
+from .tensor import Tensor, get_default_dtype, set_default_dtype, tensor
+
+__all__ = [
+    "Tensor", "tensor", "Tape", "Node", "no_grad", "enable_grad", "primitive", "Primitive",
+    "set_default_dtype", "get_default_dtype", *ops.__all__,
+]

@@ -1,0 +1,236 @@
+"""The reverse sweep: one generic loop that applies every node's VJP.
+
+Recording order is a topological order (each node's index is larger than its inputs' nodes'), so
+the sweep collects the nodes that reach the outputs with an explicit stack (no recursion: a chain
+of 100,000 ops works at the default recursion limit) and walks them by index in reverse.
+Cotangents live in a dict keyed by node (each non-leaf Tensor is the output of exactly one node);
+leaf cotangents in a dict keyed by the leaf. A node whose output got no cotangent is skipped.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import ops
+from .tape import Node, no_grad, state
+from .tensor import Tensor
+
+
+def _released_error(node: Node) -> RuntimeError:
+    return RuntimeError(
+        f"backward through node #{node.index} '{node.op}' (output {node.out_shape}), whose graph "
+        "was already released by an earlier backward(). Pass retain_graph=True to the first "
+        "backward() if you need to go through the graph twice"
+        + (f" [forward at {node.source}]" if node.source else "")
+    )
+
+
+def _collect(roots: list[Node], stop: set[Node]) -> list[Node]:
+    """Nodes reachable from `roots` (not walking past `stop`), latest first."""
+    seen: set[Node] = set()
+    stack = list(roots)
+    while stack:
+        node = stack.pop()
+        if node in seen:
+            continue
+        if node.args is None:
+            raise _released_error(node)
+        seen.add(node)
+        if node in stop:
+            continue
+        for t in node.inputs:
+            if isinstance(t, Tensor) and t._node is not None and t.requires_grad:
+                stack.append(t._node)
+    return sorted(seen, key=lambda n: n.index, reverse=True)
+
+
+def _where(node: Node) -> str:
+    parts = []
+    if node.module:
+        parts.append(f"in module '{node.module}'")
+    if node.source:
+        parts.append(f"forward at {node.source}")
+    return f" ({', '.join(parts)})" if parts else ""
+
+
+def _fit(c, t: Tensor, node: Node, i: int, create_graph: bool):
+    """Check cotangent `c` for input `t` of `node`; undo broadcasting; match t's dtype."""
+    shape = t.data.shape
+    cshape = np.shape(c)
+    if cshape != shape:
+        if node.prim.broadcasting and _broadcasts_to(shape, cshape):
+            c = ops.sum_to(c, shape)  # Note [broadcasting]: undone once, here
+        else:
+            raise ValueError(
+                f"VJP of '{node.op}' returned a cotangent of shape {cshape} for "
+                f"{node.prim.input_label(i)} of shape {shape}{_where(node)}; a cotangent must have "
+                "its input's shape (nothing is summed or broadcast for you)"
+            )
+    dtype = t.data.dtype
+    if create_graph:
+        if not isinstance(c, Tensor):
+            c = Tensor._result(np.asarray(c, dtype=dtype), False)
+        elif c.data.dtype != dtype:
+            c = ops.astype(c, dtype=dtype)
+    elif type(c) is not np.ndarray or c.dtype != dtype:
+        if isinstance(c, Tensor):
+            raise TypeError(
+                f"VJP of '{node.op}' returned a Tensor for {node.prim.input_label(i)} in a "
+                "first-order sweep; compute on the arrays it receives"
+            )
+        c = np.asarray(c, dtype=dtype)
+    return c
+
+
+def _broadcasts_to(shape: tuple, target: tuple) -> bool:
+    if len(shape) > len(target):
+        return False
+    return all(s == 1 or s == d for s, d in zip(shape[::-1], target[::-1], strict=False))
+
+
+def _seed(out: Tensor, grad, create_graph: bool):
+    if grad is None:
+        if out.data.size != 1:
+            raise RuntimeError(
+                f"backward() on a Tensor of shape {out.shape} needs `grad` (the cotangent, same "
+                "shape as the Tensor); only a one-element Tensor has an implicit grad of 1. "
+                "Reduce it first (e.g. .sum()) or pass grad=np.ones(shape)"
+            )
+        g = np.ones(out.data.shape, dtype=out.data.dtype)
+    else:
+        graw = grad.data if isinstance(grad, Tensor) else np.asarray(grad)
+        if graw.shape != out.data.shape:
+            raise ValueError(
+                f"backward(): grad has shape {graw.shape} but the Tensor has shape "
+                f"{out.data.shape}; they must match"
+            )
+        if graw.dtype.kind != "f":
+            raise TypeError(f"backward(): grad must be floating point, got dtype {graw.dtype}")
+        if create_graph and isinstance(grad, Tensor):
+            return grad if grad.dtype == out.dtype else ops.astype(grad, dtype=out.dtype)
+        g = graw.astype(out.data.dtype, copy=False)
+    return Tensor._result(g, False) if create_graph else g
+
+
+def _sweep(outputs: list[Tensor], seeds: list, stop: set[Node], *, retain_graph: bool,
+           create_graph: bool):
+    """Run the sweep; returns (cotangents by node, cotangents by leaf)."""
+    roots = [o._node for o in outputs if o._node is not None and o.requires_grad]
+    nodes = _collect(roots, stop)
+    cot: dict[Node, object] = {}
+    leaf: dict[Tensor, object] = {}
+    for o, g in zip(outputs, seeds, strict=True):
+        if not o.requires_grad:
+            continue
+        target = cot if o._node is not None else leaf
+        key = o._node if o._node is not None else o
+        target[key] = target[key] + g if key in target else g
+    prev = state.enabled
+    state.enabled = create_graph  # a first-order sweep records nothing
+    try:
+        for node in nodes:
+            if node in stop:
+                continue
+            g = cot.pop(node, None)
+            if g is None:
+                continue
+            _apply(node, g, cot, leaf, create_graph)
+    finally:
+        state.enabled = prev
+        if not retain_graph:
+            for node in nodes:
+                node.release()
+    return cot, leaf
+
+
+def _apply(node: Node, g, cot: dict, leaf: dict, create_graph: bool) -> None:
+    prim = node.prim
+    inputs = node.inputs
+    if create_graph:
+        ans = node.output
+        if ans is None:  # the output was dropped: recompute it, recorded, from the inputs
+            ans = prim(*inputs, **node.kwargs)
+        args = inputs
+    else:
+        ans = node.ans
+        args = node.args
+    kwargs = node.kwargs
+    if prim.vjp_wants_needs:
+        needs = tuple(isinstance(t, Tensor) and t.requires_grad for t in inputs)
+        kwargs = {**kwargs, "needs": needs}
+    cots = prim.vjp(g, ans, *args, **kwargs)
+    if type(cots) is not tuple:
+        if isinstance(cots, list):
+            cots = tuple(cots)
+        elif len(inputs) == 1:
+            cots = (cots,)  # a bare cotangent for a one-input primitive
+        else:
+            raise TypeError(
+                f"VJP of '{node.op}' returned {type(cots).__name__}; it must return a tuple of "
+                f"{len(inputs)} cotangents, one per input (None where an input gets none)"
+            )
+    if len(cots) != len(inputs):
+        raise ValueError(
+            f"VJP of '{node.op}' returned {len(cots)} cotangents for {len(inputs)} inputs"
+            f"{_where(node)}; return one per input, None where an input gets none"
+        )
+    for i, (t, c) in enumerate(zip(inputs, cots, strict=True)):
+        if c is None or not isinstance(t, Tensor) or not t.requires_grad:
+            continue
+        c = _fit(c, t, node, i, create_graph)
+        if t._node is not None:
+            key, target = t._node, cot
+        else:
+            key, target = t, leaf
+        prev = target.get(key)
+        target[key] = c if prev is None else prev + c
+
+
+def backward(out: Tensor, grad=None, *, retain_graph: bool = False,
+             create_graph: bool = False) -> None:
+    """`Tensor.backward`: accumulate into the `.grad` of every leaf that requires grad."""
+    if not out.requires_grad:
+        raise RuntimeError(
+            "backward() on a Tensor that does not require grad: no input of the computation "
+            "had requires_grad=True (or it ran under no_grad)"
+        )
+    seed = _seed(out, grad, create_graph)
+    _, leaf = _sweep([out], [seed], set(), retain_graph=retain_graph or create_graph,
+                     create_graph=create_graph)
+    for t, c in leaf.items():
+        if t.grad is None:
+            # own the array: a VJP may hand the same array to two inputs (add) or a view
+            if not create_graph and (c.base is not None or c is seed):
+                c = c.copy()
+            t.grad = c
+        elif create_graph or isinstance(t.grad, Tensor):
+            t.grad = ops.add(t.grad, c) if isinstance(t.grad, Tensor) else Tensor._result(t.grad, False) + c
+        else:
+            t.grad = t.grad + c
+
+
+def gradients(outputs: list[Tensor], seeds: list, sources: list[Tensor], *,
+              create_graph: bool) -> list:
+    """Cotangents of `sources` (Tensors) for the given outputs and seeds; leaves untouched.
+
+    Never releases the graph (transforms run several sweeps over it). Sources the outputs do not
+    depend on get zeros. Results are Tensors (recorded ones when `create_graph`).
+    """
+    for s in sources:
+        if not isinstance(s, Tensor):
+            raise TypeError(f"gradient sources must be Tensors, got {type(s).__name__}")
+    seeds = [_seed(o, g, create_graph) for o, g in zip(outputs, seeds, strict=True)]
+    stop = {s._node for s in sources if s._node is not None}
+    cot, leaf = _sweep(outputs, seeds, stop, retain_graph=True, create_graph=create_graph)
+    result = []
+    for s in sources:
+        c = cot.get(s._node) if s._node is not None else leaf.get(s)
+        if c is None:
+            c = np.zeros(s.data.shape, dtype=s.data.dtype)
+        if not isinstance(c, Tensor):
+            c = Tensor._result(np.array(c, dtype=s.data.dtype), False)
+        result.append(c)
+    return result
+
+
+__all__ = ["backward", "gradients", "no_grad"]

@@ -1,0 +1,550 @@
+"""THE rule table: every built-in op's NumPy forward and its vector-Jacobian product.
+
+Rules read like the math: `g` is the cotangent of the output `ans`, then the forward's inputs,
+then static parameters by keyword. They return one cotangent per input (None for none).
+
+Rules are written with the functions of this file and Tensor operators, so the same rule runs on
+plain arrays in a first-order sweep (NumPy speed, nothing recorded) and on Tensors in a
+`create_graph` sweep (recorded, so it can be differentiated again). Masks at kinks are computed on
+the raw data (`_raw`): they are constants whose derivative is zero.
+
+Note [broadcasting]: rules ignore broadcasting. Primitives declared `broadcasting=True` may return
+a cotangent of the (broadcast) output's shape; the sweep sums it back to the input's shape once.
+
+Kinks (any valid subgradient is allowed; these are the ones returned):
+- relu'(0) = 0; abs'(0) = 0 (sign); clip passes the gradient at a bound (lo <= x <= hi);
+- max/min reductions share the gradient equally among tied maxima (like `torch.amax`);
+- maximum/minimum give each of two tied inputs half.
+"""
+
+from __future__ import annotations
+
+import builtins
+import itertools
+import string
+
+import numpy as np
+
+from .primitive import Primitive, defop
+from .tensor import Tensor
+
+
+def _raw(x):
+    return x.data if isinstance(x, Tensor) else x
+
+
+def _dtype(x) -> np.dtype:
+    return x.dtype if hasattr(x, "dtype") else np.result_type(x)
+
+
+def _axes(axis, ndim: int) -> tuple[int, ...]:
+    """Normalized, sorted reduction axes (None means all)."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    out = []
+    for a in axes:
+        if not -ndim <= a < builtins.max(ndim, 1):
+            raise ValueError(f"axis {a} is out of bounds for an array of dimension {ndim}")
+        out.append(int(a) % builtins.max(ndim, 1))
+    return tuple(sorted(out))
+
+
+def _keep(g, shape: tuple, axis, keepdims: bool):
+    """Reshape a reduction's cotangent so it broadcasts against the input (keepdims form)."""
+    if keepdims:
+        return g
+    axes = _axes(axis, len(shape))
+    return reshape(g, tuple(1 if i in axes else n for i, n in enumerate(shape)))
+
+
+# ---- elementwise arithmetic (broadcasting) -----------------------------------------------------
+add      = defop(np.add,      lambda g, ans, x, y: (g, g),         "add",      broadcasting=True)
+subtract = defop(np.subtract, lambda g, ans, x, y: (g, -g),        "subtract", broadcasting=True)
+multiply = defop(np.multiply, lambda g, ans, x, y: (g * y, g * x), "multiply", broadcasting=True)
+divide   = defop(np.divide,   lambda g, ans, x, y: (g / y, -g * ans / y), "divide", broadcasting=True)
+negative = defop(np.negative, lambda g, ans, x: (-g,),             "negative")
+
+
+def power_vjp(g, ans, x, y, *, needs):
+    gx = g * y * x ** (y - 1) if needs[0] else None
+    gy = g * log(x) * ans if needs[1] else None  # log(x) only when y needs a gradient
+    return gx, gy
+
+
+power = defop(np.power, power_vjp, "power", broadcasting=True)
+
+# ---- elementwise functions ---------------------------------------------------------------------
+exp  = defop(np.exp,  lambda g, ans, x: (g * ans,),               "exp")
+log  = defop(np.log,  lambda g, ans, x: (g / x,),                 "log")
+sqrt = defop(np.sqrt, lambda g, ans, x: (g / (ans * 2),),         "sqrt")
+tanh = defop(np.tanh, lambda g, ans, x: (g * (1 - ans * ans),),   "tanh")
+sign = defop(np.sign, lambda g, ans, x: (None,),                  "sign")  # derivative 0 a.e.
+abs  = defop(np.abs,  lambda g, ans, x: (g * np.sign(_raw(x)),),  "abs")
+relu = defop(lambda x: np.maximum(x, 0), lambda g, ans, x: (g * (_raw(x) > 0),), "relu")
+
+
+def _sigmoid(x):
+    # exp of a non-positive number never overflows: use e = exp(-|x|) on both branches
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+sigmoid = defop(_sigmoid, lambda g, ans, x: (g * ans * (1 - ans),), "sigmoid")
+
+
+def _clip(x, *, lo, hi):
+    if lo is None and hi is None:
+        return np.array(x, copy=True)
+    return np.clip(x, lo, hi)
+
+
+def clip_vjp(g, ans, x, *, lo, hi):
+    xr = _raw(x)
+    inside = np.ones(np.shape(xr), dtype=bool)
+    if lo is not None:
+        inside &= xr >= _raw(lo)
+    if hi is not None:
+        inside &= xr <= _raw(hi)
+    return (g * inside,)
+
+
+_clip_p = defop(_clip, clip_vjp, "clip")
+
+
+def clip(x, lo=None, hi=None):
+    """Elementwise clip to [lo, hi]; either bound may be None. The gradient passes where
+    lo <= x <= hi (bounds included, like ``torch.clamp``)."""
+    return _clip_p(x, lo=_raw(lo), hi=_raw(hi))
+
+
+def where_vjp(g, ans, cond, x, y):
+    c = _raw(cond)
+    return None, where(c, g, 0), where(c, 0, g)
+
+
+where = defop(np.where, where_vjp, "where", broadcasting=True)
+where.__doc__ = "where(cond, x, y): x where cond is true, else y (NumPy broadcasting)."
+
+
+def _tie_mask(a, b, dtype):
+    """1 where a wins, 1/2 on ties, 0 elsewhere (as `dtype`)."""
+    return (a > b).astype(dtype) + (a == b).astype(dtype) * 0.5
+
+
+def maximum_vjp(g, ans, x, y):
+    xr, yr = _raw(x), _raw(y)
+    m = _tie_mask(xr, yr, _dtype(g))
+    return g * m, g * (1 - m)
+
+
+def minimum_vjp(g, ans, x, y):
+    xr, yr = _raw(x), _raw(y)
+    m = _tie_mask(yr, xr, _dtype(g))
+    return g * (1 - m), g * m
+
+
+maximum = defop(np.maximum, maximum_vjp, "maximum", broadcasting=True)
+minimum = defop(np.minimum, minimum_vjp, "minimum", broadcasting=True)
+
+
+def _astype(x, *, dtype):
+    return np.asarray(x).astype(dtype)
+
+
+astype = defop(_astype, lambda g, ans, x, *, dtype: (astype(g, dtype=_dtype(x)),), "astype")
+
+# ---- linear algebra ----------------------------------------------------------------------------
+
+
+def _swap(a):
+    return transpose(a, axes=tuple(range(a.ndim - 2)) + (a.ndim - 1, a.ndim - 2))
+
+
+def matmul_vjp(g, ans, x, y, *, needs):
+    """NumPy matmul semantics, 1-D operands included; batch broadcasting is summed by the sweep."""
+    nx, ny = np.ndim(_raw(x)), np.ndim(_raw(y))
+    gx = gy = None
+    if nx == 1 and ny == 1:  # inner product
+        gx = g * y if needs[0] else None
+        gy = g * x if needs[1] else None
+    elif nx == 1:  # (k,) @ (..., k, n) -> (..., n)
+        if needs[0]:
+            gx = reshape(matmul(y, expand_dims(g, -1)), g.shape[:-1] + (y.shape[-2],))
+        if needs[1]:
+            gy = expand_dims(x, -1) * expand_dims(g, -2)
+    elif ny == 1:  # (..., m, k) @ (k,) -> (..., m)
+        if needs[0]:
+            gx = expand_dims(g, -1) * y
+        if needs[1]:
+            gy = reshape(matmul(_swap(x), expand_dims(g, -1)), g.shape[:-1] + (x.shape[-1],))
+    else:
+        gx = matmul(g, _swap(y)) if needs[0] else None
+        gy = matmul(_swap(x), g) if needs[1] else None
+    return gx, gy
+
+
+matmul = defop(np.matmul, matmul_vjp, "matmul", broadcasting=True)
+
+
+def _einsum_parse(subscripts: str, shapes: list[tuple]) -> tuple[list[str], str]:
+    """Explicit letter-only subscripts for each operand and the output ('...' expanded)."""
+    s = subscripts.replace(" ", "")
+    lhs, arrow, out = s.partition("->")
+    ins = lhs.split(",")
+    if len(ins) != len(shapes):
+        raise ValueError(f"einsum: subscripts '{subscripts}' name {len(ins)} operands, got {len(shapes)}")
+    used = set(s) - set(".,->")
+    spare = [c for c in string.ascii_letters if c not in used]
+    n_ell = builtins.max(
+        [len(shp) - len(sub.replace("...", "")) for sub, shp in zip(ins, shapes, strict=True) if "..." in sub],
+        default=0,
+    )
+    ell = "".join(spare[:n_ell])
+    ins = [sub.replace("...", ell[n_ell - (len(shp) - len(sub.replace("...", ""))):])
+           if "..." in sub else sub for sub, shp in zip(ins, shapes, strict=True)]
+    if arrow:
+        out = out.replace("...", ell)
+    else:  # implicit mode: ellipsis letters, then letters seen once, alphabetically
+        counts = {c: "".join(ins).count(c) for c in set("".join(ins))}
+        out = ell + "".join(sorted(c for c, n in counts.items() if n == 1 and c not in ell))
+    return ins, out
+
+
+def _einsum(*xs, subscripts):
+    big = builtins.sum(np.size(x) for x in xs) > 4096
+    return np.einsum(subscripts, *xs, optimize="greedy" if big or len(xs) > 2 else False)
+
+
+def einsum_vjp(g, ans, *xs, subscripts, needs):
+    ins, out = _einsum_parse(subscripts, [np.shape(_raw(x)) for x in xs])
+    cots = []
+    for i, sub in enumerate(ins):
+        if not needs[i]:
+            cots.append(None)
+            continue
+        if len(set(sub)) != len(sub):
+            raise NotImplementedError(
+                f"einsum: the gradient for operand {i} with a repeated index ('{sub}', a "
+                "diagonal) is not supported; take the diagonal explicitly instead"
+            )
+        others = [(s, x) for j, (s, x) in enumerate(zip(ins, xs, strict=True)) if j != i]
+        present = set(out).union(*(set(s) for s, _ in others))
+        kept = "".join(c for c in sub if c in present)
+        spec = ",".join([out] + [s for s, _ in others]) + "->" + kept
+        c = _einsum_p(g, *[x for _, x in others], subscripts=spec)
+        if kept != sub:  # letters summed over in operand i alone: broadcast back
+            shape = np.shape(_raw(xs[i]))
+            c = broadcast_to(reshape(c, tuple(n if ch in kept else 1 for ch, n in zip(sub, shape, strict=True))), shape)
+        cots.append(c)
+    return tuple(cots)
+
+
+_einsum_p = defop(_einsum, einsum_vjp, "einsum", broadcasting=True)
+
+
+def einsum(subscripts: str, *xs):
+    """NumPy's einsum (explicit or implicit mode, '...' allowed), differentiable in every operand
+    except one with a repeated index (a diagonal), which raises NotImplementedError."""
+    return _einsum_p(*xs, subscripts=subscripts)
+
+
+# ---- reductions --------------------------------------------------------------------------------
+
+
+def sum_vjp(g, ans, x, *, axis, keepdims):
+    return (broadcast_to(_keep(g, np.shape(_raw(x)), axis, keepdims), np.shape(_raw(x))),)
+
+
+_sum_p = defop(lambda x, *, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims), sum_vjp, "sum")
+
+
+def sum(x, axis=None, keepdims: bool = False):
+    """Sum over `axis` (None: all; an int or a tuple), like ``np.sum``."""
+    return _sum_p(x, axis=axis, keepdims=keepdims)
+
+
+def mean(x, axis=None, keepdims: bool = False):
+    """Mean over `axis` (None: all; an int or a tuple): ``sum / count``, like ``np.mean``."""
+    shape = np.shape(_raw(x))
+    count = int(np.prod([shape[a] for a in _axes(axis, len(shape))], dtype=np.int64))
+    return sum(x, axis=axis, keepdims=keepdims) / count
+
+
+def extremum_vjp(g, ans, x, *, axis, keepdims):
+    shape = np.shape(_raw(x))
+    winners = (_raw(x) == _keep(_raw(ans), shape, axis, keepdims)).astype(_dtype(g))
+    share = winners / np.sum(winners, axis=axis, keepdims=True)  # ties share equally
+    return (_keep(g, shape, axis, keepdims) * share,)
+
+
+_max_p = defop(lambda x, *, axis, keepdims: np.max(x, axis=axis, keepdims=keepdims), extremum_vjp, "max")
+_min_p = defop(lambda x, *, axis, keepdims: np.min(x, axis=axis, keepdims=keepdims), extremum_vjp, "min")
+
+
+def max(x, axis=None, keepdims: bool = False):
+    """Largest element over `axis`; tied maxima share the gradient equally."""
+    return _max_p(x, axis=axis, keepdims=keepdims)
+
+
+def min(x, axis=None, keepdims: bool = False):
+    """Smallest element over `axis`; tied minima share the gradient equally."""
+    return _min_p(x, axis=axis, keepdims=keepdims)
+
+
+def _logsumexp(x, *, axis, keepdims):
+    m = np.max(x, axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0)  # rows of -inf: avoid inf - inf
+    out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m  # subtract max: no overflow
+    return out if keepdims else np.squeeze(out, axis=_axes(axis, np.ndim(x)))
+
+
+def logsumexp_vjp(g, ans, x, *, axis, keepdims):
+    shape = np.shape(_raw(x))
+    return (_keep(g, shape, axis, keepdims) * exp(x - _keep(ans, shape, axis, keepdims)),)
+
+
+_logsumexp_p = defop(_logsumexp, logsumexp_vjp, "logsumexp")
+
+
+def logsumexp(x, axis=-1, keepdims: bool = False):
+    """log Σ exp(x) over `axis` (-1 by default; None or a tuple like SciPy), stable for any size."""
+    return _logsumexp_p(x, axis=axis, keepdims=keepdims)
+
+
+def _softmax(x, *, axis):
+    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
+softmax_p = defop(_softmax, lambda g, ans, x, *, axis: (ans * (g - sum(g * ans, axis=axis, keepdims=True)),),
+                  "softmax")
+
+
+def _log_softmax(x, *, axis):
+    return x - _logsumexp(x, axis=axis, keepdims=True)
+
+
+log_softmax_p = defop(_log_softmax,
+                      lambda g, ans, x, *, axis: (g - exp(ans) * sum(g, axis=axis, keepdims=True),),
+                      "log_softmax")
+
+
+def softmax(x, axis: int = -1):
+    """exp(x) / Σ exp(x) along `axis`, stable for any size."""
+    return softmax_p(x, axis=axis)
+
+
+def log_softmax(x, axis: int = -1):
+    """x − logsumexp(x) along `axis`, stable for any size."""
+    return log_softmax_p(x, axis=axis)
+
+
+# ---- shape ops ---------------------------------------------------------------------------------
+_reshape_p = defop(lambda x, *, shape: np.reshape(x, shape),
+                   lambda g, ans, x, *, shape: (reshape(g, np.shape(_raw(x))),), "reshape")
+
+
+def reshape(x, shape):
+    """NumPy reshape (one dimension may be -1)."""
+    return _reshape_p(x, shape=(shape,) if isinstance(shape, (int, np.integer)) else tuple(shape))
+
+
+def expand_dims(x, axis: int):
+    """Insert a size-1 axis (a reshape)."""
+    shape = list(np.shape(_raw(x)))
+    shape.insert(axis if axis >= 0 else len(shape) + 1 + axis, 1)
+    return reshape(x, tuple(shape))
+
+
+_transpose_p = defop(lambda x, *, axes: np.transpose(x, axes),
+                     lambda g, ans, x, *, axes: (transpose(g, axes=tuple(np.argsort(axes))),),
+                     "transpose")
+
+
+def transpose(x, axes=None):
+    """Permute axes like ``np.transpose`` (None reverses them, as ``.T``)."""
+    nd = np.ndim(_raw(x))
+    axes = tuple(range(nd))[::-1] if axes is None else tuple(int(a) % builtins.max(nd, 1) for a in axes)
+    if sorted(axes) != list(range(nd)):
+        raise ValueError(f"transpose: axes {axes} are not a permutation of the {nd} axes of shape {np.shape(_raw(x))}")
+    return _transpose_p(x, axes=axes)
+
+
+def sum_to(x, shape: tuple):
+    """Sum `x` down to `shape` (the reverse of broadcasting `shape` up to x's shape)."""
+    xs = np.shape(_raw(x))
+    lead = len(xs) - len(shape)
+    axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and xs[lead + i] != 1)
+    if axes:
+        x = sum(x, axis=axes, keepdims=True)
+    return reshape(x, shape) if np.shape(_raw(x)) != tuple(shape) else x
+
+
+_broadcast_to_p = defop(lambda x, *, shape: np.broadcast_to(x, shape),
+                        lambda g, ans, x, *, shape: (sum_to(g, np.shape(_raw(x))),), "broadcast_to")
+
+
+def broadcast_to(x, shape):
+    """NumPy's broadcast_to (a read-only view); its VJP sums back to x's shape."""
+    return _broadcast_to_p(x, shape=tuple(shape))
+
+
+def _has_int_array(index) -> bool:
+    parts = index if isinstance(index, tuple) else (index,)
+    return builtins.any(isinstance(p, np.ndarray) and p.dtype.kind in "iu" for p in parts)
+
+
+def _scatter_add(g, *, index, shape):
+    out = np.zeros(shape, dtype=np.result_type(g))
+    if _has_int_array(index):
+        np.add.at(out, index, g)  # repeated integer indices accumulate
+    else:
+        out[index] = g  # slices and masks never repeat a position
+    return out
+
+
+scatter_add = defop(_scatter_add, lambda g, ans, x, *, index, shape: (getitem_p(g, index=index),),
+                    "scatter_add")
+getitem_p = defop(lambda x, *, index: x[index],
+                  lambda g, ans, x, *, index: (scatter_add(g, index=index, shape=np.shape(_raw(x))),),
+                  "getitem")
+
+
+def _norm_index(index):
+    """Tensors and lists inside an index become arrays (NumPy's fancy indexing)."""
+    if isinstance(index, tuple):
+        return tuple(_norm_index(i) for i in index)
+    if isinstance(index, Tensor):
+        return index.data
+    if isinstance(index, list):
+        return np.asarray(index)
+    return index
+
+
+def getitem(x, index):
+    """``x[index]``: basic slices (negative steps too), integers, None, Ellipsis, boolean masks and
+    integer arrays; repeated integer indices accumulate in backward (``np.add.at``)."""
+    return getitem_p(x, index=_norm_index(index))
+
+
+def _concatenate(*xs, axis):
+    return np.concatenate(xs, axis=axis)
+
+
+def concatenate_vjp(g, ans, *xs, axis):
+    ax = axis % ans.ndim
+    edges = np.cumsum([0] + [np.shape(_raw(x))[ax] for x in xs])
+    pre = (slice(None),) * ax
+    return tuple(getitem_p(g, index=pre + (slice(int(a), int(b)),)) for a, b in itertools.pairwise(edges))
+
+
+_concatenate_p = defop(_concatenate, concatenate_vjp, "concatenate")
+
+
+def concatenate(xs, axis: int = 0):
+    """Join a sequence of arrays along an existing axis (``np.concatenate``)."""
+    return _concatenate_p(*xs, axis=axis)
+
+
+def _stack(*xs, axis):
+    return np.stack(xs, axis=axis)
+
+
+def stack_vjp(g, ans, *xs, axis):
+    pre = (slice(None),) * (axis % ans.ndim)
+    return tuple(getitem_p(g, index=pre + (i,)) for i in range(len(xs)))
+
+
+_stack_p = defop(_stack, stack_vjp, "stack")
+
+
+def stack(xs, axis: int = 0):
+    """Join a sequence of same-shape arrays along a new axis (``np.stack``)."""
+    return _stack_p(*xs, axis=axis)
+
+
+_pad_p = defop(lambda x, *, pad_width: np.pad(x, pad_width),
+               lambda g, ans, x, *, pad_width: (
+                   getitem_p(g, index=tuple(slice(b, b + n) for (b, _), n in zip(pad_width, np.shape(_raw(x)), strict=True))),),
+               "pad")
+
+
+def pad(x, pad_width):
+    """Zero padding with NumPy's per-axis ``(before, after)`` pairs (an int or one pair applies to
+    every axis)."""
+    nd = np.ndim(_raw(x))
+    try:
+        pw = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (nd, 2))
+    except ValueError:
+        raise ValueError(f"pad: pad_width {pad_width!r} does not fit an array of {nd} dimensions; "
+                         "give one (before, after) pair per axis") from None
+    if (pw < 0).any():
+        raise ValueError(f"pad: pad_width {pad_width!r} has negative entries")
+    return _pad_p(x, pad_width=tuple((int(b), int(a)) for b, a in pw))
+
+
+# ---- sliding windows (convolution and pooling are built on these) -----------------------------
+
+
+def _window_out(shape, size, stride):
+    return tuple((n - k) // s + 1 for n, k, s in zip(shape[-len(size):], size, stride, strict=True))
+
+
+def _sliding_window(x, *, size, stride):
+    k = len(size)
+    v = np.lib.stride_tricks.sliding_window_view(x, size, axis=tuple(range(x.ndim - k, x.ndim)))
+    return v[(Ellipsis,) + tuple(slice(None, None, s) for s in stride) + (slice(None),) * k]
+
+
+def _sliding_window_transpose(g, *, shape, size, stride):
+    """Scatter-add windows back into an array of `shape` (col2im): one strided add per offset."""
+    k = len(size)
+    out = np.zeros(shape, dtype=np.result_type(g))
+    outsz = _window_out(shape, size, stride)
+    for offs in itertools.product(*(range(n) for n in size)):
+        dst = tuple(slice(o, o + s * (m - 1) + 1, s) for o, s, m in zip(offs, stride, outsz, strict=True))
+        out[(Ellipsis,) + dst] += g[(Ellipsis,) + offs] if k else g
+    return out
+
+
+sliding_window_p = defop(
+    _sliding_window,
+    lambda g, ans, x, *, size, stride: (
+        sliding_window_transpose(g, shape=np.shape(_raw(x)), size=size, stride=stride),),
+    "sliding_window")
+sliding_window_transpose = defop(
+    _sliding_window_transpose,
+    lambda g, ans, x, *, shape, size, stride: (sliding_window_p(g, size=size, stride=stride),),
+    "sliding_window_transpose")
+
+
+def sliding_window(x, size, stride=1):
+    """Windows over the last ``len(size)`` axes: shape ``x.shape[:-k] + out + size`` with
+    ``out[i] = (n_i - size_i) // stride_i + 1``. A read-only view in the forward (no copy); the
+    VJP adds each window's cotangent back (one strided add per window offset, not per pixel).
+    """
+    size = (int(size),) if isinstance(size, (int, np.integer)) else tuple(int(s) for s in size)
+    stride = (int(stride),) * len(size) if isinstance(stride, (int, np.integer)) else tuple(int(s) for s in stride)
+    shape = np.shape(_raw(x))
+    if len(stride) != len(size) or len(size) > len(shape):
+        raise ValueError(f"sliding_window: size {size} and stride {stride} do not fit input shape {shape}")
+    if builtins.any(k < 1 or k > n for k, n in zip(size, shape[-len(size):], strict=True)) or builtins.min(stride) < 1:
+        raise ValueError(f"sliding_window: window {size} (stride {stride}) does not fit input shape {shape}")
+    return sliding_window_p(x, size=size, stride=stride)
+
+
+identity = defop(lambda x: x, lambda g, ans, x: (g,), "identity")
+
+__all__ = [
+    "add", "subtract", "multiply", "divide", "negative", "power", "matmul", "exp", "log", "sqrt",
+    "abs", "tanh", "sigmoid", "relu", "sign", "clip", "where", "maximum", "minimum", "astype",
+    "sum", "mean", "max", "min", "logsumexp", "softmax", "log_softmax", "einsum", "reshape",
+    "expand_dims", "transpose", "broadcast_to", "sum_to", "concatenate", "stack", "pad",
+    "sliding_window", "getitem",
+]
+
+# Every Primitive defined above, by op name (the completeness test checks each has a test case).
+PRIMITIVES: dict[str, Primitive] = {
+    v.name: v for v in list(globals().values()) if isinstance(v, Primitive)
+}

@@ -1,0 +1,131 @@
+"""`@primitive` and `.defvjp`: the one way ops are defined, built-in and user-written alike.
+
+A primitive wraps a NumPy function. Called with plain arrays it *is* that function (no Tensor, no
+recording), which is what makes first-order backward run at NumPy speed: the sweep feeds rules
+plain arrays, and rules are written with these same primitives. Called with Tensors it computes
+on their data and, if any input requires grad and recording is on, records a `Node`.
+"""
+
+from __future__ import annotations
+
+import inspect
+import weakref
+from collections.abc import Callable
+
+import numpy as np
+
+from .tape import Node, state
+from .tensor import Tensor
+
+
+class Primitive:
+    """A differentiable function: a NumPy forward plus a vector-Jacobian product (VJP).
+
+    The VJP is called as ``vjp(g, ans, *inputs, **kwargs)`` and returns one cotangent per
+    positional input (None where an input gets none); a bare cotangent is accepted for a
+    one-input primitive. If the VJP has a keyword-only parameter ``needs``, it also receives a
+    tuple of bools saying which inputs need a cotangent, so it can skip work.
+
+    `broadcasting=True` declares that the forward broadcasts its inputs NumPy-style; only then
+    does the sweep sum a cotangent back to its input's shape (Note [broadcasting]). For any other
+    primitive a cotangent of the wrong shape is an error naming the primitive and the input.
+    """
+
+    def __init__(self, fun: Callable, name: str | None = None, broadcasting: bool = False):
+        self.fun = fun
+        self.name = name or getattr(fun, "__name__", "primitive")
+        self.broadcasting = broadcasting
+        self.vjp: Callable | None = None
+        self.vjp_wants_needs = False
+        self.__doc__ = getattr(fun, "__doc__", None)
+        self.__wrapped__ = fun
+        try:
+            params = list(inspect.signature(fun).parameters.values())
+            self.input_names = tuple(
+                p.name for p in params
+                if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
+            )
+        except (TypeError, ValueError):  # NumPy ufuncs have no signature
+            self.input_names = ()
+
+    def defvjp(self, vjp: Callable) -> Callable:
+        """Attach the VJP rule; usable as a decorator (returns `vjp`)."""
+        self.vjp = vjp
+        try:
+            p = inspect.signature(vjp).parameters.get("needs")
+            self.vjp_wants_needs = p is not None and p.kind is p.KEYWORD_ONLY
+        except (TypeError, ValueError):
+            self.vjp_wants_needs = False
+        return vjp
+
+    def input_label(self, i: int) -> str:
+        if i < len(self.input_names) and not (
+            i == len(self.input_names) - 1 and self.input_names[-1] in ("xs", "args", "arrays")
+        ):
+            return f"input {i} ({self.input_names[i]})"
+        return f"input {i}"
+
+    def __call__(self, *args, **kwargs):
+        raw = []
+        found = False
+        needs_grad = False
+        for a in args:
+            if isinstance(a, Tensor):
+                found = True
+                needs_grad = needs_grad or a.requires_grad
+                raw.append(a.data)
+            else:
+                raw.append(a)
+        if not found:  # plain arrays in, plain array out: no Tensor, no recording
+            return self.fun(*args, **kwargs)
+        try:
+            ans = self.fun(*raw, **kwargs)
+        except ValueError as e:  # NumPy's shape errors do not name our op
+            shapes = ", ".join(str(np.shape(r)) for r in raw)
+            raise ValueError(f"{self.name}: {e} (input shapes: {shapes})") from None
+        if type(ans) is not np.ndarray:
+            ans = np.asarray(ans)
+        record = needs_grad and state.enabled
+        out = Tensor._result(ans, record)
+        if record:
+            if self.vjp is None:
+                raise NotImplementedError(
+                    f"primitive '{self.name}' has no VJP: define one with @{self.name}.defvjp"
+                )
+            node = Node(self, args, tuple(raw), kwargs, ans)
+            node._out = weakref.ref(out)
+            out._node = node
+            if state.tapes:
+                for tape in state.tapes:
+                    tape._record(node, out)
+        return out
+
+    def __repr__(self) -> str:
+        return f"<primitive {self.name}>"
+
+
+def primitive(fun: Callable | None = None, *, name: str | None = None,
+              broadcasting: bool = False):
+    """Turn a NumPy function into a differentiable primitive; attach its VJP with `.defvjp`.
+
+    >>> @primitive
+    ... def cube(x):
+    ...     return x ** 3
+    >>> @cube.defvjp
+    ... def cube_vjp(g, ans, x):
+    ...     return (3 * x ** 2 * g,)
+
+    The forward receives NumPy arrays (and constants as passed) and must return an array. The VJP
+    receives arrays in an ordinary sweep and Tensors in a ``create_graph`` sweep, so a VJP written
+    with ``autograd_core`` functions and operators can be differentiated again.
+    """
+    if fun is None:
+        return lambda f: Primitive(f, name=name, broadcasting=broadcasting)
+    return Primitive(fun, name=name, broadcasting=broadcasting)
+
+
+def defop(fun: Callable, vjp: Callable, name: str | None = None, broadcasting: bool = False) -> Primitive:
+    """A primitive and its VJP in one line (the rule table's row format)."""
+    p = Primitive(fun, name=name, broadcasting=broadcasting)
+    p.defvjp(vjp)
+    return p

@@ -1,0 +1,224 @@
+"""Recording state, the node, and the user-visible `Tape`.
+
+Every call of a primitive on a Tensor that requires grad (while recording is on) creates one
+`Node`. A node is stamped with an increasing index, so recording order is a topological order and
+the sweep can walk nodes by index in reverse (see backward.py).
+
+Recording state is thread-local: two threads training at once never see each other's nodes, and
+`no_grad` in one thread does not switch recording off in another.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+_counter = itertools.count()  # next() on itertools.count is atomic under the GIL
+
+
+class _State(threading.local):
+    def __init__(self) -> None:
+        self.enabled = True  # recording on/off (no_grad)
+        self.tapes: list[Tape] = []  # open `with Tape()` blocks, innermost last
+
+
+state = _State()
+
+# Note [saved arrays are read-only]
+# A VJP reads the arrays its forward saw. If the user wrote into one of them in place between
+# forward and backward, the gradient would be silently wrong. So each array a node saves is made
+# read-only while the node needs it, and writable again when the node is released (after a
+# backward without retain_graph, or when the graph is dropped). `_locks` counts how many live
+# nodes hold each array we locked; arrays that were read-only already are left alone.
+_locks: dict[int, int] = {}
+
+
+def _lock(arrays: tuple) -> tuple:
+    locked = []
+    for a in arrays:
+        if type(a) is np.ndarray:
+            k = id(a)
+            n = _locks.get(k)
+            if n is not None:
+                _locks[k] = n + 1
+                locked.append(a)
+            elif a.flags.writeable:
+                a.flags.writeable = False
+                _locks[k] = 1
+                locked.append(a)
+    return tuple(locked)
+
+
+def _unlock(arrays: tuple) -> None:
+    for a in arrays:
+        k = id(a)
+        n = _locks.get(k, 0) - 1
+        if n > 0:
+            _locks[k] = n
+            continue
+        _locks.pop(k, None)
+        try:
+            a.flags.writeable = True
+        except ValueError:  # a view whose base got locked meanwhile: the base's lock rules it
+            pass
+
+
+class Node:
+    """One recorded primitive call: `ans = prim(*args, **kwargs)`.
+
+    `inputs` are the call's positional arguments as given (Tensors or constants); `args` are the
+    same as plain arrays, exactly the objects the forward computed with (they are what the VJP
+    receives in a first-order sweep, even if a Tensor's `.data` is rebound later). After release
+    only the structure (`parents`, `out_shape`, `out_dtype`) is kept.
+    """
+
+    __slots__ = ("index", "prim", "inputs", "args", "kwargs", "ans", "_out", "_locked",
+                 "_parents", "out_shape", "out_dtype", "module", "source", "__weakref__")
+
+    def __init__(self, prim, inputs: tuple, args: tuple, kwargs: dict, ans: np.ndarray) -> None:
+        self.index = next(_counter)
+        self.prim = prim
+        self.inputs = inputs
+        self.args = args
+        self.kwargs = kwargs
+        self.ans = ans
+        self._out = None
+        self._locked = _lock(args) + _lock((ans,))
+        self._parents = None
+        self.out_shape = ans.shape
+        self.out_dtype = ans.dtype
+        self.module = None  # dotted module path, filled in by nn when it records
+        self.source = None  # forward call site "file:line", when asked for
+
+    @property
+    def op(self) -> str:
+        """The primitive's lowercase name, e.g. ``"matmul"``."""
+        return self.prim.name
+
+    @property
+    def output(self):
+        """The Tensor this node produced (None once that Tensor was dropped)."""
+        return None if self._out is None else self._out()
+
+    @property
+    def released(self) -> bool:
+        return self.args is None
+
+    @property
+    def parents(self) -> tuple:
+        """Per input: the node that produced it, the leaf Tensor itself, or None (a constant)."""
+        if self._parents is not None:
+            return self._parents
+        from .tensor import Tensor
+
+        return tuple(
+            (t._node if t._node is not None else t) if isinstance(t, Tensor) else None
+            for t in self.inputs
+        )
+
+    def release(self) -> None:
+        """Drop what backward needed (saved arrays, input Tensors); keep the structure."""
+        if self.args is None:
+            return
+        self._parents = self.parents
+        _unlock(self._locked)
+        self._locked = ()
+        self.inputs = self.args = self.ans = None
+
+    def __del__(self) -> None:
+        if self._locked:
+            _unlock(self._locked)
+
+    def __repr__(self) -> str:
+        return f"<Node #{self.index} {self.op} -> {self.out_shape} {self.out_dtype}>"
+
+
+class no_grad:
+    """Context manager (and decorator) inside which nothing is recorded.
+
+    >>> with no_grad():
+    ...     y = x * 2        # y.requires_grad is False, no node is recorded
+    """
+
+    def __enter__(self) -> no_grad:
+        self._prev = state.enabled
+        state.enabled = False
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        state.enabled = self._prev
+
+    def __call__(self, fun):
+        def wrapper(*args, **kwargs):
+            with no_grad():
+                return fun(*args, **kwargs)
+
+        wrapper.__wrapped__ = fun
+        wrapper.__name__ = getattr(fun, "__name__", "wrapper")
+        wrapper.__doc__ = getattr(fun, "__doc__", None)
+        return wrapper
+
+
+class enable_grad(no_grad):
+    """Context manager that switches recording back on (e.g. inside `no_grad`)."""
+
+    def __enter__(self) -> enable_grad:
+        self._prev = state.enabled
+        state.enabled = True
+        return self
+
+
+class Tape:
+    """Keeps the nodes recorded inside a ``with`` block, in recording order.
+
+    >>> with Tape() as tape:
+    ...     y = (x * x).sum()
+    >>> [node.op for node in tape]
+    ['multiply', 'sum']
+    >>> (dx,) = tape.gradient(y, [x])
+
+    Only operations that are recorded (some input requires grad, recording on) appear. The tape
+    holds its nodes and their outputs alive until the tape itself is dropped.
+    """
+
+    def __init__(self) -> None:
+        self._nodes: list[Node] = []
+        self._outputs: list = []  # keeps node.output alive while the tape lives
+
+    def __enter__(self) -> Tape:
+        state.tapes.append(self)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        state.tapes.remove(self)
+
+    def _record(self, node: Node, out) -> None:
+        self._nodes.append(node)
+        self._outputs.append(out)
+
+    def __len__(self) -> int:
+        return len(self._nodes)
+
+    def __iter__(self) -> Iterator[Node]:
+        return iter(self._nodes)
+
+    def __getitem__(self, i: int) -> Node:
+        return self._nodes[i]
+
+    def gradient(self, target, sources):
+        """Gradient of `target` (a scalar Tensor) with respect to each of `sources`.
+
+        Returns one Tensor per source: a list for a list (or tuple), a single Tensor for a single
+        source. A source the target does not depend on gets zeros. Leaves' ``.grad`` is not
+        touched, and the graph is kept (call it as often as you like).
+        """
+        from .backward import gradients
+
+        single = not isinstance(sources, (list, tuple))
+        srcs = [sources] if single else list(sources)
+        grads = gradients([target], [None], srcs, create_graph=False)
+        return grads[0] if single else type(sources)(grads) if isinstance(sources, tuple) else grads

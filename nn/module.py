@@ -1,0 +1,209 @@
+"""`Module`, `Parameter`, `Sequential`: PyTorch's module system on the engine's public API."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+import autograd_core as ag
+
+
+class Parameter(ag.Tensor):
+    """A Tensor with ``requires_grad=True`` that a `Module` registers as one of its parameters.
+
+    Keeps the dtype of a float array it is given (lists become the engine's default dtype).
+    """
+
+    def __init__(self, data, requires_grad: bool = True) -> None:
+        super().__init__(data, requires_grad=requires_grad)
+
+    def __repr__(self) -> str:
+        return f"Parameter(shape={self.shape}, dtype={self.dtype})"
+
+
+class Module:
+    """Base class: assign Parameters and Modules as attributes and they are registered.
+
+    ``__call__`` runs ``forward``. Modules start in train mode (``.training``). Parameter names
+    are dotted paths (``"layers.0.W"``). Buffers (``register_buffer``) are arrays saved in the
+    state dict but not trained (e.g. a sparsity mask).
+    """
+
+    def __init__(self) -> None:
+        object.__setattr__(self, "_params", {})
+        object.__setattr__(self, "_modules", {})
+        object.__setattr__(self, "_buffers", {})
+        object.__setattr__(self, "training", True)
+
+    def __setattr__(self, name: str, value) -> None:
+        if "_params" not in self.__dict__:
+            raise RuntimeError(f"{type(self).__name__}: call super().__init__() before assigning attributes")
+        for d in (self._params, self._modules, self._buffers):
+            d.pop(name, None)
+        if isinstance(value, Parameter):
+            self._params[name] = value
+        elif isinstance(value, Module):
+            self._modules[name] = value
+        object.__setattr__(self, name, value)
+
+    def register_buffer(self, name: str, array: np.ndarray) -> None:
+        """Register a non-trained array that belongs in the state dict."""
+        setattr(self, name, np.asarray(array))
+        self._buffers[name] = True
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} does not define forward()")
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    # ---- traversal -----------------------------------------------------------------------------
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
+        """(dotted path, module) for this module and every submodule, depth first."""
+        stack = [(prefix, self)]
+        seen: set[int] = set()
+        while stack:
+            path, mod = stack.pop()
+            if id(mod) in seen:
+                continue
+            seen.add(id(mod))
+            yield path, mod
+            for name, sub in reversed(list(mod._modules.items())):
+                stack.append((f"{path}.{name}" if path else name, sub))
+
+    def modules(self) -> Iterator[Module]:
+        return (m for _, m in self.named_modules())
+
+    def children(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+    def named_parameters(self) -> Iterator[tuple[str, Parameter]]:
+        """(dotted name, Parameter) pairs, each Parameter once (shared ones under the first name)."""
+        seen: set[int] = set()
+        for path, mod in self.named_modules():
+            for name, p in mod._params.items():
+                if id(p) not in seen:
+                    seen.add(id(p))
+                    yield (f"{path}.{name}" if path else name), p
+
+    def parameters(self) -> list[Parameter]:
+        return [p for _, p in self.named_parameters()]
+
+    def named_buffers(self) -> Iterator[tuple[str, np.ndarray]]:
+        for path, mod in self.named_modules():
+            for name in mod._buffers:
+                yield (f"{path}.{name}" if path else name), getattr(mod, name)
+
+    # ---- modes and grads -----------------------------------------------------------------------
+    def train(self, mode: bool = True) -> Module:
+        for m in self.modules():
+            object.__setattr__(m, "training", bool(mode))
+        return self
+
+    def eval(self) -> Module:
+        return self.train(False)
+
+    def zero_grad(self) -> None:
+        """Set every parameter's ``.grad`` to None (as PyTorch's ``set_to_none=True``)."""
+        for p in self.parameters():
+            p.grad = None
+
+    def astype(self, dtype) -> Module:
+        """Convert every parameter (and float buffer) to `dtype` in place; returns self."""
+        dtype = np.dtype(dtype)
+        for p in self.parameters():
+            p.data = p.data.astype(dtype)
+            p.grad = None
+        for path, mod in self.named_modules():
+            for name in mod._buffers:
+                arr = getattr(mod, name)
+                if arr.dtype.kind == "f":
+                    object.__setattr__(mod, name, arr.astype(dtype))
+        return self
+
+    # ---- state -----------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Name → a copy of each parameter's and buffer's array."""
+        d = {name: p.data.copy() for name, p in self.named_parameters()}
+        d.update({name: np.array(b, copy=True) for name, b in self.named_buffers()})
+        return d
+
+    def _state_targets(self) -> dict[str, tuple]:
+        out: dict[str, tuple] = {}
+        for path, mod in self.named_modules():
+            for name, p in mod._params.items():
+                out.setdefault(f"{path}.{name}" if path else name, ("param", p))
+            for name in mod._buffers:
+                out.setdefault(f"{path}.{name}" if path else name, ("buffer", (mod, name)))
+        return out
+
+    def load_state_dict(self, state: dict) -> None:
+        """Load arrays by name (strict). Missing or unexpected names, wrong shapes or non-numeric
+        arrays raise an error naming them, and then nothing is changed."""
+        targets = self._state_targets()
+        missing = sorted(set(targets) - set(state))
+        unexpected = sorted(set(state) - set(targets))
+        problems = []
+        if missing:
+            problems.append(f"missing: {', '.join(missing)}")
+        if unexpected:
+            problems.append(f"unexpected: {', '.join(unexpected)}")
+        staged = {}
+        for name, (kind, t) in targets.items():
+            if name not in state:
+                continue
+            arr = np.asarray(state[name])
+            current = t.data if kind == "param" else getattr(*t)
+            if arr.dtype.kind not in "biuf":
+                problems.append(f"{name}: dtype {arr.dtype} is not numeric")
+            elif arr.shape != current.shape:
+                problems.append(f"{name}: shape {arr.shape}, expected {current.shape}")
+            else:
+                staged[name] = arr
+        if problems:
+            raise ValueError(f"load_state_dict({type(self).__name__}): " + "; ".join(problems))
+        for name, arr in staged.items():
+            kind, t = targets[name]
+            if kind == "param":
+                t.data = np.array(arr, dtype=t.data.dtype, copy=True)  # rebind: never write into saved arrays
+                t.grad = None
+            else:
+                mod, attr = t
+                object.__setattr__(mod, attr, np.array(arr, dtype=getattr(mod, attr).dtype, copy=True))
+
+    # ---- printing --------------------------------------------------------------------------------
+    def extra_repr(self) -> str:
+        return ""
+
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__name__}({self.extra_repr()}"]
+        for name, sub in self._modules.items():
+            body = repr(sub).replace("\n", "\n  ")
+            lines.append(f"  ({name}): {body}")
+        return lines[0] + ")" if len(lines) == 1 else "\n".join(lines) + "\n)"
+
+
+class Sequential(Module):
+    """Apply layers in order; they are registered as ``"0"``, ``"1"``, ..."""
+
+    def __init__(self, *layers: Module) -> None:
+        super().__init__()
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Module):
+                raise TypeError(f"Sequential: layer {i} is a {type(layer).__name__}, not a Module")
+            setattr(self, str(i), layer)
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __getitem__(self, i: int) -> Module:
+        return list(self._modules.values())[i]
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+    def forward(self, x):
+        for layer in self._modules.values():
+            x = layer(x)
+        return x
