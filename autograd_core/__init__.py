@@ -24,3 +24,9 @@ __all__ = [
     "Tensor", "tensor", "Tape", "Node", "no_grad", "enable_grad", "primitive", "Primitive",
     "set_default_dtype", "get_default_dtype", *ops.__all__,
 ]
+
+from .gradcheck import GradcheckError, GradcheckReport, gradcheck, gradgradcheck
+from .transforms import grad, hessian, jacobian, value_and_grad, vjp
+
+__all__ += ["grad", "value_and_grad", "vjp", "jacobian", "hessian", "gradcheck", "gradgradcheck",
+            "GradcheckError", "GradcheckReport"]

@@ -177,7 +177,9 @@ def _apply(node: Node, g, cot: dict, leaf: dict, create_graph: bool) -> None:
     for i, (t, c) in enumerate(zip(inputs, cots, strict=True)):
         if c is None or not isinstance(t, Tensor) or not t.requires_grad:
             continue
-        c = _fit(c, t, node, i, create_graph)
+        d = t.data
+        if type(c) is not np.ndarray or c.shape != d.shape or c.dtype != d.dtype or create_graph:
+            c = _fit(c, t, node, i, create_graph)
         if t._node is not None:
             key, target = t._node, cot
         else:

@@ -34,6 +34,8 @@ state = _State()
 # read-only while the node needs it, and writable again when the node is released (after a
 # backward without retain_graph, or when the graph is dropped). `_locks` counts how many live
 # nodes hold each array we locked; arrays that were read-only already are left alone.
+# A recorded op's own output array is made read-only once, uncounted, and stays so: it is ours,
+# and it is what the next node saves, so the common chain of ops costs one flag check per input.
 _locks: dict[int, int] = {}
 
 
@@ -72,12 +74,12 @@ class Node:
 
     `inputs` are the call's positional arguments as given (Tensors or constants); `args` are the
     same as plain arrays, exactly the objects the forward computed with (they are what the VJP
-    receives in a first-order sweep, even if a Tensor's `.data` is rebound later). After release
-    only the structure (`parents`, `out_shape`, `out_dtype`) is kept.
+    receives in a first-order sweep, even if a Tensor's `.data` is rebound later). Release drops
+    all of these (that is what frees the memory); `op`, `out_shape` and `out_dtype` remain.
     """
 
     __slots__ = ("index", "prim", "inputs", "args", "kwargs", "ans", "_out", "_locked",
-                 "_parents", "out_shape", "out_dtype", "module", "source", "__weakref__")
+                 "out_shape", "out_dtype", "module", "source", "__weakref__")
 
     def __init__(self, prim, inputs: tuple, args: tuple, kwargs: dict, ans: np.ndarray) -> None:
         self.index = next(_counter)
@@ -87,8 +89,8 @@ class Node:
         self.kwargs = kwargs
         self.ans = ans
         self._out = None
-        self._locked = _lock(args) + _lock((ans,))
-        self._parents = None
+        self._locked = _lock(args)
+        ans.flags.writeable = False
         self.out_shape = ans.shape
         self.out_dtype = ans.dtype
         self.module = None  # dotted module path, filled in by nn when it records
@@ -108,24 +110,12 @@ class Node:
     def released(self) -> bool:
         return self.args is None
 
-    @property
-    def parents(self) -> tuple:
-        """Per input: the node that produced it, the leaf Tensor itself, or None (a constant)."""
-        if self._parents is not None:
-            return self._parents
-        from .tensor import Tensor
-
-        return tuple(
-            (t._node if t._node is not None else t) if isinstance(t, Tensor) else None
-            for t in self.inputs
-        )
-
     def release(self) -> None:
-        """Drop what backward needed (saved arrays, input Tensors); keep the structure."""
+        """Drop what backward needed (saved arrays, input Tensors)."""
         if self.args is None:
             return
-        self._parents = self.parents
-        _unlock(self._locked)
+        if self._locked:
+            _unlock(self._locked)
         self._locked = ()
         self.inputs = self.args = self.ans = None
 

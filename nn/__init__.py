@@ -5,6 +5,32 @@
 >>> loss = nn.cross_entropy(model(x), labels)
 """
 
+import importlib
+
 from .module import Module, Parameter, Sequential
 
-__all__ = ["Module", "Parameter", "Sequential"]
+# name -> submodule that defines it (imported on first use)
+_LAZY = {
+    **dict.fromkeys(["Dense", "SparseDense", "Flatten"], "layers"),
+    **dict.fromkeys(["Conv2d", "AvgPool2d"], "conv"),
+    **dict.fromkeys(["sigmoid", "relu", "leaky_relu", "elu", "selu",
+                     "Sigmoid", "ReLU", "LeakyReLU", "ELU", "SELU"], "activations"),
+    **dict.fromkeys(["mse_loss", "cross_entropy", "tikhonov"], "losses"),
+    **dict.fromkeys(["MLP", "Residual", "ResidualMLP", "Dropout", "StochasticDepth"], "blocks"),
+    **dict.fromkeys(["clip_grad_norm", "clip_grad_value", "clip_weights",
+                     "constrain_spectral_norm"], "constraints"),
+    **dict.fromkeys(["save", "load_into"], "serialization"),
+    "check_gradients": "checks",
+}
+_SUBMODULES = {"optim", "init", "reference", "constraints", "serialization"}
+
+
+def __getattr__(name):
+    if name in _SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
+    if name in _LAZY:
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module 'nn' has no attribute '{name}'")
+
+
+__all__ = ["Module", "Parameter", "Sequential", *_LAZY, *sorted(_SUBMODULES)]

@@ -157,8 +157,9 @@ def _cross_entropy(u: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return per_sample, grad
 
 
-def _check_layers(Ws: Sequence[np.ndarray], bs: Sequence[np.ndarray], n_in: int,
-                  residual: bool) -> None:
+def _check_layers(
+    Ws: Sequence[np.ndarray], bs: Sequence[np.ndarray], n_in: int, residual: bool
+) -> None:
     """Raise ValueError naming the first layer whose W or b does not fit the chain."""
     if len(Ws) != len(bs):
         raise ValueError(f"len(Ws) == {len(Ws)} but len(bs) == {len(bs)}: need one bias per layer")

@@ -51,7 +51,7 @@ def act(name: str, u: np.ndarray) -> np.ndarray:
 def forward(Ws, bs, x, activation, residual):
     """Output u and the pre-activations of the hidden layers (for the kink margin)."""
     z, pre = x, []
-    for j, (W, b) in enumerate(zip(Ws, bs)):
+    for j, (W, b) in enumerate(zip(Ws, bs, strict=True)):
         v = np.einsum("ki,ni->nk", W, z) + b
         if j == len(Ws) - 1:
             return v, pre
@@ -109,7 +109,9 @@ def make_problem(depth, activation, loss, residual, seed):
             sizes = [n_in] + [width] * (depth - 1) + [n_out]
         else:
             sizes = [n_in, *rng.integers(2, 5, size=depth - 1), n_out]
-        Ws = [rng.normal(size=(o, i)) / np.sqrt(i) for i, o in zip(sizes[:-1], sizes[1:])]
+        Ws = [
+            rng.normal(size=(o, i)) / np.sqrt(i) for i, o in zip(sizes[:-1], sizes[1:], strict=True)
+        ]
         bs = [0.5 * rng.normal(size=o) for o in sizes[1:]]
         x = rng.normal(size=(N, n_in))
         if loss == "mse":
@@ -156,12 +158,13 @@ def check_against_finite_differences(depth, activation, loss, reduction, residua
         lambda: total_loss(Ws_hi, bs_hi, x_hi, y_hi, activation, loss, reduction, residual),
         Ws_hi + bs_hi,
     )
-    for j, (got, want) in enumerate(zip(dWs + dbs, fd)):
+    for j, (got, want) in enumerate(zip(dWs + dbs, fd, strict=True)):
         name = f"dWs[{j}]" if j < depth else f"dbs[{j - depth}]"
         assert got.shape == want.shape, name
         assert got.dtype == np.float64, name
-        np.testing.assert_allclose(got, want.astype(np.float64), rtol=RTOL, atol=FD_ATOL,
-                                   err_msg=name)
+        np.testing.assert_allclose(
+            got, want.astype(np.float64), rtol=RTOL, atol=FD_ATOL, err_msg=name
+        )
 
 
 # ---------------------------------------------------------------- gradients
@@ -185,8 +188,11 @@ def test_residual_net_matches_finite_differences(depth, activation, loss, reduct
 
 def test_one_layer_mse_is_least_squares():
     rng = np.random.default_rng(0)
-    W, b, x, y = rng.normal(size=(2, 3)), rng.normal(size=2), rng.normal(size=(5, 3)), rng.normal(
-        size=(5, 2)
+    W, b, x, y = (
+        rng.normal(size=(2, 3)),
+        rng.normal(size=2),
+        rng.normal(size=(5, 3)),
+        rng.normal(size=(5, 2)),
     )
     value, (dW,), (db,) = reference.backprop([W], [b], x, y, loss="mse")
     r = x @ W.T + b - y
@@ -203,7 +209,7 @@ def test_integer_labels_equal_one_hot_rows(reduction, residual):
     a = reference.backprop(Ws, bs, x, labels, "elu", "cross_entropy", reduction, residual)
     b = reference.backprop(Ws, bs, x, one_hot, "elu", "cross_entropy", reduction, residual)
     np.testing.assert_allclose(a[0], b[0], rtol=1e-14, atol=1e-15)
-    for ga, gb in zip(a[1] + a[2], b[1] + b[2]):
+    for ga, gb in zip(a[1] + a[2], b[1] + b[2], strict=True):
         np.testing.assert_allclose(ga, gb, rtol=1e-14, atol=1e-15)
 
 
@@ -212,7 +218,7 @@ def test_float_labels_holding_whole_numbers_are_accepted():
     a = reference.backprop(Ws, bs, x, labels, loss="cross_entropy")
     b = reference.backprop(Ws, bs, x, labels.astype(np.float64), loss="cross_entropy")
     assert a[0] == b[0]
-    for ga, gb in zip(a[1] + a[2], b[1] + b[2]):
+    for ga, gb in zip(a[1] + a[2], b[1] + b[2], strict=True):
         np.testing.assert_array_equal(ga, gb)
 
 
@@ -226,7 +232,9 @@ def test_sum_is_n_times_mean_and_none_gives_grad_of_sum(loss, residual):
     per_sample = reference.backprop(*args, "none", residual)
     np.testing.assert_allclose(total[0], N * mean[0], rtol=1e-13)
     np.testing.assert_allclose(per_sample[0].sum(), total[0], rtol=1e-13)
-    for gm, gs, gn in zip(mean[1] + mean[2], total[1] + total[2], per_sample[1] + per_sample[2]):
+    for gm, gs, gn in zip(
+        mean[1] + mean[2], total[1] + total[2], per_sample[1] + per_sample[2], strict=True
+    ):
         np.testing.assert_allclose(gs, N * gm, rtol=1e-13, atol=1e-15)
         np.testing.assert_allclose(gn, gs, rtol=1e-13, atol=1e-15)
 
@@ -236,7 +244,7 @@ def test_linear_is_an_alias_of_identity():
     a = reference.backprop(Ws, bs, x, y, activation="identity")
     b = reference.backprop(Ws, bs, x, y, activation="linear")
     assert a[0] == b[0]
-    for ga, gb in zip(a[1] + a[2], b[1] + b[2]):
+    for ga, gb in zip(a[1] + a[2], b[1] + b[2], strict=True):
         np.testing.assert_array_equal(ga, gb)
 
 
@@ -245,7 +253,7 @@ def test_residual_depth_two_is_the_plain_net():
     a = reference.backprop(Ws, bs, x, y, "selu", residual=True)
     b = reference.backprop(Ws, bs, x, y, "selu", residual=False)
     assert a[0] == b[0]
-    for ga, gb in zip(a[1] + a[2], b[1] + b[2]):
+    for ga, gb in zip(a[1] + a[2], b[1] + b[2], strict=True):
         np.testing.assert_array_equal(ga, gb)
 
 
@@ -266,8 +274,14 @@ def test_zero_residual_blocks_are_the_identity(activation):
 
 @pytest.mark.parametrize(
     "activation, slope_at_zero",
-    [("relu", 0.0), ("leaky_relu", 0.01), ("elu", 1.0), ("selu", LAMBDA * ALPHA),
-     ("sigmoid", 0.25), ("identity", 1.0)],
+    [
+        ("relu", 0.0),
+        ("leaky_relu", 0.01),
+        ("elu", 1.0),
+        ("selu", LAMBDA * ALPHA),
+        ("sigmoid", 0.25),
+        ("identity", 1.0),
+    ],
 )
 def test_derivative_at_the_kink(activation, slope_at_zero):
     """Exactly at v = 0 the u <= 0 branch is used (relu'(0) = 0), as the engine's nn does."""
@@ -291,7 +305,7 @@ def test_dtype_and_shapes_are_kept(dtype, residual):
     cast = [a.astype(dtype) for a in Ws], [b.astype(dtype) for b in bs], x.astype(dtype)
     value, dWs, dbs = reference.backprop(*cast, y.astype(dtype), "sigmoid", residual=residual)
     assert isinstance(value, float)
-    for got, want in zip(dWs + dbs, Ws + bs):
+    for got, want in zip(dWs + dbs, Ws + bs, strict=True):
         assert got.shape == want.shape and got.dtype == dtype
 
 
@@ -326,8 +340,12 @@ def test_cross_entropy_of_huge_logits_is_exact():
 
 def test_sigmoid_saturates_exactly():
     value, _, _ = reference.backprop(
-        [np.eye(2), np.eye(2)], [np.zeros(2)] * 2, np.array([[1e4, -1e4]]), np.zeros((1, 2)),
-        activation="sigmoid", reduction="none",
+        [np.eye(2), np.eye(2)],
+        [np.zeros(2)] * 2,
+        np.array([[1e4, -1e4]]),
+        np.zeros((1, 2)),
+        activation="sigmoid",
+        reduction="none",
     )
     np.testing.assert_array_equal(value, [0.5])  # u = (σ(1e4), σ(−1e4)) = (1, 0)
 
@@ -368,8 +386,14 @@ ERROR_CASES = {
         with_W(1, np.zeros((2, 5))),
         r"Ws\[1\] has shape \(2, 5\), expected \(2, 4\) since Ws\[0\]\.shape\[0\] == 4",
     ),
-    "bias shape": (changed(bs=[np.zeros(4), np.zeros(3)]), r"bs\[1\] has shape \(3,\), expected \(2,\)"),
-    "mse y shape": (changed(y=np.zeros((3, 3))), r"targets y must have shape \(3, 2\).*got \(3, 3\)"),
+    "bias shape": (
+        changed(bs=[np.zeros(4), np.zeros(3)]),
+        r"bs\[1\] has shape \(3,\), expected \(2,\)",
+    ),
+    "mse y shape": (
+        changed(y=np.zeros((3, 3))),
+        r"targets y must have shape \(3, 2\).*got \(3, 3\)",
+    ),
     "mse y 1-D": (changed(y=np.zeros(3)), r"targets y must have shape \(3, 2\)"),
     "soft rows shape": (
         changed(y=np.zeros((2, 2)), loss="cross_entropy"),
@@ -406,8 +430,11 @@ ERROR_CASES = {
         r"residual=True needs at least 2 layers .*got 1",
     ),
     "residual not square": (
-        changed(Ws=[np.zeros((4, 3)), np.zeros((5, 4)), np.zeros((2, 5))],
-                bs=[np.zeros(4), np.zeros(5), np.zeros(2)], residual=True),
+        changed(
+            Ws=[np.zeros((4, 3)), np.zeros((5, 4)), np.zeros((2, 5))],
+            bs=[np.zeros(4), np.zeros(5), np.zeros(2)],
+            residual=True,
+        ),
         r"residual=True needs square middle matrices .*Ws\[1\] has shape \(5, 4\)",
     ),
     "empty batch mean": (changed(x=np.zeros((0, 3)), y=np.zeros((0, 2))), r"x has no samples"),
@@ -432,7 +459,9 @@ def test_reference_imports_only_numpy_and_the_standard_library():
         if isinstance(node, ast.Import):
             imported += [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
-            assert node.level == 0, f"relative import at line {node.lineno}: an oracle imports no nn"
+            assert node.level == 0, (
+                f"relative import at line {node.lineno}: an oracle imports no nn"
+            )
             imported.append(node.module)
     assert "numpy" in imported
     for name in imported:
