@@ -17,11 +17,12 @@ from .ops import (
     sum_to, tanh, transpose, where,
 )
 from .primitive import Primitive, primitive
-from .tape import Node, Tape, enable_grad, no_grad
+from .tape import Node, Tape, enable_grad, module_scope, no_grad, record_source, register_library_dir
 from .tensor import Tensor, get_default_dtype, set_default_dtype, tensor
 
 __all__ = [
-    "Tensor", "tensor", "Tape", "Node", "no_grad", "enable_grad", "primitive", "Primitive",
+    "Tensor", "tensor", "Tape", "Node", "no_grad", "enable_grad", "module_scope", "record_source",
+    "register_library_dir", "primitive", "Primitive",
     "set_default_dtype", "get_default_dtype", *ops.__all__,
 ]
 

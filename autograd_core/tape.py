@@ -11,6 +11,8 @@ Recording state is thread-local: two threads training at once never see each oth
 from __future__ import annotations
 
 import itertools
+import os
+import sys
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -24,6 +26,8 @@ class _State(threading.local):
     def __init__(self) -> None:
         self.enabled = True  # recording on/off (no_grad)
         self.tapes: list[Tape] = []  # open `with Tape()` blocks, innermost last
+        self.scope: list[str] = []  # module paths (nn pushes one per Module call), innermost last
+        self.record_source = False  # stamp nodes with the user's forward line (costs a frame walk)
 
 
 state = _State()
@@ -93,8 +97,9 @@ class Node:
         ans.flags.writeable = False
         self.out_shape = ans.shape
         self.out_dtype = ans.dtype
-        self.module = None  # dotted module path, filled in by nn when it records
-        self.source = None  # forward call site "file:line", when asked for
+        st = state
+        self.module = st.scope[-1] if st.scope else None  # dotted module path (see module_scope)
+        self.source = _call_site() if st.record_source else None
 
     @property
     def op(self) -> str:
@@ -125,6 +130,64 @@ class Node:
 
     def __repr__(self) -> str:
         return f"<Node #{self.index} {self.op} -> {self.out_shape} {self.out_dtype}>"
+
+
+_ENGINE_DIRS = (os.path.dirname(os.path.abspath(__file__)),)
+
+
+def _call_site() -> str | None:
+    """file:line of the innermost frame outside the engine and outside `nn`'s library code."""
+    f = sys._getframe(2)
+    while f is not None:
+        path = f.f_code.co_filename
+        if not path.startswith(_ENGINE_DIRS + _library_dirs):
+            return f"{path}:{f.f_lineno}"
+        f = f.f_back
+    return None
+
+
+_library_dirs: tuple[str, ...] = ()
+
+
+def register_library_dir(path: str) -> None:
+    """Frames from files under `path` are skipped when stamping a node's forward source line
+    (so `nn`'s own layers point at the user's line that called them)."""
+    global _library_dirs
+    _library_dirs = _library_dirs + (os.path.dirname(os.path.abspath(path)),)
+
+
+class module_scope:
+    """Context manager: nodes recorded inside are stamped with `path` (``node.module``).
+
+    `nn.Module.__call__` uses it, so every node knows the dotted path of the module that made it.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __enter__(self) -> module_scope:
+        state.scope.append(self.path)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        state.scope.pop()
+
+
+class record_source:
+    """Context manager: stamp each node recorded inside with the forward source line
+    (``node.source``, "file:line"), which backward errors and anomaly reports cite. Off by
+    default because it walks the stack once per op."""
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled
+
+    def __enter__(self) -> record_source:
+        self._prev = state.record_source
+        state.record_source = self.enabled
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        state.record_source = self._prev
 
 
 class no_grad:

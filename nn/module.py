@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
 import numpy as np
 
 import autograd_core as ag
+
+ag.register_library_dir(__file__)  # a node's forward line points at the user's code, not nn's
+
+
+class _CallState(threading.local):
+    depth = 0  # how many Module calls are running in this thread
+
+
+_calls = _CallState()
+_structure_version = [0]  # bumped when any module gains or loses a submodule
 
 
 class Parameter(ag.Tensor):
@@ -35,16 +46,21 @@ class Module:
         object.__setattr__(self, "_modules", {})
         object.__setattr__(self, "_buffers", {})
         object.__setattr__(self, "training", True)
+        object.__setattr__(self, "_path", "")
+        object.__setattr__(self, "_paths_for", None)  # structure version the paths were made for
 
     def __setattr__(self, name: str, value) -> None:
         if "_params" not in self.__dict__:
             raise RuntimeError(f"{type(self).__name__}: call super().__init__() before assigning attributes")
+        if name in self._modules:
+            _structure_version[0] += 1
         for d in (self._params, self._modules, self._buffers):
             d.pop(name, None)
         if isinstance(value, Parameter):
             self._params[name] = value
         elif isinstance(value, Module):
             self._modules[name] = value
+            _structure_version[0] += 1
         object.__setattr__(self, name, value)
 
     def register_buffer(self, name: str, array: np.ndarray) -> None:
@@ -56,7 +72,19 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
 
     def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+        # Nodes recorded inside are stamped with this module's dotted path (node.module), which
+        # graph pictures and gradient-check reports use. The outermost call names the paths.
+        if _calls.depth == 0 and self._paths_for != _structure_version[0]:
+            _structure_version[0] += 1  # another root sharing these modules must rename them
+            for path, m in self.named_modules():
+                object.__setattr__(m, "_path", path)
+            object.__setattr__(self, "_paths_for", _structure_version[0])
+        _calls.depth += 1
+        try:
+            with ag.module_scope(self._path):
+                return self.forward(*args, **kwargs)
+        finally:
+            _calls.depth -= 1
 
     # ---- traversal -----------------------------------------------------------------------------
     def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
