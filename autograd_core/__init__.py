@@ -26,8 +26,8 @@ __all__ = [
     "set_default_dtype", "get_default_dtype", *ops.__all__,
 ]
 
-from .gradcheck import GradcheckError, GradcheckReport, gradcheck, gradgradcheck
+from .gradcheck import GradcheckError, GradcheckReport, draw_random, gradcheck, gradgradcheck
 from .transforms import grad, hessian, jacobian, value_and_grad, vjp
 
 __all__ += ["grad", "value_and_grad", "vjp", "jacobian", "hessian", "gradcheck", "gradgradcheck",
-            "GradcheckError", "GradcheckReport"]
+            "GradcheckError", "GradcheckReport", "draw_random"]
