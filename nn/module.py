@@ -54,8 +54,11 @@ class Module:
             raise RuntimeError(f"{type(self).__name__}: call super().__init__() before assigning attributes")
         if name in self._modules:
             _structure_version[0] += 1
+        was_buffer = name in self._buffers
         for d in (self._params, self._modules, self._buffers):
             d.pop(name, None)
+        if was_buffer and isinstance(value, np.ndarray):
+            self._buffers[name] = True  # reassigning a buffer keeps it a buffer
         if isinstance(value, Parameter):
             self._params[name] = value
         elif isinstance(value, Module):
@@ -188,17 +191,27 @@ class Module:
             elif arr.shape != current.shape:
                 problems.append(f"{name}: shape {arr.shape}, expected {current.shape}")
             else:
-                staged[name] = arr
+                # cast now, before anything is assigned, so a bad value cannot leave a half-loaded module
+                with np.errstate(over="ignore", invalid="ignore"):
+                    cast = np.array(arr, dtype=current.dtype, copy=True)
+                if arr.dtype.kind == "f" and current.dtype.kind == "f":
+                    lost = np.isfinite(arr) & ~np.isfinite(cast)
+                else:
+                    lost = cast != arr
+                if np.any(lost):
+                    problems.append(f"{name}: values do not fit dtype {current.dtype}")
+                else:
+                    staged[name] = cast
         if problems:
             raise ValueError(f"load_state_dict({type(self).__name__}): " + "; ".join(problems))
         for name, arr in staged.items():
             kind, t = targets[name]
             if kind == "param":
-                t.data = np.array(arr, dtype=t.data.dtype, copy=True)  # rebind: never write into saved arrays
+                t.data = arr  # rebind (a fresh copy): never write into arrays saved for backward
                 t.grad = None
             else:
                 mod, attr = t
-                object.__setattr__(mod, attr, np.array(arr, dtype=getattr(mod, attr).dtype, copy=True))
+                object.__setattr__(mod, attr, arr)
 
     # ---- printing --------------------------------------------------------------------------------
     def extra_repr(self) -> str:
