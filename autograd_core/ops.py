@@ -90,7 +90,8 @@ def _sigmoid(x):
     return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
 
-sigmoid = defop(_sigmoid, lambda g, ans, x: (g * ans * (1 - ans),), "sigmoid")
+# σ'(x) = σ(x)·σ(−x): the textbook ans·(1 − ans) loses all precision once ans rounds to 1
+sigmoid = defop(_sigmoid, lambda g, ans, x: (g * ans * sigmoid(-x),), "sigmoid")
 
 
 def _clip(x, *, lo, hi):
@@ -140,8 +141,8 @@ def maximum_vjp(g, ans, x, y):
 
 def minimum_vjp(g, ans, x, y):
     xr, yr = _raw(x), _raw(y)
-    m = _tie_mask(yr, xr, _dtype(g))
-    return g * (1 - m), g * m
+    m = _tie_mask(yr, xr, _dtype(g))  # 1 where x is the smaller (y > x), 1/2 on ties
+    return g * m, g * (1 - m)
 
 
 maximum = defop(np.maximum, maximum_vjp, "maximum", broadcasting=True)
@@ -365,6 +366,9 @@ _transpose_p = defop(lambda x, *, axes: np.transpose(x, axes),
 def transpose(x, axes=None):
     """Permute axes like ``np.transpose`` (None reverses them, as ``.T``)."""
     nd = np.ndim(_raw(x))
+    if axes is not None and builtins.any(not -nd <= int(a) < nd for a in axes):  # no wrap-around
+        raise ValueError(f"transpose: axes {tuple(axes)} are out of range for the {nd} axes of "
+                         f"shape {np.shape(_raw(x))}")
     axes = tuple(range(nd))[::-1] if axes is None else tuple(int(a) % builtins.max(nd, 1) for a in axes)
     if sorted(axes) != list(range(nd)):
         raise ValueError(f"transpose: axes {axes} are not a permutation of the {nd} axes of shape {np.shape(_raw(x))}")
