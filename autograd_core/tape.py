@@ -41,9 +41,19 @@ state = _State()
 # A recorded op's own output array is made read-only once, uncounted, and stays so: it is ours,
 # and it is what the next node saves, so the common chain of ops costs one flag check per input.
 _locks: dict[int, int] = {}
+# `_locks` is shared by all threads and its updates are read-modify-write: without a mutex two
+# threads training on a shared array lose counts (the array stays read-only for good, or becomes
+# writable while a node still needs it). Reentrant: a Node.__del__ run by the garbage collector
+# inside _lock/_unlock unlocks from the same thread.
+_locks_mutex = threading.RLock()
 
 
 def _lock(arrays: tuple) -> tuple:
+    with _locks_mutex:
+        return _lock_held(arrays)
+
+
+def _lock_held(arrays: tuple) -> tuple:
     locked = []
     for a in arrays:
         if type(a) is np.ndarray:
@@ -60,6 +70,11 @@ def _lock(arrays: tuple) -> tuple:
 
 
 def _unlock(arrays: tuple) -> None:
+    with _locks_mutex:
+        _unlock_held(arrays)
+
+
+def _unlock_held(arrays: tuple) -> None:
     for a in arrays:
         k = id(a)
         n = _locks.get(k, 0) - 1

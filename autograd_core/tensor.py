@@ -271,7 +271,9 @@ class Tensor:
         return ops.reshape(self, shape[0] if len(shape) == 1 else shape)
 
     def transpose(self, *axes):
-        return ops.transpose(self, axes=(axes[0] if len(axes) == 1 else axes) or None)
+        if len(axes) == 1 and not isinstance(axes[0], (int, np.integer)):
+            axes = axes[0]  # t.transpose((1, 0)) or t.transpose(None); t.transpose(0) is axes (0,)
+        return ops.transpose(self, axes=None if axes is None or len(axes) == 0 else axes)
 
     def exp(self):
         return ops.exp(self)

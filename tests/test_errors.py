@@ -1,0 +1,173 @@
+"""Misuse raises a built-in exception type whose message names the op, the shapes and the fix."""
+
+import re
+
+import numpy as np
+import pytest
+
+import autograd_core as ag
+
+
+@pytest.mark.parametrize("data", [np.array([1, 2]), [1, 2], 3, np.array([True, False]), True])
+def test_requires_grad_on_int_or_bool_data(data):
+    with pytest.raises(TypeError, match="only floating-point Tensors can require grad") as info:
+        ag.tensor(data, requires_grad=True)
+    assert type(info.value) is TypeError
+    assert re.search(r"int|bool", str(info.value))
+
+
+def test_matmul_shape_mismatch_names_op_and_shapes():
+    a = ag.tensor(np.ones((2, 3)), requires_grad=True)
+    b = ag.tensor(np.ones((4, 5)))
+    with pytest.raises(ValueError, match=r"matmul") as info:
+        a @ b
+    assert type(info.value) is ValueError
+    assert "(2, 3)" in str(info.value) and "(4, 5)" in str(info.value)
+
+
+def test_add_broadcast_mismatch_names_op_and_shapes():
+    a = ag.tensor(np.ones((2, 3)))
+    b = ag.tensor(np.ones(4))
+    with pytest.raises(ValueError, match=r"^add") as info:
+        a + b
+    assert type(info.value) is ValueError
+    assert "(2, 3)" in str(info.value) and "(4,)" in str(info.value)
+
+
+def test_backward_on_non_scalar_without_grad():
+    y = ag.exp(ag.tensor(np.ones((2, 3)), requires_grad=True))
+    with pytest.raises(RuntimeError, match=r"needs `grad`") as info:
+        y.backward()
+    assert type(info.value) is RuntimeError
+    assert "(2, 3)" in str(info.value)
+
+
+def test_backward_with_wrong_shape_grad():
+    y = ag.exp(ag.tensor(np.ones((2, 3)), requires_grad=True))
+    msg = r"grad has shape \(3, 2\) but the Tensor has shape \(2, 3\)"
+    with pytest.raises(ValueError, match=msg):
+        y.backward(np.ones((3, 2)))
+
+
+def test_backward_on_tensor_without_grad():
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        ag.tensor(np.ones(2)).sum().backward()
+
+
+def test_second_backward_over_released_graph():
+    x = ag.tensor(np.array([0.5, 1.0]), requires_grad=True)
+    y = ag.exp(x).sum()
+    y.backward()
+    with pytest.raises(RuntimeError, match=r"retain_graph=True") as info:
+        y.backward()
+    assert type(info.value) is RuntimeError
+    assert "released" in str(info.value)
+    np.testing.assert_allclose(x.grad, np.exp(x.data))  # the failed call added nothing
+
+
+def test_retain_graph_allows_second_backward_and_grads_accumulate():
+    a = np.array([0.5, 1.0])
+    x = ag.tensor(a, requires_grad=True)
+    y = ag.exp(x).sum()
+    y.backward(retain_graph=True)
+    y.backward()
+    np.testing.assert_allclose(x.grad, 2 * np.exp(a))
+    with pytest.raises(RuntimeError, match="retain_graph=True"):
+        y.backward()  # the second call (without retain_graph) released it
+
+
+def test_inplace_write_into_saved_array_raises_while_graph_is_alive():
+    x = ag.tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
+    y = ag.exp(x)
+    with pytest.raises(ValueError, match="read-only") as info:
+        x.data[0] = 5.0
+    assert type(info.value) is ValueError
+    with pytest.raises(ValueError, match="read-only"):
+        y.data[0] = 5.0  # exp saves its output (ans) for backward
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad, np.exp([1.0, 2.0, 3.0]))  # unchanged input was used
+    x.data[0] = 5.0  # graph released: writable again
+    assert x.data[0] == 5.0
+
+
+def test_inplace_write_allowed_again_after_graph_is_dropped():
+    x = ag.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    y = ag.exp(x)
+    assert not x.data.flags.writeable
+    del y
+    x.data[1] = 7.0
+    assert x.data[1] == 7.0
+
+
+@pytest.mark.parametrize("stmt", ["t += 1", "t -= 1", "t *= 2", "t /= 2", "t **= 2", "t[0] = 1.0"])
+def test_tensor_inplace_operators_raise(stmt):
+    t = ag.tensor(np.array([1.0, 2.0]))
+    with pytest.raises(TypeError, match="in-place") as info:
+        exec(stmt, {"t": t})
+    assert type(info.value) is TypeError
+    np.testing.assert_array_equal(t.data, [1.0, 2.0])
+
+
+def test_ragged_list():
+    with pytest.raises(ValueError, match="ragged") as info:
+        ag.tensor([[1.0, 2.0], [3.0]])
+    assert type(info.value) is ValueError
+
+
+@pytest.mark.parametrize(
+    "data",
+    [np.array([1, "a"], dtype=object), "abc", ["a", "b"], {"a": 1}, None, [1.0, None], object()],
+    ids=["object-array", "str", "list-of-str", "dict", "None", "list-with-None", "object"],
+)
+def test_non_numeric_data(data):
+    msg = r"Tensor: (cannot make a Tensor|unsupported dtype)"
+    with pytest.raises(TypeError, match=msg) as info:
+        ag.tensor(data)
+    assert type(info.value) is TypeError
+
+
+@pytest.mark.parametrize("data", [1 + 2j, np.array([1 + 2j]), [1j, 2.0]],
+                         ids=["complex", "array", "list"])
+def test_complex_data(data):
+    with pytest.raises(TypeError, match="complex") as info:
+        ag.tensor(data)
+    assert type(info.value) is TypeError
+
+
+def test_reshape_to_impossible_shape_names_reshape():
+    t = ag.tensor(np.ones(6), requires_grad=True)
+    with pytest.raises(ValueError, match=r"^reshape: .*size 6") as info:
+        t.reshape(4, 2)
+    assert type(info.value) is ValueError
+
+
+@pytest.mark.parametrize("axes", [(1, 1), (0,), (0, 1, 2), (0, 2), (0, -3)])
+def test_transpose_with_bad_axes(axes):
+    t = ag.tensor(np.ones((2, 3)), requires_grad=True)
+    with pytest.raises(ValueError, match=r"^transpose: axes") as info:
+        ag.transpose(t, axes=axes)
+    assert type(info.value) is ValueError
+    assert "(2, 3)" in str(info.value)
+    with pytest.raises(ValueError, match="transpose"):
+        t.transpose(*axes)
+
+
+def test_zero_d_item_and_len():
+    t = ag.tensor(np.array(4.25))
+    assert t.ndim == 0
+    assert t.item() == 4.25
+    with pytest.raises(TypeError, match="0-d") as info:
+        len(t)
+    assert type(info.value) is TypeError
+    with pytest.raises(TypeError, match="0-d"):
+        iter(t)
+
+
+def test_item_of_many_elements():
+    with pytest.raises(ValueError, match=r"one-element.*\(3,\)"):
+        ag.tensor(np.ones(3)).item()
+
+
+def test_reduction_axis_out_of_range():
+    with pytest.raises(ValueError, match="axis 2 is out of bounds"):
+        ag.tensor(np.ones((2, 3))).sum(axis=2)
