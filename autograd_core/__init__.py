@@ -26,8 +26,11 @@ __all__ = [
     "set_default_dtype", "get_default_dtype", *ops.__all__,
 ]
 
+from . import viz  # graphviz itself is imported only when a picture is drawn
+from .anomaly import detect_anomaly
 from .gradcheck import GradcheckError, GradcheckReport, draw_random, gradcheck, gradgradcheck
 from .transforms import grad, hessian, jacobian, value_and_grad, vjp
 
 __all__ += ["grad", "value_and_grad", "vjp", "jacobian", "hessian", "gradcheck", "gradgradcheck",
             "GradcheckError", "GradcheckReport", "draw_random"]
+__all__ += ["viz", "detect_anomaly"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import ops
+from . import anomaly, ops
 from .tape import Node, no_grad, state
 from .tensor import Tensor
 
@@ -127,6 +127,7 @@ def _sweep(outputs: list[Tensor], seeds: list, stop: set[Node], *, retain_graph:
         target[key] = target[key] + g if key in target else g
     prev = state.enabled
     state.enabled = create_graph  # a first-order sweep records nothing
+    apply = anomaly.checked(_apply) if anomaly.state.enabled else _apply  # read once per sweep
     try:
         for node in nodes:
             if node in stop:
@@ -134,7 +135,7 @@ def _sweep(outputs: list[Tensor], seeds: list, stop: set[Node], *, retain_graph:
             g = cot.pop(node, None)
             if g is None:
                 continue
-            _apply(node, g, cot, leaf, create_graph)
+            apply(node, g, cot, leaf, create_graph)
     finally:
         state.enabled = prev
         if not retain_graph:
@@ -199,11 +200,13 @@ def backward(out: Tensor, grad=None, *, retain_graph: bool = False,
     seed = _seed(out, grad, create_graph)
     _, leaf = _sweep([out], [seed], set(), retain_graph=retain_graph or create_graph,
                      create_graph=create_graph)
+    handed_out: set[int] = set()  # ids of arrays already given to a leaf in this sweep
     for t, c in leaf.items():
         if t.grad is None:
             # own the array: a VJP may hand the same array to two inputs (add) or a view
-            if not create_graph and (c.base is not None or c is seed):
+            if not create_graph and (c.base is not None or c is seed or id(c) in handed_out):
                 c = c.copy()
+            handed_out.add(id(c))
             t.grad = c
         elif create_graph or isinstance(t.grad, Tensor):
             t.grad = ops.add(t.grad, c) if isinstance(t.grad, Tensor) else Tensor._result(t.grad, False) + c

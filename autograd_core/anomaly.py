@@ -1,0 +1,118 @@
+"""`detect_anomaly`: find the first op whose backward produced NaN or Inf.
+
+>>> with ag.detect_anomaly():
+...     y = ag.sqrt(x).sum()     # forward: nodes are stamped with this line (record_source)
+...     y.backward()             # raises FloatingPointError naming 'sqrt', its module, this line
+
+Off by default. The sweep (backward.py `_sweep`) reads `state.enabled` once per sweep; only when
+it is on does it wrap its per-node step with `checked`, so an ordinary backward pays one
+attribute read and nothing per op. The flag is thread-local, like the engine's recording state.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .tape import Node, record_source
+from .tensor import Tensor
+
+
+class _AnomalyState(threading.local):
+    enabled = False  # read by backward._sweep once per sweep
+
+
+state = _AnomalyState()
+
+
+class detect_anomaly:
+    """Context manager (and decorator): while it is active, forward nodes record their source
+    line (`ag.record_source`) and every backward sweep checks each VJP's cotangents.
+
+    The first op whose backward produces a NaN or Inf cotangent raises `FloatingPointError`
+    naming the op, its nn module path (``node.module``) and the forward line that called it
+    (``node.source``). NumPy's own divide/overflow/invalid warnings are silenced inside a checked
+    VJP: the check replaces them with an error that says where. Costs a stack walk per recorded
+    op and an ``isfinite`` per cotangent, so use it to debug, not to train.
+    """
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled
+
+    def __enter__(self) -> detect_anomaly:
+        self._prev = state.enabled
+        state.enabled = self.enabled
+        self._source = record_source(True)
+        if self.enabled:
+            self._source.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.enabled:
+            self._source.__exit__(*exc)
+        state.enabled = self._prev
+
+    def __call__(self, fun):
+        def wrapper(*args, **kwargs):
+            with detect_anomaly(self.enabled):
+                return fun(*args, **kwargs)
+
+        wrapper.__wrapped__ = fun
+        wrapper.__name__ = getattr(fun, "__name__", "wrapper")
+        wrapper.__doc__ = getattr(fun, "__doc__", None)
+        return wrapper
+
+
+def _bad(c) -> str | None:
+    """'NaN', 'Inf', 'NaN and Inf' or None for a cotangent (array or Tensor)."""
+    a = c.data if isinstance(c, Tensor) else np.asarray(c)
+    if a.dtype.kind not in "fc" or np.isfinite(a).all():
+        return None
+    nan, inf = bool(np.isnan(a).any()), bool(np.isinf(a).any())
+    return "NaN and Inf" if nan and inf else "NaN" if nan else "Inf"
+
+
+def _where(node: Node) -> str:
+    module = (f"in module '{node.module}'" if node.module else
+              "in the root module" if node.module == "" else "outside any nn module")
+    source = (f"forward at {node.source}" if node.source else
+              "forward line unknown (the forward ran outside detect_anomaly/record_source)")
+    return f"{module}; {source}"
+
+
+def checked(apply: Callable) -> Callable:
+    """Wrap the sweep's per-node step so it raises at the first non-finite cotangent."""
+
+    def apply_checked(node: Node, g, cot: dict, leaf: dict, create_graph: bool) -> None:
+        bad = _bad(g)
+        if bad is not None:  # every produced cotangent was checked, so this came from the seed
+            raise FloatingPointError(
+                f"detect_anomaly: the cotangent arriving at '{node.op}' (node #{node.index}, "
+                f"output {node.out_shape}) already holds {bad}: the grad passed to backward() "
+                f"is not finite ({_where(node)})"
+            )
+        with np.errstate(divide="ignore", over="ignore", under="ignore", invalid="ignore"):
+            apply(node, g, cot, leaf, create_graph)
+        for i, t in enumerate(node.inputs):
+            if not isinstance(t, Tensor) or not t.requires_grad:
+                continue
+            c = cot.get(t._node) if t._node is not None else leaf.get(t)
+            bad = None if c is None else _bad(c)
+            if bad is None:
+                continue
+            forward_bad = node.ans is not None and _bad(node.ans)
+            hint = (f"; its forward output already held {forward_bad}, so look at the forward "
+                    "inputs" if forward_bad else "")
+            raise FloatingPointError(
+                f"detect_anomaly: the backward of '{node.op}' (node #{node.index}, output "
+                f"{node.out_shape} {node.out_dtype}) produced {bad} in the cotangent of "
+                f"{node.prim.input_label(i)} (shape {t.shape}), {_where(node)}{hint}"
+            )
+
+    return apply_checked
+
+
+__all__ = ["detect_anomaly"]

@@ -1,0 +1,143 @@
+"""ag.detect_anomaly: the first op whose backward makes NaN/Inf is named, with its module path
+and the forward line that called it; off, backward behaves exactly as before."""
+
+import inspect
+import os
+import threading
+
+import numpy as np
+import pytest
+
+import autograd_core as ag
+import nn
+from autograd_core import anomaly
+
+
+def here() -> int:
+    """The line number of the caller."""
+    return inspect.currentframe().f_back.f_lineno
+
+
+FILE = os.path.basename(__file__)
+
+
+def test_names_the_op_and_the_forward_line():
+    x = ag.tensor(np.array([0.0, 1.0, 4.0]), requires_grad=True)
+    with ag.detect_anomaly():
+        line = here() + 1
+        y = ag.sqrt(x).sum()
+        with pytest.raises(FloatingPointError) as info:
+            y.backward()
+    message = str(info.value)
+    assert "'sqrt'" in message and "Inf" in message
+    assert f"{FILE}:{line}" in message
+    assert "outside any nn module" in message
+    assert x.grad is None  # nothing was accumulated
+
+
+class Root(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.W = nn.Parameter(np.array([[1.0, -1.0]]))
+
+    def forward(self, x):
+        return ag.sqrt(x @ self.W.T)  # x = [[1, 1]] → sqrt(0)
+
+
+def test_names_the_module_path():
+    model = nn.Sequential(nn.Sequential(Root()))
+    x = ag.tensor(np.array([[1.0, 1.0]]))
+    with ag.detect_anomaly():
+        loss = model(x).sum()
+        with pytest.raises(FloatingPointError, match=r"'sqrt'.*in module '0\.0'") as info:
+            loss.backward()
+    # nn's own frames are skipped: the line is the user's forward, in this file
+    source, first = inspect.getsourcelines(Root.forward)
+    line = first + next(i for i, text in enumerate(source) if "ag.sqrt" in text)
+    assert f"{FILE}:{line}" in str(info.value)
+
+
+def test_forward_nan_is_pointed_out():
+    x = ag.tensor(np.array([-1.0, 1.0]), requires_grad=True)
+    with ag.detect_anomaly():
+        with np.errstate(invalid="ignore"):
+            y = ag.sqrt(x).sum()  # sqrt(-1) = NaN already in the forward
+        with pytest.raises(FloatingPointError, match="forward output already held NaN"):
+            y.backward()
+
+
+def test_a_non_finite_seed_is_blamed_on_the_seed():
+    x = ag.tensor(np.ones(2), requires_grad=True)
+    with ag.detect_anomaly():
+        y = x * 2.0
+        with pytest.raises(FloatingPointError, match=r"grad passed to backward\(\)"):
+            y.backward(np.array([np.nan, 1.0]))
+
+
+def test_checks_transform_and_create_graph_sweeps_too():
+    with ag.detect_anomaly(), pytest.raises(FloatingPointError, match="'sqrt'"):
+        ag.grad(lambda x: ag.sqrt(x).sum())(np.array([0.0, 1.0]))
+    x = ag.tensor(np.array([0.0, 1.0]), requires_grad=True)
+    with ag.detect_anomaly(), pytest.raises(FloatingPointError, match="'sqrt'"):
+        ag.sqrt(x).sum().backward(create_graph=True)
+
+
+def test_finite_backward_is_unchanged(rng):
+    model = Root()
+    x = ag.tensor(np.abs(rng.standard_normal((3, 2))) + [5.0, 0.0])  # x₀ − x₁ > 0: sqrt is smooth
+    model(x).sum().backward()
+    expected = model.W.grad.copy()
+    model.W.grad = None
+    with ag.detect_anomaly():
+        y = model(x).sum()
+        assert y.node.source is None or FILE in y.node.source
+        y.backward()
+    np.testing.assert_array_equal(model.W.grad, expected)
+
+
+def test_off_by_default_and_restored():
+    assert not anomaly.state.enabled
+    x = ag.tensor(np.array([0.0, 1.0]), requires_grad=True)
+    y = ag.sqrt(x)
+    assert y.node.source is None  # no stack walk unless asked
+    with np.errstate(divide="ignore"):
+        y.sum().backward()  # no check: the Inf lands in .grad, as without detect_anomaly
+    assert np.isinf(x.grad[0])
+    with pytest.raises(FloatingPointError), ag.detect_anomaly():
+        x2 = ag.tensor(np.array([0.0]), requires_grad=True)
+        ag.sqrt(x2).sum().backward()
+    assert not anomaly.state.enabled and not ag.tape.state.record_source
+    with ag.detect_anomaly():
+        with ag.detect_anomaly(enabled=False):
+            assert not anomaly.state.enabled
+        assert anomaly.state.enabled and ag.tape.state.record_source
+    assert not anomaly.state.enabled
+
+
+def test_records_source_inside_only():
+    x = ag.tensor(np.ones(2), requires_grad=True)
+    with ag.detect_anomaly():
+        line = here() + 1
+        y = x * 2.0
+    z = x * 3.0
+    assert y.node.source.endswith(f"{FILE}:{line}")
+    assert z.node.source is None
+
+
+def test_is_thread_local():
+    seen = []
+    with ag.detect_anomaly():
+        t = threading.Thread(target=lambda: seen.append(anomaly.state.enabled))
+        t.start()
+        t.join()
+    assert seen == [False]
+
+
+def test_as_a_decorator():
+    @ag.detect_anomaly()
+    def step(x):
+        ag.sqrt(x).sum().backward()
+
+    with pytest.raises(FloatingPointError, match="'sqrt'"):
+        step(ag.tensor(np.array([0.0]), requires_grad=True))
+    assert not anomaly.state.enabled
