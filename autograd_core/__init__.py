@@ -12,8 +12,8 @@
 from . import ops
 from .ops import (
     abs, add, astype, broadcast_to, clip, concatenate, divide, einsum, exp, expand_dims, getitem,
-    log, log_softmax, logsumexp, matmul, max, maximum, mean, min, minimum, multiply, negative, pad,
-    power, relu, reshape, sigmoid, sign, sliding_window, softmax, sqrt, stack, subtract, sum,
+    linear, log, log_softmax, logsumexp, matmul, max, maximum, mean, min, minimum, multiply, negative, pad,
+    power, relu, reshape, sigmoid, sign, sliding_window, softmax, softmax_cross_entropy, sqrt, stack, subtract, sum,
     sum_to, tanh, transpose, where,
 )
 from .primitive import Primitive, primitive

@@ -188,6 +188,39 @@ def matmul_vjp(g, ans, x, y, *, needs):
 matmul = defop(np.matmul, matmul_vjp, "matmul", broadcasting=True)
 
 
+def _linear(x, W, b=None):
+    if np.ndim(W) != 2 or np.ndim(x) < 1 or np.shape(x)[-1] != np.shape(W)[1] or (
+            b is not None and np.shape(b) != (np.shape(W)[0],)):
+        raise ValueError(
+            f"linear: x {np.shape(x)} @ W.T + b needs W of shape (n_out, n_in) with n_in = x's last "
+            f"axis and b of shape (n_out,); got W {np.shape(W)}, b {None if b is None else np.shape(b)}")
+    out = np.matmul(x, W.T)
+    if b is not None:
+        out += b  # in place: `out` is a fresh array
+    return out
+
+
+def linear_vjp(g, ans, x, W, b=None, *, needs):
+    """gW = gᵀx comes out contiguous in W's own layout: no transpose node, no copy into .grad."""
+    n_inputs = len(needs)  # 2 when called as linear(x, W)
+    needs = tuple(needs) + (False,) * (3 - n_inputs)
+    gx = matmul(g, W) if needs[0] else None
+    gW = gb = None
+    if needs[1] or needs[2]:
+        g2 = reshape(g, (-1, np.shape(g)[-1])) if np.ndim(g) != 2 else g
+        if needs[1]:
+            x2 = reshape(x, (-1, np.shape(x)[-1])) if np.ndim(x) != 2 else x
+            gW = matmul(transpose(g2), x2)
+        if needs[2]:
+            gb = sum(g2, axis=0)
+    return (gx, gW, gb)[:n_inputs]
+
+
+linear = defop(_linear, linear_vjp, "linear")
+linear.__doc__ = """linear(x, W, b=None) = x @ W.T + b for W of shape (n_out, n_in) (the lecture's W_j,
+PyTorch's layout), x of shape (..., n_in): one fused node instead of transpose, matmul and add."""
+
+
 def _einsum_parse(subscripts: str, shapes: list[tuple]) -> tuple[list[str], str]:
     """Explicit letter-only subscripts for each operand and the output ('...' expanded)."""
     s = subscripts.replace(" ", "")
@@ -339,6 +372,29 @@ def softmax(x, axis: int = -1):
 def log_softmax(x, axis: int = -1):
     """x − logsumexp(x) along `axis`, stable for any size."""
     return log_softmax_p(x, axis=axis)
+
+
+def _softmax_cross_entropy(u, labels):
+    if np.ndim(u) != 2 or np.shape(labels) != (np.shape(u)[0],):
+        raise ValueError(f"softmax_cross_entropy: needs logits (N, K) and labels (N,), got "
+                         f"{np.shape(u)} and {np.shape(labels)}")
+    m = np.max(u, axis=1, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0)  # a row of -inf: avoid inf - inf
+    shifted = u - m  # lse(u) - u_y computed on shifted logits: no cancellation of huge numbers
+    lse = np.log(np.sum(np.exp(shifted), axis=1))
+    return lse - shifted[np.arange(len(shifted)), labels]
+
+
+def softmax_cross_entropy_vjp(g, ans, u, labels):
+    onehot = np.zeros(np.shape(u), dtype=_dtype(u))
+    onehot[np.arange(len(onehot)), _raw(labels)] = 1
+    return expand_dims(g, -1) * (softmax(u, axis=1) - onehot), None
+
+
+softmax_cross_entropy = defop(_softmax_cross_entropy, softmax_cross_entropy_vjp,
+                              "softmax_cross_entropy")
+softmax_cross_entropy.__doc__ = """Per-sample log Σ_k e^{u_ik} − u_{i,y_i} for logits u (N, K) and
+integer labels (N,), stable for logits of any size; one fused node (gradient softmax(u) − onehot)."""
 
 
 # ---- shape ops ---------------------------------------------------------------------------------
@@ -545,7 +601,7 @@ __all__ = [
     "abs", "tanh", "sigmoid", "relu", "sign", "clip", "where", "maximum", "minimum", "astype",
     "sum", "mean", "max", "min", "logsumexp", "softmax", "log_softmax", "einsum", "reshape",
     "expand_dims", "transpose", "broadcast_to", "sum_to", "concatenate", "stack", "pad",
-    "sliding_window", "getitem",
+    "sliding_window", "getitem", "linear", "softmax_cross_entropy",
 ]
 
 # Every Primitive defined above, by op name (the completeness test checks each has a test case).

@@ -81,6 +81,8 @@ class Primitive:
         try:
             ans = self.fun(*raw, **kwargs)
         except ValueError as e:  # NumPy's shape errors do not name our op
+            if str(e).startswith(f"{self.name}:"):
+                raise  # our own rule's message names the op and shapes already
             shapes = ", ".join(str(np.shape(r)) for r in raw)
             raise ValueError(f"{self.name}: {e} (input shapes: {shapes})") from None
         if type(ans) is not np.ndarray:

@@ -95,15 +95,14 @@ def cross_entropy(u: ag.Tensor, y, reduction: str = "mean") -> ag.Tensor:
     # huge numbers (in float32, lse(u) − u_y for u ~ 1e4 would keep only ~3 decimals). m carries no
     # gradient, and none is lost: the shift cancels in the value, so the gradient wrt u is
     # still softmax(u) − y.
-    m = np.max(np.asarray(u), axis=1, keepdims=True)
-    m = np.where(np.isfinite(m), m, 0)  # a row of -inf: avoid inf − inf
-    shifted = u - m
-    lse = ag.logsumexp(shifted, axis=1)
     if len(y_shape) == 1:
-        labels = _labels(y, n, k)
-        picked = ag.getitem(shifted, (np.arange(n), labels))  # VJP scatters back into u
-        per_sample = lse - picked
+        # one fused node, shifted by the row max inside (Note [shifted logits])
+        per_sample = ag.softmax_cross_entropy(u, _labels(y, n, k))
     elif y_shape == (n, k):
+        m = np.max(np.asarray(u), axis=1, keepdims=True)
+        m = np.where(np.isfinite(m), m, 0)  # a row of -inf: avoid inf − inf
+        shifted = u - m
+        lse = ag.logsumexp(shifted, axis=1)
         if not isinstance(y, ag.Tensor):
             y = np.asarray(y, dtype=np.result_type(np.asarray(u).dtype, np.float32))
         # the m(1 − Σy) term is 0 for one-hot rows; it keeps soft rows (and d/dy = −u) exact
