@@ -21,16 +21,20 @@ _LAZY = {
                      "constrain_spectral_norm"], "constraints"),
     **dict.fromkeys(["save", "load_into"], "serialization"),
     "check_gradients": "checks",
+    **dict.fromkeys(["fit", "Trainer", "History", "predict", "predict_class"], "training"),
 }
-_SUBMODULES = {"optim", "init", "reference", "constraints", "serialization"}
+_SUBMODULES = {"optim", "init", "reference", "constraints", "serialization", "data", "training"}
 
 
 def __getattr__(name):
     if name in _SUBMODULES:
-        return importlib.import_module(f".{name}", __name__)
-    if name in _LAZY:
-        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
-    raise AttributeError(f"module 'nn' has no attribute '{name}'")
+        value = importlib.import_module(f".{name}", __name__)
+    elif name in _LAZY:
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    else:
+        raise AttributeError(f"module 'nn' has no attribute '{name}'")
+    globals()[name] = value  # later lookups are plain attribute reads
+    return value
 
 
 __all__ = ["Module", "Parameter", "Sequential", *_LAZY, *sorted(_SUBMODULES)]
