@@ -49,8 +49,13 @@ _locks_mutex = threading.RLock()
 
 
 def _lock(arrays: tuple) -> tuple:
-    with _locks_mutex:
-        return _lock_held(arrays)
+    # Fast path without the mutex: inputs that are earlier nodes' outputs are read-only already
+    # and not counted, so a chain of ops takes no lock at all.
+    for a in arrays:
+        if type(a) is np.ndarray and (a.flags.writeable or id(a) in _locks):
+            with _locks_mutex:
+                return _lock_held(arrays)
+    return ()
 
 
 def _lock_held(arrays: tuple) -> tuple:
