@@ -81,10 +81,9 @@ class Primitive:
         try:
             ans = self.fun(*raw, **kwargs)
         except ValueError as e:  # NumPy's shape errors do not name our op
-            if str(e).startswith(f"{self.name}:"):
-                raise  # our own rule's message names the op and shapes already
+            msg = str(e).removeprefix(f"{self.name}: ")  # a rule's own message may name it already
             shapes = ", ".join(str(np.shape(r)) for r in raw)
-            raise ValueError(f"{self.name}: {e} (input shapes: {shapes})") from None
+            raise ValueError(f"{self.name}: {msg} (input shapes: {shapes})") from None
         if type(ans) is not np.ndarray:
             ans = np.asarray(ans)
         record = needs_grad and state.enabled
