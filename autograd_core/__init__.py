@@ -9,28 +9,35 @@
 ((4, 3), (3, 2))
 """
 
-from . import ops
-from .ops import (
-    abs, add, astype, broadcast_to, clip, concatenate, divide, einsum, exp, expand_dims, getitem,
-    linear, log, log_softmax, logsumexp, matmul, max, maximum, mean, min, minimum, multiply, negative, pad,
-    power, relu, reshape, sigmoid, sign, sliding_window, softmax, softmax_cross_entropy, sqrt, stack, subtract, sum,
-    sum_to, tanh, transpose, where,
-)
-from .primitive import Primitive, primitive
-from .tape import Node, Tape, enable_grad, module_scope, no_grad, record_source, register_library_dir
-from .tensor import Tensor, get_default_dtype, set_default_dtype, tensor
-
-__all__ = [
-    "Tensor", "tensor", "Tape", "Node", "no_grad", "enable_grad", "module_scope", "record_source",
-    "register_library_dir", "primitive", "Primitive",
-    "set_default_dtype", "get_default_dtype", *ops.__all__,
-]
-
-from . import viz  # graphviz itself is imported only when a picture is drawn
+from . import ops, viz  # viz imports graphviz only when a picture is drawn
 from .anomaly import detect_anomaly
 from .gradcheck import GradcheckError, GradcheckReport, draw_random, gradcheck, gradgradcheck
+from .ops import (
+    abs, add, astype, broadcast_to, clip, concatenate, divide, einsum, exp, expand_dims, getitem,
+    linear, log, log_softmax, logsumexp, matmul, max, maximum, mean, min, minimum, multiply,
+    negative, pad, power, relu, reshape, sigmoid, sign, sliding_window, softmax,
+    softmax_cross_entropy, sqrt, stack, subtract, sum, sum_to, tanh, transpose, where,
+)
+from .primitive import Primitive, primitive
+from .tape import (
+    Node, Tape, enable_grad, module_scope, no_grad, record_source, register_library_dir,
+)
+from .tensor import Tensor, get_default_dtype, set_default_dtype, tensor
 from .transforms import grad, hessian, jacobian, value_and_grad, vjp
 
-__all__ += ["grad", "value_and_grad", "vjp", "jacobian", "hessian", "gradcheck", "gradgradcheck",
-            "GradcheckError", "GradcheckReport", "draw_random"]
-__all__ += ["viz", "detect_anomaly"]
+__all__ = [
+    # tensors, recording, dtypes
+    "Tensor", "tensor", "Tape", "Node", "no_grad", "enable_grad", "set_default_dtype",
+    "get_default_dtype", "module_scope", "record_source", "register_library_dir",
+    # defining ops
+    "primitive", "Primitive",
+    # the rule table (ops.py)
+    "abs", "add", "astype", "broadcast_to", "clip", "concatenate", "divide", "einsum", "exp",
+    "expand_dims", "getitem", "linear", "log", "log_softmax", "logsumexp", "matmul", "max",
+    "maximum", "mean", "min", "minimum", "multiply", "negative", "pad", "power", "relu", "reshape",
+    "sigmoid", "sign", "sliding_window", "softmax", "softmax_cross_entropy", "sqrt", "stack",
+    "subtract", "sum", "sum_to", "tanh", "transpose", "where",
+    # transforms, checks, pictures
+    "grad", "value_and_grad", "vjp", "jacobian", "hessian", "gradcheck", "gradgradcheck",
+    "GradcheckError", "GradcheckReport", "draw_random", "detect_anomaly", "viz", "ops",
+]

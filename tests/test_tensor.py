@@ -499,3 +499,11 @@ def test_gradient_of_log_at_zero_is_inf():
     with np.errstate(all="ignore"):
         ag.log(x).sum().backward()
     assert x.grad[0] == np.inf and x.grad[1] == 0.5
+
+
+def test_public_names_match_the_rule_table():
+    """Every op in ops.__all__ is exported at the top level and listed in ag.__all__."""
+    from autograd_core import ops
+
+    missing = [n for n in ops.__all__ if n not in ag.__all__ or getattr(ag, n) is not getattr(ops, n)]
+    assert not missing, missing
