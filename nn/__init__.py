@@ -23,7 +23,8 @@ _LAZY = {
     "check_gradients": "checks",
     **dict.fromkeys(["fit", "Trainer", "History", "predict", "predict_class"], "training"),
 }
-_SUBMODULES = {"optim", "init", "reference", "constraints", "serialization", "data", "training"}
+_SUBMODULES = {"optim", "init", "reference", "constraints", "serialization", "data", "training",
+               "experiments"}
 
 
 def __getattr__(name):

@@ -1,0 +1,498 @@
+"""The training workflow: `fit` (mini-batch training with validation, early stopping, hooks),
+`History`, `predict` and `predict_class`.
+
+>>> model = nn.ResidualMLP(64, 128, 2, 10)
+>>> history = nn.fit(model, x, y, epochs=20, batch_size=32, val_split=0.1, patience=5, rng=0)
+>>> print(history)                        # one row per epoch; the best epoch is marked
+>>> labels = nn.predict_class(model, x_test)   # argmax_j m_j(x; θ*)
+
+The loop is the one a user would write (PyTorch's): ``model.train()``; for each shuffled batch,
+``loss = loss_fn(model(x_b), y_b) (+ regularization)``, ``loss.backward()``, ``optimizer.step()``,
+then the constraint hooks; after each epoch ``model.eval()`` and the validation set under
+``ag.no_grad()``. Inputs are cast to the dtype of the model's parameters, so a float64 model
+trains in float64 and a float32 one in float32 whatever dtype the data arrive in.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+import numpy as np
+
+import autograd_core as ag
+
+from .losses import cross_entropy, mse_loss, tikhonov
+from .module import Module
+
+__all__ = ["fit", "Trainer", "History", "predict", "predict_class"]
+
+LossFn = Callable[[ag.Tensor, Any], ag.Tensor]
+_LOSSES: dict[str, LossFn] = {"cross_entropy": cross_entropy, "mse": mse_loss}
+
+
+# ---- History -------------------------------------------------------------------------------------
+@dataclass
+class History:
+    """What `fit` measured, one entry per epoch run.
+
+    ``loss``: the training loss (the loss function only, without regularization), averaged over
+    the epoch's batches as they were trained (train mode: dropout and augmentation on).
+    ``val_loss``: the loss on the validation set in eval mode. ``accuracy`` / ``val_accuracy``:
+    fractions of correct argmax predictions, for classification (integer labels or one-hot rows);
+    empty otherwise, as are the ``val_*`` lists without a validation set. ``epoch_time``: seconds
+    per epoch, validation included. ``lr``: the optimizer's learning rate in each epoch (when it has
+    an ``lr``). ``best_epoch``: index (0-based) of the lowest val_loss, or
+    None without validation. ``stopped_early``: early stopping ended the run;
+    ``restored_best``: the weights of ``best_epoch`` were loaded back at the end.
+    """
+
+    loss: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    accuracy: list[float] = field(default_factory=list)
+    val_accuracy: list[float] = field(default_factory=list)
+    epoch_time: list[float] = field(default_factory=list)
+    lr: list[float] = field(default_factory=list)
+    best_epoch: int | None = None
+    stopped_early: bool = False
+    restored_best: bool = False
+
+    @property
+    def epochs(self) -> int:
+        """How many epochs ran."""
+        return len(self.loss)
+
+    @property
+    def total_time(self) -> float:
+        return float(sum(self.epoch_time))
+
+    def __str__(self) -> str:
+        cols: list[tuple[str, list[float], str]] = [("loss", self.loss, "{:.4f}")]
+        if self.accuracy:
+            cols.append(("acc", self.accuracy, "{:.4f}"))
+        if self.val_loss:
+            cols.append(("val_loss", self.val_loss, "{:.4f}"))
+        if self.val_accuracy:
+            cols.append(("val_acc", self.val_accuracy, "{:.4f}"))
+        cols.append(("time (s)", self.epoch_time, "{:.2f}"))
+        widths = [max(len(name), 8) for name, _, _ in cols]
+        pairs = list(zip(cols, widths, strict=True))
+        lines = ["epoch  " + "  ".join(f"{name:>{w}}" for (name, _, _), w in pairs)]
+        for e in range(self.epochs):
+            mark = "*" if e == self.best_epoch else " "
+            cells = "  ".join(f"{fmt.format(vals[e]):>{w}}" for (_, vals, fmt), w in pairs)
+            lines.append(f"{e + 1:>5}{mark} {cells}")
+        if self.best_epoch is not None:
+            best = self.val_loss[self.best_epoch]
+            note = f"* best epoch {self.best_epoch + 1} (val_loss {best:.4f})"
+            if self.stopped_early:
+                note += "; stopped early"
+            if self.restored_best:
+                note += "; its weights were restored"
+            lines.append(note)
+        lines.append(f"{self.epochs} epochs in {self.total_time:.1f} s")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        best = "" if self.best_epoch is None else f", best_epoch={self.best_epoch}"
+        last = f", loss={self.loss[-1]:.4g}" if self.loss else ""
+        return f"History(epochs={self.epochs}{last}{best})"
+
+
+# ---- helpers -------------------------------------------------------------------------------------
+def _param_dtype(model: Module) -> np.dtype:
+    """The dtype of the model's parameters (the first one's), or the engine default."""
+    for p in model.parameters():
+        return p.data.dtype
+    return ag.get_default_dtype()
+
+
+def _as_inputs(x, dtype: np.dtype, who: str) -> np.ndarray:
+    arr = np.asarray(x)
+    if arr.ndim == 0:
+        raise ValueError(f"{who}: x must be batch-first (N, ...), got a scalar")
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{who}: x must be numeric, got dtype {arr.dtype}")
+    return arr.astype(dtype, copy=False)
+
+
+def _as_targets(y, dtype: np.dtype) -> np.ndarray:
+    """Integer labels stay int64; float targets take the model's dtype."""
+    arr = np.asarray(y)
+    if arr.dtype.kind in "iu":
+        return arr.astype(np.int64, copy=False)
+    return arr.astype(dtype, copy=False)
+
+
+def _labels_of(y: np.ndarray, classification: bool) -> np.ndarray | None:
+    """Class labels for accuracy: integer labels, or the argmax of one-hot rows."""
+    if y.ndim == 1 and y.dtype.kind in "iu":
+        return y
+    if classification and y.ndim == 2:
+        return np.argmax(y, axis=1)
+    return None
+
+
+def _resolve_loss(loss: str | LossFn) -> tuple[LossFn, str]:
+    if isinstance(loss, str):
+        if loss not in _LOSSES:
+            raise ValueError(f"fit: unknown loss {loss!r}; use one of {', '.join(_LOSSES)} "
+                             "or a callable loss(u, y) -> scalar Tensor")
+        return _LOSSES[loss], loss
+    if not callable(loss):
+        raise TypeError(f"fit: loss must be a name or a callable, got {type(loss).__name__}")
+    return loss, getattr(loss, "__name__", "loss")
+
+
+def _check_int(value, name: str, low: int) -> int:
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
+        raise ValueError(f"fit: {name} must be an int >= {low}, got {value!r}")
+    return int(value)
+
+
+def _batches(n: int, batch_size: int, order: np.ndarray) -> Iterable[np.ndarray]:
+    for start in range(0, n, batch_size):
+        yield order[start:start + batch_size]
+
+
+# ---- progress ------------------------------------------------------------------------------------
+class _Progress:
+    """A tqdm bar when tqdm is installed and the stream is a terminal; otherwise one plain line
+    per epoch (logs and CI stay readable); nothing when disabled."""
+
+    def __init__(self, enabled: bool, epochs: int, n_batches: int, stream: TextIO) -> None:
+        self.stream, self.epochs, self.bar = stream, epochs, None
+        self.last_val = ""  # the previous epoch's validation metrics, kept on the bar
+        self.mode = "off"
+        if not enabled:
+            return
+        self.mode = "lines"
+        isatty = getattr(stream, "isatty", None)
+        if callable(isatty) and isatty():
+            try:
+                from tqdm.auto import tqdm
+            except ImportError:
+                return
+            self.mode = "bar"
+            self.bar = tqdm(total=epochs * n_batches, file=stream, unit="batch", leave=True,
+                            dynamic_ncols=True, desc=self._desc(1))
+
+    def _desc(self, epoch: int) -> str:
+        return f"epoch {epoch}/{self.epochs}"
+
+    def batch(self, epoch: int, running_loss: float) -> None:
+        if self.bar is not None:
+            self.bar.set_description(self._desc(epoch), refresh=False)
+            self.bar.set_postfix_str(f"loss {running_loss:.4f}{self.last_val}", refresh=False)
+            self.bar.update(1)
+
+    def epoch(self, line: str, metrics: dict[str, float]) -> None:
+        if self.mode == "lines":
+            print(line, file=self.stream, flush=True)
+        elif self.bar is not None:
+            self.last_val = "".join(f"  {k} {v:.4f}" for k, v in metrics.items()
+                                    if k.startswith("val_"))
+            self.bar.set_postfix_str("  ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
+
+    def message(self, text: str) -> None:
+        if self.mode == "lines":
+            print(text, file=self.stream, flush=True)
+        elif self.bar is not None:
+            self.bar.write(text, file=self.stream)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _fmt_epoch(epoch: int, epochs: int, metrics: dict[str, float], seconds: float) -> str:
+    width = len(str(epochs))
+    parts = [f"epoch {epoch:>{width}}/{epochs}"]
+    for name, v in metrics.items():
+        parts.append(f"{name} {v:.4f}")
+    parts.append(f"({seconds:.1f} s)")
+    return "  ".join(parts)
+
+
+# ---- Trainer -------------------------------------------------------------------------------------
+class Trainer:
+    """A model with its loss, optimizer, constraints and regularization; `fit` trains it.
+
+    The optimizer (and so Adam's moments) lives as long as the Trainer: calling ``fit`` twice
+    continues training. Arguments are those of `fit`.
+    """
+
+    def __init__(self, model: Module, *, loss: str | LossFn = "cross_entropy", optimizer=None,
+                 constraints: Sequence[Callable[[], Any]] = (),
+                 regularization: float | Callable[[], Any] | None = None) -> None:
+        if not isinstance(model, Module):
+            raise TypeError(f"fit: model must be an nn.Module, got {type(model).__name__}")
+        self.model = model
+        self.loss_fn, self.loss_name = _resolve_loss(loss)
+        self.classification = self.loss_name == "cross_entropy"
+        if optimizer is None:
+            from .optim import Adam  # the default: Adam(lr=1e-3), PyTorch's default rate
+            optimizer = Adam(model.parameters(), lr=1e-3)
+        if not callable(getattr(optimizer, "step", None)):
+            raise TypeError(f"fit: optimizer must have a step() method (e.g. nn.optim.Adam), "
+                            f"got {type(optimizer).__name__}")
+        self.optimizer = optimizer
+        constraints = [constraints] if callable(constraints) else list(constraints)
+        for i, c in enumerate(constraints):
+            if not callable(c):
+                raise TypeError(f"fit: constraints[{i}] is a {type(c).__name__}, not a callable "
+                                "(e.g. lambda: nn.constrain_spectral_norm(model.parameters()))")
+        self.constraints = constraints
+        if regularization is None or callable(regularization):
+            self.regularization = regularization
+        else:
+            lam = float(regularization)  # tikhonov on the weight matrices, not the biases
+            weights = [p for p in model.parameters() if p.ndim >= 2]
+            self.regularization = lambda: tikhonov(weights, lam)
+        self.dtype = _param_dtype(model)
+
+    # -- one pass over the data -------------------------------------------------------------------
+    def _train_epoch(self, x, y, labels, batch_size, order, rng, augment, progress,
+                     epoch) -> tuple[float, float | None]:
+        model, opt = self.model, self.optimizer
+        model.train()
+        total_loss, correct, seen = 0.0, 0, 0
+        for idx in _batches(len(x), batch_size, order):
+            xb, yb = x[idx], y[idx]
+            if augment is not None:
+                xb = _as_inputs(augment(xb, rng), self.dtype, "fit: augment(x, rng)")
+                if xb.shape[0] != len(idx):
+                    raise ValueError(f"fit: augment returned {xb.shape[0]} samples for a batch "
+                                     f"of {len(idx)}")
+            u = model(ag.tensor(xb))
+            batch_loss = self.loss_fn(u, yb)
+            objective = batch_loss
+            if self.regularization is not None:
+                objective = objective + self.regularization()
+            value = float(np.asarray(batch_loss))
+            if not math.isfinite(value) or not math.isfinite(float(np.asarray(objective))):
+                raise FloatingPointError(
+                    f"fit: the training loss became {value} in epoch {epoch}, batch "
+                    f"{seen // batch_size + 1}; lower the learning rate, or clip the gradients")
+            model.zero_grad()
+            opt.zero_grad()
+            objective.backward()
+            opt.step()
+            for c in self.constraints:
+                c()
+            total_loss += value * len(idx)
+            seen += len(idx)
+            if labels is not None:
+                correct += int(np.sum(np.argmax(np.asarray(u), axis=-1) == labels[idx]))
+            progress.batch(epoch, total_loss / seen)
+        return total_loss / seen, (correct / seen if labels is not None else None)
+
+    def evaluate(self, x, y, batch_size: int = 256) -> tuple[float, float | None]:
+        """``(loss, accuracy)`` on ``(x, y)`` in eval mode under ``ag.no_grad()`` (accuracy is
+        None unless this is classification). The model's train/eval mode is restored."""
+        x = _as_inputs(x, self.dtype, "evaluate")
+        y = _as_targets(y, self.dtype)
+        if len(x) != len(y) or len(x) == 0:
+            raise ValueError(f"evaluate: x has {len(x)} samples, y has {len(y)} (need equal, > 0)")
+        labels = _labels_of(y, self.classification)
+        was_training = self.model.training
+        self.model.eval()
+        total, correct = 0.0, 0
+        try:
+            with ag.no_grad():
+                for idx in _batches(len(x), batch_size, np.arange(len(x))):
+                    u = self.model(ag.tensor(x[idx]))
+                    total += float(np.asarray(self.loss_fn(u, y[idx]))) * len(idx)
+                    if labels is not None:
+                        correct += int(np.sum(np.argmax(np.asarray(u), axis=-1) == labels[idx]))
+        finally:
+            self.model.train(was_training)
+        return total / len(x), (correct / len(x) if labels is not None else None)
+
+    # -- the loop ---------------------------------------------------------------------------------
+    def fit(self, x, y, *, epochs: int = 10, batch_size: int = 32,
+            val: tuple[Any, Any] | None = None, val_split: float = 0.0, shuffle: bool = True,
+            rng: np.random.Generator | int | None = None, patience: int | None = None,
+            min_delta: float = 0.0, restore_best: bool = True,
+            augment: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
+            lr_schedule: Callable[[int], float] | None = None,
+            progress: bool = True, quiet: bool = False,
+            stream: TextIO | None = None) -> History:
+        """Train for `epochs` passes over ``(x, y)``; see `fit`."""
+        epochs = _check_int(epochs, "epochs", 0)
+        batch_size = _check_int(batch_size, "batch_size", 1)
+        if rng is not None and not isinstance(rng, (np.random.Generator, int, np.integer)):
+            raise TypeError(f"fit: rng must be a np.random.Generator, an int seed or None, got "
+                            f"{type(rng).__name__}")
+        rng = np.random.default_rng(rng)
+        x = _as_inputs(x, self.dtype, "fit")
+        y = _as_targets(y, self.dtype)
+        if len(x) != len(y):
+            raise ValueError(f"fit: x has {len(x)} samples but y has {len(y)}")
+        if val is not None:
+            if val_split:
+                raise ValueError("fit: pass either val=(x_val, y_val) or val_split, not both")
+            try:
+                x_val, y_val = val
+            except (TypeError, ValueError):
+                raise TypeError("fit: val must be a pair (x_val, y_val)") from None
+            x_val, y_val = _as_inputs(x_val, self.dtype, "fit: val"), _as_targets(y_val, self.dtype)
+            if len(x_val) != len(y_val) or len(x_val) == 0:
+                raise ValueError(f"fit: val has {len(x_val)} inputs and {len(y_val)} targets "
+                                 "(need equal, > 0)")
+        elif val_split:
+            if not 0.0 < float(val_split) < 1.0:
+                raise ValueError(f"fit: val_split must be in (0, 1), got {val_split!r}")
+            n_val = max(1, round(len(x) * float(val_split)))
+            if n_val >= len(x):
+                raise ValueError(f"fit: val_split={val_split} leaves no training samples "
+                                 f"of {len(x)}")
+            perm = rng.permutation(len(x))
+            x_val, y_val = x[perm[:n_val]], y[perm[:n_val]]
+            x, y = x[perm[n_val:]], y[perm[n_val:]]
+        else:
+            x_val = y_val = None
+        if len(x) == 0:
+            raise ValueError("fit: no training samples")
+        if patience is not None:
+            patience = _check_int(patience, "patience", 1)
+            if x_val is None:
+                raise ValueError("fit: early stopping (patience) needs a validation set: pass "
+                                 "val=(x_val, y_val) or val_split")
+        if lr_schedule is not None and not hasattr(self.optimizer, "lr"):
+            raise TypeError(f"fit: lr_schedule needs an optimizer with an lr attribute, got "
+                            f"{type(self.optimizer).__name__}")
+        labels = _labels_of(y, self.classification)
+
+        history = History()
+        n_batches = -(-len(x) // batch_size)
+        stream = sys.stderr if stream is None else stream
+        progress_ = _Progress(progress and not quiet, epochs, n_batches, stream)
+        best_loss, best_state, wait = math.inf, None, 0
+        try:
+            for epoch in range(1, epochs + 1):
+                t0 = time.perf_counter()
+                if lr_schedule is not None:
+                    self.optimizer.lr = float(lr_schedule(epoch - 1))
+                if hasattr(self.optimizer, "lr"):
+                    history.lr.append(float(self.optimizer.lr))
+                order = rng.permutation(len(x)) if shuffle else np.arange(len(x))
+                loss, acc = self._train_epoch(x, y, labels, batch_size, order, rng, augment,
+                                              progress_, epoch)
+                history.loss.append(loss)
+                metrics = {"loss": loss}
+                if acc is not None:
+                    history.accuracy.append(acc)
+                    metrics["acc"] = acc
+                if x_val is not None:
+                    val_loss, val_acc = self.evaluate(x_val, y_val, max(batch_size, 256))
+                    history.val_loss.append(val_loss)
+                    metrics["val_loss"] = val_loss
+                    if val_acc is not None:
+                        history.val_accuracy.append(val_acc)
+                        metrics["val_acc"] = val_acc
+                    if val_loss < best_loss - min_delta:
+                        best_loss, wait = val_loss, 0
+                        history.best_epoch = epoch - 1
+                        if patience is not None and restore_best:
+                            best_state = self.model.state_dict()
+                    else:
+                        wait += 1
+                history.epoch_time.append(time.perf_counter() - t0)
+                progress_.epoch(_fmt_epoch(epoch, epochs, metrics, history.epoch_time[-1]),
+                                metrics)
+                if patience is not None and wait >= patience:
+                    history.stopped_early = True
+                    progress_.message(f"early stopping after epoch {epoch}: val_loss has not "
+                                      f"improved for {patience} epochs")
+                    break
+        finally:
+            progress_.close()
+        if best_state is not None and history.best_epoch != history.epochs - 1:
+            self.model.load_state_dict(best_state)
+            history.restored_best = True
+            progress_.message(f"restored the weights of epoch {history.best_epoch + 1} (val_loss "
+                              f"{best_loss:.4f})")
+        return history
+
+
+def fit(model: Module, x, y, *, loss: str | LossFn = "cross_entropy", optimizer=None,
+        epochs: int = 10, batch_size: int = 32, val: tuple[Any, Any] | None = None,
+        val_split: float = 0.0, shuffle: bool = True,
+        rng: np.random.Generator | int | None = None, patience: int | None = None,
+        min_delta: float = 0.0, restore_best: bool = True,
+        augment: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
+        lr_schedule: Callable[[int], float] | None = None,
+        constraints: Sequence[Callable[[], Any]] = (),
+        regularization: float | Callable[[], Any] | None = None,
+        progress: bool = True, quiet: bool = False, stream: TextIO | None = None) -> History:
+    """Train `model` on ``(x, y)`` with mini-batches; returns a `History`.
+
+    - `loss`: ``"cross_entropy"`` (y integer labels ``(N,)`` or one-hot rows; accuracy is
+      reported), ``"mse"`` (y of the output's shape), or a callable ``loss(u, y)`` → scalar Tensor.
+    - `optimizer`: e.g. ``nn.optim.SGD(model.parameters(), lr=0.1)``; default
+      ``nn.optim.Adam(model.parameters(), lr=1e-3)``.
+    - Validation: ``val=(x_val, y_val)``, or ``val_split`` (a random fraction of x held out, drawn
+      from `rng`). Evaluated after every epoch in eval mode under ``ag.no_grad()``.
+    - `rng` (Generator or int seed) draws the split, the shuffling (``shuffle=True``: a new order
+      every epoch) and is passed to `augment`: the same seed gives the same run (seed the model's
+      own rng, e.g. Dropout's, too).
+    - Early stopping: after `patience` epochs without val_loss falling by more than `min_delta`,
+      training stops, and (``restore_best``) the weights of the best epoch are loaded back
+      (``state_dict`` / ``load_state_dict``).
+    - ``augment(x_batch, rng) -> x_batch``: applied to each training batch (a NumPy array),
+      e.g. ``nn.data.shift_augment``.
+    - ``lr_schedule(epoch) -> lr``: sets ``optimizer.lr`` at the start of each epoch (0-based),
+      e.g. a cosine decay ``lambda e: 3e-3 * 0.5 * (1 + math.cos(math.pi * e / epochs))``.
+    - `constraints`: callables run after every optimizer step, e.g.
+      ``lambda: nn.constrain_spectral_norm(model.parameters())``.
+    - `regularization`: a float λ adds ``nn.tikhonov(weights, λ)`` (matrices and kernels, not
+      biases) to each batch's objective; a callable ``() -> scalar Tensor`` adds its value.
+    - Progress: a tqdm bar when tqdm is installed and `stream` (default ``sys.stderr``) is a
+      terminal, else one plain line per epoch; ``progress=False`` or ``quiet=True`` prints nothing.
+
+    x is cast to the dtype of the model's parameters. Raises ValueError for mismatched lengths,
+    early stopping without validation data, or bad sizes; FloatingPointError when the loss stops
+    being finite.
+    """
+    trainer = Trainer(model, loss=loss, optimizer=optimizer, constraints=constraints,
+                      regularization=regularization)
+    return trainer.fit(x, y, epochs=epochs, batch_size=batch_size, val=val, val_split=val_split,
+                       shuffle=shuffle, rng=rng, patience=patience, min_delta=min_delta,
+                       restore_best=restore_best, augment=augment, lr_schedule=lr_schedule,
+                       progress=progress,
+                       quiet=quiet, stream=stream)
+
+
+# ---- prediction ----------------------------------------------------------------------------------
+def predict(model: Module, x, batch_size: int = 256) -> np.ndarray:
+    """The model's outputs on x as a NumPy array, in eval mode under ``ag.no_grad()``, batch by
+    batch. x is cast to the parameters' dtype; the model's train/eval mode is restored."""
+    batch_size = _check_int(batch_size, "batch_size", 1)
+    x = _as_inputs(x, _param_dtype(model), "predict")
+    was_training = model.training
+    model.eval()
+    outs = []
+    try:
+        with ag.no_grad():
+            for idx in _batches(len(x), batch_size, np.arange(len(x))):
+                outs.append(np.asarray(model(ag.tensor(x[idx]))))
+    finally:
+        model.train(was_training)
+    if not outs:
+        raise ValueError("predict: x holds no samples")
+    return np.concatenate(outs, axis=0)
+
+
+def predict_class(model: Module, x, batch_size: int = 256) -> np.ndarray:
+    """Predicted class labels ``argmax_j m_j(x; θ)`` (int64, shape ``(N,)``) for a classifier
+    whose outputs are ``(N, K)`` scores (logits)."""
+    scores = predict(model, x, batch_size)
+    if scores.ndim != 2:
+        raise ValueError(f"predict_class: expected (N, K) class scores, the model gave "
+                         f"{scores.shape}")
+    return np.argmax(scores, axis=1).astype(np.int64)
