@@ -373,7 +373,9 @@ def draw_graph(output: Tensor, params=None, show_grads: bool = False, depth: int
       ``"blocks.7"``) that record the same ops on the same shapes become one box ("Residual ×8").
     - `max_nodes`: draw at most this many boxes (ops, collapsed modules, folded runs), those
       closest to the output plus any highlighted ones; the title says how many were left out.
-    - `highlight`: a Node (or Tensor, or node index), or a list of them, drawn in red.
+    - `highlight`: a Node (or Tensor, or node index, or a gradcheck report's `first_bad_node`),
+      or a list of them, drawn in red. A node from another recording of the same code is
+      matched by its op, module path and output shape.
 
     The walk is iterative, so a chain of 100,000 ops is fine (laying it out is another matter:
     use `max_nodes`). Draw before backward() or after backward(retain_graph=True): see
@@ -680,12 +682,14 @@ def _highlights(highlight, index_of: dict[int, Node]) -> tuple[set, list[str]]:
     """The highlighted Nodes and leaf Tensors, and notes for those not in the picture."""
     if highlight is None:
         return set(), []
-    if isinstance(highlight, (Node, Tensor, int, np.integer)):
+    if isinstance(highlight, (Node, Tensor, int, np.integer)) or hasattr(highlight, "node"):
         highlight = [highlight]
     out: set = set()
     notes = []
     nodes = set(index_of.values())
     for h in highlight:
+        if not isinstance(h, (Node, Tensor)) and isinstance(getattr(h, "node", None), Node):
+            h = h.node  # a gradcheck report's first_bad_node
         if isinstance(h, (int, np.integer)) and not isinstance(h, bool):
             h = index_of.get(int(h), int(h))
         elif isinstance(h, Tensor):
@@ -693,7 +697,13 @@ def _highlights(highlight, index_of: dict[int, Node]) -> tuple[set, list[str]]:
         if isinstance(h, Node):
             if h in nodes:
                 out.add(h)
-            else:
+                continue
+            # a node of another recording of the same code (e.g. the one a gradient check made):
+            # the nodes here with its op, module path and output shape stand for it
+            twins = [n for n in nodes
+                     if (n.op, n.module, n.out_shape) == (h.op, h.module, h.out_shape)]
+            out.update(twins)
+            if not twins:
                 notes.append(f"highlighted node #{h.index} '{h.op}' is not in this graph")
         elif isinstance(h, Tensor):
             out.add(h)

@@ -14,6 +14,7 @@ output) and that node (its op, module path and forward line).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -163,7 +164,8 @@ def check_gradients(model: Module, x, y, loss="mse", *, reduction: str = "mean",
         first = bad.module
     else:
         first = next((r.name.rpartition(".")[0] or r.name for r in reversed(rows) if not r.passed), None)
-    notes = list(fd.notes)
+    # gradcheck's hints speak of "input k": here input k is the k-th parameter
+    notes = [re.sub(r"^input (\d+)", lambda m: named[int(m.group(1))][0], n) for n in fd.notes]
     if ref_grads is None:
         notes.append("no reference column: only MLP/ResidualMLP with a named activation and a "
                      "named loss map onto nn.reference.backprop")

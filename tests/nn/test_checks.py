@@ -109,3 +109,15 @@ def test_bad_arguments_are_refused(rng):
         nn.check_gradients(model, x, y, loss="hinge")
     with pytest.raises(ValueError, match="reduction='none'"):
         nn.check_gradients(model, x, y, loss="cross_entropy", reduction="none")
+
+
+def test_bad_node_is_highlighted_in_a_fresh_picture(rng):
+    model = nn.Sequential(nn.Dense(4, 5, rng=0), BadTanh(), nn.Dense(5, 3, rng=1))
+    x, y = _data(rng)
+    report = nn.check_gradients(model, x, y, loss="cross_entropy")
+    assert any(n.startswith("0.W:") for n in report.notes), report.notes  # hints name parameters
+    loss = nn.cross_entropy(model(x), y)
+    source = ag.viz.draw_graph(loss, params=model, highlight=report.first_bad_node).source
+    red = [line for line in source.splitlines() if "planted" in line and ag.viz._HIGHLIGHT in line]
+    assert len(red) == 1, source
+    assert "not in this graph" not in source
