@@ -1,0 +1,251 @@
+"""The MLP family: W1 (wide ReLU MLP), W2 (tiny, overhead-bound), W3 (residual), W6 (deep sigmoid).
+
+One model for all four, the lecture's (and ``nn.reference.backprop``'s)::
+
+    plain:     v_j = z_j W_jᵀ + b_j,  z_{j+1} = σ(v_j) for j < n,  u = v_n (last layer affine)
+    residual:  z_2 = σ(W_1 x + b_1);  z_{j+1} = z_j + σ(W_j z_j + b_j) for the `depth` middle
+               layers;  u = W_n z_n + b_n          (``nn.ResidualMLP(n_in, width, depth, n_out)``)
+
+Losses, averaged over the batch: cross-entropy ``log Σ_k e^{u_k} − u_label`` with integer labels,
+or MSE ``½‖u − y‖²`` per sample. Weights: ``W ~ N(0, gain²/fan_in)`` (gain √2 for ReLU, 1 for
+sigmoid); in W3 the residual-block weights are further scaled by 1/√depth so 32 blocks neither
+blow up nor vanish; biases ``N(0, 0.1²)``; inputs ``N(0, 1)``; all float32 from a fixed seed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import peers
+from .workload import Built, Data, Workload, interleave, rng_for
+
+
+@dataclass(frozen=True)
+class MLPSpec:
+    sizes: tuple[int, ...]  # widths [n_in, ..., n_out]; residual: n_in, width × (depth+1), n_out
+    activation: str  # "relu" | "sigmoid"
+    loss: str  # "cross_entropy" | "mse"
+    batch: int
+    residual: bool = False
+
+    @property
+    def depth(self) -> int:  # residual blocks (the middle layers)
+        return len(self.sizes) - 3 if self.residual else 0
+
+
+def _residual_sizes(n_in: int, width: int, depth: int, n_out: int) -> tuple[int, ...]:
+    return (n_in,) + (width,) * (depth + 1) + (n_out,)
+
+
+SPECS = {  # full sizes, tiny sizes (the smoke test)
+    "W1": (MLPSpec((784, 256, 256, 10), "relu", "cross_entropy", 128),
+           MLPSpec((12, 8, 8, 3), "relu", "cross_entropy", 5)),
+    "W2": (MLPSpec((16,) + (16,) * 8 + (4,), "relu", "cross_entropy", 8),
+           MLPSpec((4, 4, 4, 4, 2), "relu", "cross_entropy", 3)),
+    "W3": (MLPSpec(_residual_sizes(128, 128, 32, 128), "relu", "mse", 64, residual=True),
+           MLPSpec(_residual_sizes(6, 6, 3, 6), "relu", "mse", 4, residual=True)),
+    "W6": (MLPSpec((64,) * 21, "sigmoid", "mse", 32),
+           MLPSpec((5,) * 6, "sigmoid", "mse", 3)),
+}
+TITLES = {
+    "W1": "MLP 784-256-256-10, ReLU, softmax CE, batch 128",
+    "W2": "MLP 16-(16x8)-4, ReLU, softmax CE, batch 8 (overhead-bound)",
+    "W3": "residual MLP width 128, 32 blocks z + relu(Wz + b), MSE, batch 64",
+    "W6": "20-layer sigmoid MLP width 64, MSE, batch 32",
+}
+
+
+def make(key: str, tiny: bool) -> Data:
+    spec = SPECS[key][1 if tiny else 0]
+    rng = rng_for(key)
+    gain = np.sqrt(2.0) if spec.activation == "relu" else 1.0
+    Ws, bs = [], []
+    n_layers = len(spec.sizes) - 1
+    for j, (a, b) in enumerate(zip(spec.sizes[:-1], spec.sizes[1:], strict=True)):
+        std = gain / np.sqrt(a)
+        if spec.residual and 0 < j < n_layers - 1:
+            std /= np.sqrt(spec.depth)
+        Ws.append((rng.standard_normal((b, a)) * std).astype(np.float32))
+        bs.append((rng.standard_normal(b) * 0.1).astype(np.float32))
+    x = rng.standard_normal((spec.batch, spec.sizes[0])).astype(np.float32)
+    if spec.loss == "cross_entropy":
+        y = rng.integers(0, spec.sizes[-1], spec.batch).astype(np.int64)
+    else:
+        y = rng.standard_normal((spec.batch, spec.sizes[-1])).astype(np.float32)
+    names = interleave([f"W{j}" for j in range(n_layers)], [f"b{j}" for j in range(n_layers)])
+    return Data(names, interleave(Ws, bs), x, y,
+                spec={"sizes": list(spec.sizes), "activation": spec.activation, "loss": spec.loss,
+                      "batch": spec.batch, "residual": spec.residual, "depth": spec.depth,
+                      "dtype": "float32"})
+
+
+def _spec(d: Data) -> MLPSpec:
+    s = d.spec
+    return MLPSpec(tuple(s["sizes"]), s["activation"], s["loss"], s["batch"], s["residual"])
+
+
+def _is_block(spec: MLPSpec, j: int) -> bool:
+    return spec.residual and 0 < j < len(spec.sizes) - 2
+
+
+# ---- peers ---------------------------------------------------------------------------------------
+
+
+def build_ours(d: Data) -> Built:
+    """The engine through `nn`: nn.MLP / nn.ResidualMLP, nn.cross_entropy / nn.mse_loss."""
+    import autograd_core as ag
+    import nn
+
+    spec = _spec(d)
+    if spec.residual:
+        model = nn.ResidualMLP(spec.sizes[0], spec.sizes[1], spec.depth, spec.sizes[-1],
+                               activation=spec.activation, rng=0)
+    else:
+        model = nn.MLP(list(spec.sizes), activation=spec.activation, rng=0)
+    names = [n for n, _ in model.named_parameters()]
+    model.load_state_dict(dict(zip(names, d.params, strict=True)))
+    params = model.parameters()
+    loss_fn = nn.cross_entropy if spec.loss == "cross_entropy" else nn.mse_loss
+    x, y = ag.tensor(d.x), d.y
+
+    def step():
+        for p in params:
+            p.grad = None
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        return [p.grad for p in params]
+
+    return Built(step, params=params)
+
+
+def build_ours_ag(d: Data) -> Built:
+    """The same math written directly with `ag` ops (no Module calls, no loss-argument checks)."""
+    import autograd_core as ag
+
+    spec = _spec(d)
+    params = [ag.tensor(p, requires_grad=True) for p in d.params]
+    act = ag.relu if spec.activation == "relu" else ag.sigmoid
+    x, y = ag.tensor(d.x), d.y
+    n = d.x.shape[0]
+    rows = np.arange(n)
+    n_layers = len(params) // 2
+
+    def step():
+        for p in params:
+            p.grad = None
+        h = x
+        for j in range(n_layers):
+            v = h @ params[2 * j].T + params[2 * j + 1]
+            if j == n_layers - 1:
+                h = v
+            elif _is_block(spec, j):
+                h = h + act(v)
+            else:
+                h = act(v)
+        if spec.loss == "cross_entropy":
+            loss = ag.sum(ag.logsumexp(h, axis=1) - h[rows, y]) / n
+        else:
+            r = h - y
+            loss = ag.sum(r * r) * (0.5 / n)
+        loss.backward()
+        return [p.grad for p in params]
+
+    return Built(step)
+
+
+def build_numpy(d: Data) -> Built:
+    """The floor: the lecture's hand-derived backprop, ``nn.reference.backprop``."""
+    from nn.reference import backprop
+
+    spec = _spec(d)
+    Ws, bs = d.params[0::2], d.params[1::2]
+
+    def step():
+        _, dWs, dbs = backprop(Ws, bs, d.x, d.y, activation=spec.activation, loss=spec.loss,
+                               reduction="mean", residual=spec.residual)
+        return interleave(dWs, dbs)
+
+    return Built(step)
+
+
+def build_torch(d: Data) -> Built:
+    torch = peers.load_torch()
+    F = torch.nn.functional
+    spec = _spec(d)
+    params = [torch.tensor(p, requires_grad=True) for p in d.params]
+    act = torch.relu if spec.activation == "relu" else torch.sigmoid
+    x, y = torch.from_numpy(d.x), torch.from_numpy(d.y)
+    n_layers = len(params) // 2
+    n = d.x.shape[0]
+
+    def step():
+        for p in params:
+            p.grad = None
+        h = x
+        for j in range(n_layers):
+            v = F.linear(h, params[2 * j], params[2 * j + 1])
+            h = v if j == n_layers - 1 else h + act(v) if _is_block(spec, j) else act(v)
+        if spec.loss == "cross_entropy":
+            loss = F.cross_entropy(h, y)
+        else:
+            loss = ((h - y) ** 2).sum() * (0.5 / n)
+        loss.backward()
+        return [p.grad for p in params]
+
+    return Built(step, lambda grads: [g.numpy() for g in grads])
+
+
+def _functional_loss(xp, logsumexp, spec: MLPSpec, n: int):
+    """The loss as a pure function of the parameter list, for JAX and HIPS autograd."""
+    act = ((lambda v: xp.maximum(v, 0)) if spec.activation == "relu"
+           else (lambda v: 1 / (1 + xp.exp(-v))))
+
+    def loss(params, x, y):
+        n_layers = len(params) // 2
+        h = x
+        for j in range(n_layers):
+            v = h @ params[2 * j].T + params[2 * j + 1]
+            h = v if j == n_layers - 1 else h + act(v) if _is_block(spec, j) else act(v)
+        if spec.loss == "cross_entropy":
+            return xp.sum(logsumexp(h, axis=1) - h[np.arange(n), y]) / n
+        return xp.sum((h - y) ** 2) * (0.5 / n)
+
+    return loss
+
+
+def build_jax(d: Data) -> Built:
+    jax = peers.load_jax()
+    jnp = jax.numpy
+    spec = _spec(d)
+    loss = _functional_loss(jnp, jax.nn.logsumexp, spec, d.x.shape[0])
+    f = jax.jit(jax.value_and_grad(loss))
+    params = [jnp.asarray(p) for p in d.params]
+    x = jnp.asarray(d.x)
+    y = jnp.asarray(d.y.astype(np.int32) if d.y.dtype.kind == "i" else d.y)
+
+    def step():
+        return jax.block_until_ready(f(params, x, y)[1])
+
+    return Built(step)
+
+
+def build_hips(d: Data) -> Built:
+    autograd = peers.load_hips()
+    import autograd.numpy as anp
+    from autograd.scipy.special import logsumexp
+
+    spec = _spec(d)
+    g = autograd.grad(_functional_loss(anp, logsumexp, spec, d.x.shape[0]))
+    params = list(d.params)
+    return Built(lambda: g(params, d.x, d.y))
+
+
+BUILDERS = {"ours": build_ours, "ours-ag": build_ours_ag, "numpy": build_numpy,
+            "torch": build_torch, "jax": build_jax, "autograd": build_hips}
+
+WORKLOADS = [
+    Workload(key, TITLES[key], lambda tiny, key=key: make(key, tiny), BUILDERS)
+    for key in ("W1", "W2", "W3", "W6")
+]

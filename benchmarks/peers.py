@@ -1,0 +1,72 @@
+"""The peers compared, and how each library is loaded on one thread (Note [threads]).
+
+Peers: ``ours`` (the engine through ``nn`` layers), ``ours-ag`` (the same math written directly
+with ``ag`` ops), ``numpy`` (the hand-derived floor: ``nn.reference.backprop`` or the NumPy in
+the workload files), ``torch`` (PyTorch eager, CPU), ``jax`` (``jax.jit`` of ``value_and_grad``),
+``autograd`` (HIPS autograd). A library that is not installed makes its peer a skip with a note.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+PEERS = ("ours", "ours-ag", "numpy", "torch", "jax", "autograd")
+FLOOR = "numpy"
+
+JAX_XLA_FLAGS = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+
+
+class Unavailable(Exception):
+    """A peer cannot run here (library missing); the message says how to get it."""
+
+
+def load_torch():
+    """PyTorch on one intra-op and one inter-op thread."""
+    try:
+        torch = importlib.import_module("torch")
+    except ImportError:
+        raise Unavailable("torch is not installed (CPU wheel: pip install torch "
+                          "--index-url https://download.pytorch.org/whl/cpu)") from None
+    torch.set_num_threads(1)
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:  # only settable before the first parallel work; reported as found
+        pass
+    return torch
+
+
+def load_jax():
+    """JAX on the CPU with XLA's intra-op parallelism off (flags must precede the import)."""
+    if "jax" not in sys.modules:
+        flags = os.environ.get("XLA_FLAGS", "")
+        if "xla_cpu_multi_thread_eigen" not in flags:
+            os.environ["XLA_FLAGS"] = f"{flags} {JAX_XLA_FLAGS}".strip()
+        os.environ.setdefault("JAX_PLATFORMS", "cpu")
+    try:
+        jax = importlib.import_module("jax")
+    except ImportError:
+        raise Unavailable("jax is not installed (pip install jax jaxlib)") from None
+    return jax
+
+
+def load_hips():
+    """HIPS autograd (the package named ``autograd``)."""
+    try:
+        return importlib.import_module("autograd")
+    except ImportError:
+        raise Unavailable("HIPS autograd is not installed (pip install autograd)") from None
+
+
+def versions() -> dict[str, str | None]:
+    """Installed versions of every library a peer uses (None where missing); imports nothing."""
+    from importlib import metadata
+
+    out: dict[str, str | None] = {}
+    for dist in ("numpy", "torch", "jax", "jaxlib", "autograd", "threadpoolctl", "scipy"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[dist] = None
+    return out

@@ -1,0 +1,59 @@
+"""What a workload is: fixed float32 data and weights, and one step function per peer.
+
+A workload makes its data once (`Workload.make`, seeded), and each peer's builder turns that data
+into a `Built`: a zero-argument `step` that runs one training step (forward + backward producing
+the gradient of every parameter, no optimizer update) and `to_numpy`, which turns what `step`
+returned into float arrays in the workload's parameter order (`Data.names`). The harness calls
+`step` for timing and `to_numpy(step())` for the gradient-agreement check, so conversion costs
+(e.g. torch → NumPy) are never timed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class Data:
+    """Inputs, targets and parameters of one workload (float32; labels int64)."""
+
+    names: list[str]  # parameter names, the order of every peer's gradient list
+    params: list[np.ndarray]
+    x: np.ndarray
+    y: np.ndarray | None = None
+    spec: dict[str, Any] = field(default_factory=dict)  # sizes etc., written to the results
+    consts: dict[str, np.ndarray] = field(default_factory=dict)  # fixed non-parameter arrays
+
+
+@dataclass
+class Built:
+    """A peer ready to run: `step()` does one step; `to_numpy(step())` gives the gradients."""
+
+    step: Callable[[], Any]
+    to_numpy: Callable[[Any], list[np.ndarray]] = lambda grads: [np.asarray(g) for g in grads]
+    note: str = ""
+    params: list | None = None  # the peer's own parameter objects (for an optimizer), if any
+
+
+@dataclass
+class Workload:
+    key: str  # "W1"
+    title: str
+    make: Callable[[bool], Data]  # tiny -> Data (tiny sizes for the smoke test)
+    builders: dict[str, Callable[[Data], Built]]  # peer name -> builder
+    ops_per_step: int = 1  # W5 reports time per op: step time / ops_per_step
+    unit: str = "ms/step"
+
+
+def rng_for(key: str) -> np.random.Generator:
+    """The fixed generator of a workload (same data and weights on every run)."""
+    return np.random.default_rng(sum(ord(c) * 31 ** i for i, c in enumerate(key)))
+
+
+def interleave(Ws: list, bs: list) -> list:
+    """[W0, b0, W1, b1, ...]: the gradient order of the MLP workloads."""
+    return [a for pair in zip(Ws, bs, strict=True) for a in pair]

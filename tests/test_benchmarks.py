@@ -1,0 +1,58 @@
+"""Smoke test of the benchmark harness (benchmarks/): the quick mode's gradient-agreement check,
+for the engine and the NumPy floor, on tiny sizes. No timing is asserted anywhere."""
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # benchmarks/ is a folder of the repo, not an installed package
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks import memory, run  # noqa: E402
+
+OURS_AND_FLOOR = ["ours", "ours-ag", "numpy"]
+
+
+@pytest.mark.parametrize("workload", run.WORKLOADS, ids=lambda w: w.key)
+def test_engine_gradients_agree_with_the_numpy_floor(workload):
+    res = run.run_workload(workload, run.MODES["quick"], OURS_AND_FLOOR, tiny=True,
+                           timing=False, log=None)
+    checked = [p for p in OURS_AND_FLOOR if p in workload.builders]
+    assert set(checked) <= set(res["peers"])
+    for peer in checked:
+        entry = res["peers"][peer]
+        assert "error" not in entry, f"{workload.key}/{peer}: {entry}"
+        assert entry["agreement"]["passed"], f"{workload.key}/{peer}: {entry['agreement']}"
+        assert entry["agreement"]["max_rel_diff"] <= run.RTOL
+
+
+def test_agreement_check_fails_a_gradient_off_by_one_percent():
+    ref = [np.linspace(-1, 1, 12, dtype=np.float32).reshape(3, 4)]
+    assert run.agreement([ref[0].copy()], ref, ["W"])["passed"]
+    report = run.agreement([ref[0] * 1.01], ref, ["W"])
+    assert not report["passed"] and report["worst_param"] == "W"
+    assert not run.agreement([ref[0][:2]], ref, ["W"])["passed"]  # a wrong shape fails too
+
+
+def test_quick_cli_on_tiny_sizes_writes_the_results(tmp_path):
+    rc = run.main(["--quick", "--tiny", "--peers", "ours,numpy", "--only", "W2,W5",
+                   "--rounds", "1", "--no-memory", "--out", str(tmp_path)])
+    assert rc == 0
+    results = json.loads((tmp_path / "latest.json").read_text())
+    assert set(results["workloads"]) == {"W2", "W5"}
+    for w in results["workloads"].values():
+        assert {"ours", "numpy"} <= set(w["peers"])
+        assert all("timing" in e for e in w["peers"].values())
+    assert "| W5 | ours |" in (tmp_path / "latest.md").read_text()
+
+
+def test_peak_memory_subprocesses_run_on_tiny_sizes():
+    m = memory.compare(steps=2, tiny=True)
+    for peer in ("ours", "numpy"):
+        assert "error" not in m[peer], m[peer]
+        assert m[peer]["maxrss"] > 0 and m[peer]["traced_peak"] > 0
+    assert m["numpy"]["modules_loaded"] == []  # the floor's process imports NumPy only
