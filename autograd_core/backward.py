@@ -9,6 +9,8 @@ leaf cotangents in a dict keyed by the leaf. A node whose output got no cotangen
 
 from __future__ import annotations
 
+from operator import attrgetter
+
 import numpy as np
 
 from . import anomaly, ops
@@ -23,6 +25,9 @@ def _released_error(node: Node) -> RuntimeError:
         "backward() if you need to go through the graph twice"
         + (f" [forward at {node.source}]" if node.source else "")
     )
+
+
+_index = attrgetter("index")
 
 
 def _collect(roots: list[Node], stop: set[Node]) -> list[Node]:
@@ -41,7 +46,7 @@ def _collect(roots: list[Node], stop: set[Node]) -> list[Node]:
         for t in node.inputs:
             if isinstance(t, Tensor) and t._node is not None and t.requires_grad:
                 stack.append(t._node)
-    return sorted(seen, key=lambda n: n.index, reverse=True)
+    return sorted(seen, key=_index, reverse=True)
 
 
 def _where(node: Node) -> str:
@@ -155,11 +160,10 @@ def _apply(node: Node, g, cot: dict, leaf: dict, create_graph: bool) -> None:
     else:
         ans = node.ans
         args = node.args
-    kwargs = node.kwargs
     if prim.vjp_wants_needs:
-        needs = tuple(isinstance(t, Tensor) and t.requires_grad for t in inputs)
-        kwargs = {**kwargs, "needs": needs}
-    cots = prim.vjp(g, ans, *args, **kwargs)
+        cots = prim.vjp(g, ans, *args, needs=node.needs, **node.kwargs)
+    else:
+        cots = prim.vjp(g, ans, *args, **node.kwargs)
     if type(cots) is not tuple:
         if isinstance(cots, list):
             cots = tuple(cots)
@@ -175,8 +179,8 @@ def _apply(node: Node, g, cot: dict, leaf: dict, create_graph: bool) -> None:
             f"VJP of '{node.op}' returned {len(cots)} cotangents for {len(inputs)} inputs"
             f"{_where(node)}; return one per input, None where an input gets none"
         )
-    for i, (t, c) in enumerate(zip(inputs, cots, strict=True)):
-        if c is None or not isinstance(t, Tensor) or not t.requires_grad:
+    for i, (t, c, need) in enumerate(zip(inputs, cots, node.needs)):  # lengths checked above
+        if c is None or not need:
             continue
         d = t.data
         if type(c) is not np.ndarray or c.shape != d.shape or c.dtype != d.dtype or create_graph:

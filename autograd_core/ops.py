@@ -59,11 +59,21 @@ def _keep(g, shape: tuple, axis, keepdims: bool):
 
 
 # ---- elementwise arithmetic (broadcasting) -----------------------------------------------------
-add      = defop(np.add,      lambda g, ans, x, y: (g, g),         "add",      broadcasting=True)
-subtract = defop(np.subtract, lambda g, ans, x, y: (g, -g),        "subtract", broadcasting=True)
-multiply = defop(np.multiply, lambda g, ans, x, y: (g * y, g * x), "multiply", broadcasting=True)
-divide   = defop(np.divide,   lambda g, ans, x, y: (g / y, -g * ans / y), "divide", broadcasting=True)
-negative = defop(np.negative, lambda g, ans, x: (-g,),             "negative")
+add      = defop(np.add,      lambda g, ans, x, y: (g, g),         "add",      broadcasting=True, reads=())
+subtract = defop(np.subtract, lambda g, ans, x, y: (g, -g),        "subtract", broadcasting=True, reads=())
+negative = defop(np.negative, lambda g, ans, x: (-g,),             "negative", reads=())
+
+
+def multiply_vjp(g, ans, x, y, *, needs):
+    return (g * y if needs[0] else None), (g * x if needs[1] else None)
+
+
+def divide_vjp(g, ans, x, y, *, needs):
+    return (g / y if needs[0] else None), (-g * ans / y if needs[1] else None)
+
+
+multiply = defop(np.multiply, multiply_vjp, "multiply", broadcasting=True, reads=(0, 1))
+divide   = defop(np.divide,   divide_vjp,   "divide",   broadcasting=True, reads=(1,))
 
 
 def power_vjp(g, ans, x, y, *, needs):
@@ -75,23 +85,31 @@ def power_vjp(g, ans, x, y, *, needs):
 power = defop(np.power, power_vjp, "power", broadcasting=True)
 
 # ---- elementwise functions ---------------------------------------------------------------------
-exp  = defop(np.exp,  lambda g, ans, x: (g * ans,),               "exp")
-log  = defop(np.log,  lambda g, ans, x: (g / x,),                 "log")
-sqrt = defop(np.sqrt, lambda g, ans, x: (g / (ans * 2),),         "sqrt")
-tanh = defop(np.tanh, lambda g, ans, x: (g * (1 - ans * ans),),   "tanh")
-sign = defop(np.sign, lambda g, ans, x: (None,),                  "sign")  # derivative 0 a.e.
-abs  = defop(np.abs,  lambda g, ans, x: (g * np.sign(_raw(x)),),  "abs")
-relu = defop(lambda x: np.maximum(x, 0), lambda g, ans, x: (g * (_raw(x) > 0),), "relu")
+exp  = defop(np.exp,  lambda g, ans, x: (g * ans,),               "exp",  reads=())
+log  = defop(np.log,  lambda g, ans, x: (g / x,),                 "log",  reads=(0,))
+sqrt = defop(np.sqrt, lambda g, ans, x: (g / (ans * 2),),         "sqrt", reads=())
+tanh = defop(np.tanh, lambda g, ans, x: (g * (1 - ans * ans),),   "tanh", reads=())
+sign = defop(np.sign, lambda g, ans, x: (None,),                  "sign", reads=())  # 0 a.e.
+abs  = defop(np.abs,  lambda g, ans, x: (g * np.sign(_raw(x)),),  "abs",  reads=(0,))
+# the mask from the output: ans > 0 exactly where x > 0, and ans is saved anyway
+relu = defop(lambda x: np.maximum(x, 0), lambda g, ans, x: (g * (_raw(ans) > 0),), "relu", reads=())
 
 
 def _sigmoid(x):
-    # exp of a non-positive number never overflows: use e = exp(-|x|) on both branches
+    # exp of a non-positive number never overflows: with e = exp(-|x|),
+    # σ(x) = 1/(1+e) for x >= 0 and e/(1+e) for x < 0
     e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+    return np.where(x >= 0, 1, e) / (1 + e)
 
 
-# σ'(x) = σ(x)·σ(−x): the textbook ans·(1 − ans) loses all precision once ans rounds to 1
-sigmoid = defop(_sigmoid, lambda g, ans, x: (g * ans * sigmoid(-x),), "sigmoid")
+def sigmoid_vjp(g, ans, x):
+    # σ'(x) = e/(1+e)² with e = exp(-|x|): exact on both sides (the textbook ans·(1 − ans) loses
+    # all relative precision once ans rounds to 1), and smooth at 0, so it differentiates again
+    e = exp(-abs(x))
+    return (g * e / ((1 + e) * (1 + e)),)
+
+
+sigmoid = defop(_sigmoid, sigmoid_vjp, "sigmoid", reads=(0,))
 
 
 def _clip(x, *, lo, hi):
@@ -110,7 +128,7 @@ def clip_vjp(g, ans, x, *, lo, hi):
     return (g * inside,)
 
 
-_clip_p = defop(_clip, clip_vjp, "clip")
+_clip_p = defop(_clip, clip_vjp, "clip", reads=(0,))
 
 
 def clip(x, lo=None, hi=None):
@@ -124,7 +142,7 @@ def where_vjp(g, ans, cond, x, y):
     return None, where(c, g, 0), where(c, 0, g)
 
 
-where = defop(np.where, where_vjp, "where", broadcasting=True)
+where = defop(np.where, where_vjp, "where", broadcasting=True, reads=(0,))
 where.__doc__ = "where(cond, x, y): x where cond is true, else y (NumPy broadcasting)."
 
 
@@ -145,15 +163,15 @@ def minimum_vjp(g, ans, x, y):
     return g * m, g * (1 - m)
 
 
-maximum = defop(np.maximum, maximum_vjp, "maximum", broadcasting=True)
-minimum = defop(np.minimum, minimum_vjp, "minimum", broadcasting=True)
+maximum = defop(np.maximum, maximum_vjp, "maximum", broadcasting=True, reads=(0, 1))
+minimum = defop(np.minimum, minimum_vjp, "minimum", broadcasting=True, reads=(0, 1))
 
 
 def _astype(x, *, dtype):
     return np.asarray(x).astype(dtype)
 
 
-astype = defop(_astype, lambda g, ans, x, *, dtype: (astype(g, dtype=_dtype(x)),), "astype")
+astype = defop(_astype, lambda g, ans, x, *, dtype: (astype(g, dtype=_dtype(x)),), "astype", reads=())
 
 # ---- linear algebra ----------------------------------------------------------------------------
 
@@ -185,7 +203,7 @@ def matmul_vjp(g, ans, x, y, *, needs):
     return gx, gy
 
 
-matmul = defop(np.matmul, matmul_vjp, "matmul", broadcasting=True)
+matmul = defop(np.matmul, matmul_vjp, "matmul", broadcasting=True, reads=(0, 1))
 
 
 def _linear(x, W, b=None):
@@ -216,7 +234,7 @@ def linear_vjp(g, ans, x, W, b=None, *, needs):
     return (gx, gW, gb)[:n_inputs]
 
 
-linear = defop(_linear, linear_vjp, "linear")
+linear = defop(_linear, linear_vjp, "linear", reads=(0, 1))
 linear.__doc__ = """linear(x, W, b=None) = x @ W.T + b for W of shape (n_out, n_in) (the lecture's W_j,
 PyTorch's layout), x of shape (..., n_in): one fused node instead of transpose, matmul and add."""
 
@@ -290,7 +308,8 @@ def sum_vjp(g, ans, x, *, axis, keepdims):
     return (broadcast_to(_keep(g, np.shape(_raw(x)), axis, keepdims), np.shape(_raw(x))),)
 
 
-_sum_p = defop(lambda x, *, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims), sum_vjp, "sum")
+_sum_p = defop(lambda x, *, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims), sum_vjp, "sum",
+               reads=())
 
 
 def sum(x, axis=None, keepdims: bool = False):
@@ -312,8 +331,10 @@ def extremum_vjp(g, ans, x, *, axis, keepdims):
     return (_keep(g, shape, axis, keepdims) * share,)
 
 
-_max_p = defop(lambda x, *, axis, keepdims: np.max(x, axis=axis, keepdims=keepdims), extremum_vjp, "max")
-_min_p = defop(lambda x, *, axis, keepdims: np.min(x, axis=axis, keepdims=keepdims), extremum_vjp, "min")
+_max_p = defop(lambda x, *, axis, keepdims: np.max(x, axis=axis, keepdims=keepdims), extremum_vjp, "max",
+               reads=(0,))
+_min_p = defop(lambda x, *, axis, keepdims: np.min(x, axis=axis, keepdims=keepdims), extremum_vjp, "min",
+               reads=(0,))
 
 
 def max(x, axis=None, keepdims: bool = False):
@@ -338,7 +359,7 @@ def logsumexp_vjp(g, ans, x, *, axis, keepdims):
     return (_keep(g, shape, axis, keepdims) * exp(x - _keep(ans, shape, axis, keepdims)),)
 
 
-_logsumexp_p = defop(_logsumexp, logsumexp_vjp, "logsumexp")
+_logsumexp_p = defop(_logsumexp, logsumexp_vjp, "logsumexp", reads=(0,))
 
 
 def logsumexp(x, axis=-1, keepdims: bool = False):
@@ -352,7 +373,7 @@ def _softmax(x, *, axis):
 
 
 softmax_p = defop(_softmax, lambda g, ans, x, *, axis: (ans * (g - sum(g * ans, axis=axis, keepdims=True)),),
-                  "softmax")
+                  "softmax", reads=())
 
 
 def _log_softmax(x, *, axis):
@@ -361,7 +382,7 @@ def _log_softmax(x, *, axis):
 
 log_softmax_p = defop(_log_softmax,
                       lambda g, ans, x, *, axis: (g - exp(ans) * sum(g, axis=axis, keepdims=True),),
-                      "log_softmax")
+                      "log_softmax", reads=())
 
 
 def softmax(x, axis: int = -1):
@@ -392,14 +413,14 @@ def softmax_cross_entropy_vjp(g, ans, u, labels):
 
 
 softmax_cross_entropy = defop(_softmax_cross_entropy, softmax_cross_entropy_vjp,
-                              "softmax_cross_entropy")
+                              "softmax_cross_entropy", reads=(0, 1))
 softmax_cross_entropy.__doc__ = """Per-sample log Σ_k e^{u_ik} − u_{i,y_i} for logits u (N, K) and
 integer labels (N,), stable for logits of any size; one fused node (gradient softmax(u) − onehot)."""
 
 
 # ---- shape ops ---------------------------------------------------------------------------------
 _reshape_p = defop(lambda x, *, shape: np.reshape(x, shape),
-                   lambda g, ans, x, *, shape: (reshape(g, np.shape(_raw(x))),), "reshape")
+                   lambda g, ans, x, *, shape: (reshape(g, np.shape(_raw(x))),), "reshape", reads=())
 
 
 def reshape(x, shape):
@@ -416,7 +437,7 @@ def expand_dims(x, axis: int):
 
 _transpose_p = defop(lambda x, *, axes: np.transpose(x, axes),
                      lambda g, ans, x, *, axes: (transpose(g, axes=tuple(np.argsort(axes))),),
-                     "transpose")
+                     "transpose", reads=())
 
 
 def transpose(x, axes=None):
@@ -442,7 +463,8 @@ def sum_to(x, shape: tuple):
 
 
 _broadcast_to_p = defop(lambda x, *, shape: np.broadcast_to(x, shape),
-                        lambda g, ans, x, *, shape: (sum_to(g, np.shape(_raw(x))),), "broadcast_to")
+                        lambda g, ans, x, *, shape: (sum_to(g, np.shape(_raw(x))),), "broadcast_to",
+                        reads=())
 
 
 def broadcast_to(x, shape):
@@ -465,10 +487,10 @@ def _scatter_add(g, *, index, shape):
 
 
 scatter_add = defop(_scatter_add, lambda g, ans, x, *, index, shape: (getitem_p(g, index=index),),
-                    "scatter_add")
+                    "scatter_add", reads=())
 getitem_p = defop(lambda x, *, index: x[index],
                   lambda g, ans, x, *, index: (scatter_add(g, index=index, shape=np.shape(_raw(x))),),
-                  "getitem")
+                  "getitem", reads=())
 
 
 def _norm_index(index):
@@ -499,7 +521,7 @@ def concatenate_vjp(g, ans, *xs, axis):
     return tuple(getitem_p(g, index=pre + (slice(int(a), int(b)),)) for a, b in itertools.pairwise(edges))
 
 
-_concatenate_p = defop(_concatenate, concatenate_vjp, "concatenate")
+_concatenate_p = defop(_concatenate, concatenate_vjp, "concatenate", reads=())
 
 
 def concatenate(xs, axis: int = 0):
@@ -516,7 +538,7 @@ def stack_vjp(g, ans, *xs, axis):
     return tuple(getitem_p(g, index=pre + (i,)) for i in range(len(xs)))
 
 
-_stack_p = defop(_stack, stack_vjp, "stack")
+_stack_p = defop(_stack, stack_vjp, "stack", reads=())
 
 
 def stack(xs, axis: int = 0):
@@ -527,7 +549,7 @@ def stack(xs, axis: int = 0):
 _pad_p = defop(lambda x, *, pad_width: np.pad(x, pad_width),
                lambda g, ans, x, *, pad_width: (
                    getitem_p(g, index=tuple(slice(b, b + n) for (b, _), n in zip(pad_width, np.shape(_raw(x)), strict=True))),),
-               "pad")
+               "pad", reads=())
 
 
 def pad(x, pad_width):
@@ -572,11 +594,11 @@ sliding_window_p = defop(
     _sliding_window,
     lambda g, ans, x, *, size, stride: (
         sliding_window_transpose(g, shape=np.shape(_raw(x)), size=size, stride=stride),),
-    "sliding_window")
+    "sliding_window", reads=())
 sliding_window_transpose = defop(
     _sliding_window_transpose,
     lambda g, ans, x, *, shape, size, stride: (sliding_window_p(g, size=size, stride=stride),),
-    "sliding_window_transpose")
+    "sliding_window_transpose", reads=())
 
 
 def sliding_window(x, size, stride=1):
@@ -594,7 +616,7 @@ def sliding_window(x, size, stride=1):
     return sliding_window_p(x, size=size, stride=stride)
 
 
-identity = defop(lambda x: x, lambda g, ans, x: (g,), "identity")
+identity = defop(lambda x: x, lambda g, ans, x: (g,), "identity", reads=())
 
 __all__ = [
     "add", "subtract", "multiply", "divide", "negative", "power", "matmul", "exp", "log", "sqrt",

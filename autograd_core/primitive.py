@@ -29,12 +29,18 @@ class Primitive:
     `broadcasting=True` declares that the forward broadcasts its inputs NumPy-style; only then
     does the sweep sum a cotangent back to its input's shape (Note [broadcasting]). For any other
     primitive a cotangent of the wrong shape is an error naming the primitive and the input.
+
+    `reads` names the inputs whose values the VJP reads (None: all of them, the safe default).
+    Only those are locked read-only while the node lives (Note [saved arrays are read-only]);
+    e.g. `add` reads none, `multiply` both, `exp` only its output.
     """
 
-    def __init__(self, fun: Callable, name: str | None = None, broadcasting: bool = False):
+    def __init__(self, fun: Callable, name: str | None = None, broadcasting: bool = False,
+                 reads: tuple[int, ...] | None = None):
         self.fun = fun
         self.name = name or getattr(fun, "__name__", "primitive")
         self.broadcasting = broadcasting
+        self.reads = reads
         self.vjp: Callable | None = None
         self.vjp_wants_needs = False
         self.__doc__ = getattr(fun, "__doc__", None)
@@ -67,14 +73,15 @@ class Primitive:
 
     def __call__(self, *args, **kwargs):
         raw = []
+        needs = []  # per input: does it need a cotangent?
         found = False
-        needs_grad = False
         for a in args:
             if isinstance(a, Tensor):
                 found = True
-                needs_grad = needs_grad or a.requires_grad
+                needs.append(a.requires_grad)
                 raw.append(a.data)
             else:
+                needs.append(False)
                 raw.append(a)
         if not found:  # plain arrays in, plain array out: no Tensor, no recording
             return self.fun(*args, **kwargs)
@@ -86,14 +93,14 @@ class Primitive:
             raise ValueError(f"{self.name}: {msg} (input shapes: {shapes})") from None
         if type(ans) is not np.ndarray:
             ans = np.asarray(ans)
-        record = needs_grad and state.enabled
+        record = True in needs and state.enabled
         out = Tensor._result(ans, record)
         if record:
             if self.vjp is None:
                 raise NotImplementedError(
                     f"primitive '{self.name}' has no VJP: define one with @{self.name}.defvjp"
                 )
-            node = Node(self, args, tuple(raw), kwargs, ans)
+            node = Node(self, args, tuple(raw), kwargs, ans, tuple(needs))
             node._out = weakref.ref(out)
             out._node = node
             if state.tapes:
@@ -106,7 +113,7 @@ class Primitive:
 
 
 def primitive(fun: Callable | None = None, *, name: str | None = None,
-              broadcasting: bool = False):
+              broadcasting: bool = False, reads: tuple[int, ...] | None = None):
     """Turn a NumPy function into a differentiable primitive; attach its VJP with `.defvjp`.
 
     >>> @primitive
@@ -121,12 +128,13 @@ def primitive(fun: Callable | None = None, *, name: str | None = None,
     with ``autograd_core`` functions and operators can be differentiated again.
     """
     if fun is None:
-        return lambda f: Primitive(f, name=name, broadcasting=broadcasting)
-    return Primitive(fun, name=name, broadcasting=broadcasting)
+        return lambda f: Primitive(f, name=name, broadcasting=broadcasting, reads=reads)
+    return Primitive(fun, name=name, broadcasting=broadcasting, reads=reads)
 
 
-def defop(fun: Callable, vjp: Callable, name: str | None = None, broadcasting: bool = False) -> Primitive:
+def defop(fun: Callable, vjp: Callable, name: str | None = None, broadcasting: bool = False,
+          reads: tuple[int, ...] | None = None) -> Primitive:
     """A primitive and its VJP in one line (the rule table's row format)."""
-    p = Primitive(fun, name=name, broadcasting=broadcasting)
+    p = Primitive(fun, name=name, broadcasting=broadcasting, reads=reads)
     p.defvjp(vjp)
     return p

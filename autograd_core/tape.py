@@ -102,10 +102,11 @@ class Node:
     all of these (that is what frees the memory); `op`, `out_shape` and `out_dtype` remain.
     """
 
-    __slots__ = ("index", "prim", "inputs", "args", "kwargs", "ans", "_out", "_locked",
+    __slots__ = ("index", "prim", "inputs", "args", "kwargs", "ans", "needs", "_out", "_locked",
                  "out_shape", "out_dtype", "module", "source", "__weakref__")
 
-    def __init__(self, prim, inputs: tuple, args: tuple, kwargs: dict, ans: np.ndarray) -> None:
+    def __init__(self, prim, inputs: tuple, args: tuple, kwargs: dict, ans: np.ndarray,
+                 needs: tuple[bool, ...]) -> None:
         self.index = next(_counter)
         self.prim = prim
         self.inputs = inputs
@@ -113,7 +114,9 @@ class Node:
         self.kwargs = kwargs
         self.ans = ans
         self._out = None
-        self._locked = _lock(args)
+        self.needs = needs  # per input: does it need a cotangent?
+        reads = prim.reads  # lock only what the VJP will read
+        self._locked = _lock(args) if reads is None else _lock([args[i] for i in reads]) if reads else ()
         ans.flags.writeable = False
         self.out_shape = ans.shape
         self.out_dtype = ans.dtype

@@ -78,21 +78,32 @@ def test_retain_graph_allows_second_backward_and_grads_accumulate():
 
 def test_inplace_write_into_saved_array_raises_while_graph_is_alive():
     x = ag.tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
-    y = ag.exp(x)
+    y = ag.log(x)  # log's VJP reads x
     with pytest.raises(ValueError, match="read-only") as info:
         x.data[0] = 5.0
     assert type(info.value) is ValueError
+    z = ag.exp(y)
     with pytest.raises(ValueError, match="read-only"):
-        y.data[0] = 5.0  # exp saves its output (ans) for backward
-    y.sum().backward()
-    np.testing.assert_allclose(x.grad, np.exp([1.0, 2.0, 3.0]))  # unchanged input was used
+        z.data[0] = 5.0  # exp's VJP reads its output (ans)
+    z.sum().backward()
+    np.testing.assert_allclose(x.grad, 1.0)  # d exp(log x)/dx at the unchanged x
     x.data[0] = 5.0  # graph released: writable again
     assert x.data[0] == 5.0
 
 
+def test_only_what_a_vjp_reads_is_locked():
+    x = ag.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    w = ag.tensor(np.array([3.0, 4.0]), requires_grad=True)
+    y = ag.exp(x) + w  # exp reads only its output, add reads nothing
+    assert x.data.flags.writeable and w.data.flags.writeable
+    x.data[0] = 0.0  # allowed, and the gradient is still right: it never read x
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad, np.exp([1.0, 2.0]))
+
+
 def test_inplace_write_allowed_again_after_graph_is_dropped():
     x = ag.tensor(np.array([1.0, 2.0]), requires_grad=True)
-    y = ag.exp(x)
+    y = x * x
     assert not x.data.flags.writeable
     del y
     x.data[1] = 7.0
