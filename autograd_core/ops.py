@@ -207,8 +207,9 @@ matmul = defop(np.matmul, matmul_vjp, "matmul", broadcasting=True, reads=(0, 1))
 
 
 def _linear(x, W, b=None):
-    if np.ndim(W) != 2 or np.ndim(x) < 1 or np.shape(x)[-1] != np.shape(W)[1] or (
-            b is not None and np.shape(b) != (np.shape(W)[0],)):
+    x, W = np.asarray(x), np.asarray(W)
+    if W.ndim != 2 or x.ndim < 1 or x.shape[-1] != W.shape[1] or (
+            b is not None and np.shape(b) != W.shape[:1]):
         raise ValueError(
             f"linear: x {np.shape(x)} @ W.T + b needs W of shape (n_out, n_in) with n_in = x's last "
             f"axis and b of shape (n_out,); got W {np.shape(W)}, b {None if b is None else np.shape(b)}")
@@ -225,9 +226,9 @@ def linear_vjp(g, ans, x, W, b=None, *, needs):
     gx = matmul(g, W) if needs[0] else None
     gW = gb = None
     if needs[1] or needs[2]:
-        g2 = reshape(g, (-1, np.shape(g)[-1])) if np.ndim(g) != 2 else g
+        g2 = reshape(g, (-1, g.shape[-1])) if g.ndim != 2 else g
         if needs[1]:
-            x2 = reshape(x, (-1, np.shape(x)[-1])) if np.ndim(x) != 2 else x
+            x2 = reshape(x, (-1, x.shape[-1])) if x.ndim != 2 else x
             gW = matmul(transpose(g2), x2)
         if needs[2]:
             gb = sum(g2, axis=0)
@@ -314,6 +315,8 @@ _sum_p = defop(lambda x, *, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdi
 
 def sum(x, axis=None, keepdims: bool = False):
     """Sum over `axis` (None: all; an int or a tuple), like ``np.sum``."""
+    if type(x) is np.ndarray:  # inside a first-order VJP: straight to NumPy
+        return x.sum(axis=axis, keepdims=keepdims)
     return _sum_p(x, axis=axis, keepdims=keepdims)
 
 
@@ -425,6 +428,8 @@ _reshape_p = defop(lambda x, *, shape: np.reshape(x, shape),
 
 def reshape(x, shape):
     """NumPy reshape (one dimension may be -1)."""
+    if type(x) is np.ndarray:  # inside a first-order VJP: straight to NumPy
+        return x.reshape(shape)
     return _reshape_p(x, shape=(shape,) if isinstance(shape, (int, np.integer)) else tuple(shape))
 
 
@@ -442,6 +447,8 @@ _transpose_p = defop(lambda x, *, axes: np.transpose(x, axes),
 
 def transpose(x, axes=None):
     """Permute axes like ``np.transpose`` (None reverses them, as ``.T``)."""
+    if type(x) is np.ndarray and axes is None:  # inside a first-order VJP: straight to NumPy
+        return x.T
     nd = np.ndim(_raw(x))
     if axes is not None and builtins.any(not -nd <= int(a) < nd for a in axes):  # no wrap-around
         raise ValueError(f"transpose: axes {tuple(axes)} are out of range for the {nd} axes of "

@@ -72,19 +72,12 @@ class Primitive:
         return f"input {i}"
 
     def __call__(self, *args, **kwargs):
-        raw = []
-        needs = []  # per input: does it need a cotangent?
-        found = False
         for a in args:
             if isinstance(a, Tensor):
-                found = True
-                needs.append(a.requires_grad)
-                raw.append(a.data)
-            else:
-                needs.append(False)
-                raw.append(a)
-        if not found:  # plain arrays in, plain array out: no Tensor, no recording
+                break
+        else:  # plain arrays in, plain array out: no Tensor, no recording (the sweep's path)
             return self.fun(*args, **kwargs)
+        raw = [a.data if isinstance(a, Tensor) else a for a in args]
         try:
             ans = self.fun(*raw, **kwargs)
         except ValueError as e:  # NumPy's shape errors do not name our op
@@ -93,19 +86,26 @@ class Primitive:
             raise ValueError(f"{self.name}: {msg} (input shapes: {shapes})") from None
         if type(ans) is not np.ndarray:
             ans = np.asarray(ans)
-        record = True in needs and state.enabled
-        out = Tensor._result(ans, record)
-        if record:
+        out = object.__new__(Tensor)
+        out.data = ans
+        out.grad = None
+        out._node = None
+        # per input: does it need a cotangent?
+        needs = tuple([isinstance(a, Tensor) and a.requires_grad for a in args])
+        if True in needs and state.enabled:
             if self.vjp is None:
                 raise NotImplementedError(
                     f"primitive '{self.name}' has no VJP: define one with @{self.name}.defvjp"
                 )
-            node = Node(self, args, tuple(raw), kwargs, ans, tuple(needs))
+            out.requires_grad = True
+            node = Node(self, args, tuple(raw), kwargs, ans, needs)
             node._out = weakref.ref(out)
             out._node = node
             if state.tapes:
                 for tape in state.tapes:
                     tape._record(node, out)
+        else:
+            out.requires_grad = False
         return out
 
     def __repr__(self) -> str:

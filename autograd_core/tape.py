@@ -183,6 +183,7 @@ class module_scope:
     """Context manager: nodes recorded inside are stamped with `path` (``node.module``).
 
     `nn.Module.__call__` uses it, so every node knows the dotted path of the module that made it.
+    One object may be entered again and again, also nested (the paths live on a stack).
     """
 
     def __init__(self, path: str) -> None:

@@ -47,6 +47,7 @@ class Module:
         object.__setattr__(self, "_buffers", {})
         object.__setattr__(self, "training", True)
         object.__setattr__(self, "_path", "")
+        object.__setattr__(self, "_scope", None)
         object.__setattr__(self, "_paths_for", None)  # structure version the paths were made for
 
     def __setattr__(self, name: str, value) -> None:
@@ -81,10 +82,12 @@ class Module:
             _structure_version[0] += 1  # another root sharing these modules must rename them
             for path, m in self.named_modules():
                 object.__setattr__(m, "_path", path)
+                object.__setattr__(m, "_scope", ag.module_scope(path))  # reentrant: reused
             object.__setattr__(self, "_paths_for", _structure_version[0])
         _calls.depth += 1
         try:
-            with ag.module_scope(self._path):
+            # a module called without being registered under the root has no scope yet
+            with self._scope or ag.module_scope(self._path):
                 return self.forward(*args, **kwargs)
         finally:
             _calls.depth -= 1
