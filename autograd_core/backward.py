@@ -43,8 +43,8 @@ def _collect(roots: list[Node], stop: set[Node]) -> list[Node]:
         seen.add(node)
         if node in stop:
             continue
-        for t in node.inputs:
-            if isinstance(t, Tensor) and t._node is not None and t.requires_grad:
+        for t, need in zip(node.inputs, node.needs):  # need: a Tensor that requires grad
+            if need and t._node is not None:
                 stack.append(t._node)
     return sorted(seen, key=_index, reverse=True)
 
@@ -135,10 +135,11 @@ def _sweep(outputs: list[Tensor], seeds: list, stop: set[Node], *, retain_graph:
     apply = anomaly.checked(_apply) if anomaly.state.enabled else _apply  # read once per sweep
     try:
         for node in nodes:
-            if node in stop:
-                continue
             g = cot.pop(node, None)
             if g is None:
+                continue
+            if stop and node in stop:
+                cot[node] = g  # a source: its cotangent is the result, the sweep stops here
                 continue
             apply(node, g, cot, leaf, create_graph)
     finally:
@@ -179,9 +180,12 @@ def _apply(node: Node, g, cot: dict, leaf: dict, create_graph: bool) -> None:
             f"VJP of '{node.op}' returned {len(cots)} cotangents for {len(inputs)} inputs"
             f"{_where(node)}; return one per input, None where an input gets none"
         )
-    for i, (t, c, need) in enumerate(zip(inputs, cots, node.needs)):  # lengths checked above
-        if c is None or not need:
+    needs = node.needs
+    for i in range(len(cots)):  # lengths checked above
+        c = cots[i]
+        if c is None or not needs[i]:
             continue
+        t = inputs[i]
         d = t.data
         if type(c) is not np.ndarray or c.shape != d.shape or c.dtype != d.dtype or create_graph:
             c = _fit(c, t, node, i, create_graph)

@@ -72,12 +72,29 @@ class Primitive:
         return f"input {i}"
 
     def __call__(self, *args, **kwargs):
-        for a in args:
-            if isinstance(a, Tensor):
-                break
-        else:  # plain arrays in, plain array out: no Tensor, no recording (the sweep's path)
-            return self.fun(*args, **kwargs)
-        raw = [a.data if isinstance(a, Tensor) else a for a in args]
+        # Which inputs are Tensors; arities 1 and 2 spelled out (most ops: this is the hot path)
+        n = len(args)
+        if n == 1:
+            (x,) = args
+            if not isinstance(x, Tensor):  # plain arrays in, plain array out: the sweep's path
+                return self.fun(x, **kwargs)
+            raw = (x.data,)
+            needs = (x.requires_grad,)
+        elif n == 2:
+            x, y = args
+            tx, ty = isinstance(x, Tensor), isinstance(y, Tensor)
+            if not (tx or ty):
+                return self.fun(x, y, **kwargs)
+            raw = (x.data if tx else x, y.data if ty else y)
+            needs = (tx and x.requires_grad, ty and y.requires_grad)
+        else:
+            for a in args:
+                if isinstance(a, Tensor):
+                    break
+            else:
+                return self.fun(*args, **kwargs)
+            raw = tuple([a.data if isinstance(a, Tensor) else a for a in args])
+            needs = tuple([isinstance(a, Tensor) and a.requires_grad for a in args])
         try:
             ans = self.fun(*raw, **kwargs)
         except ValueError as e:  # NumPy's shape errors do not name our op
@@ -90,15 +107,13 @@ class Primitive:
         out.data = ans
         out.grad = None
         out._node = None
-        # per input: does it need a cotangent?
-        needs = tuple([isinstance(a, Tensor) and a.requires_grad for a in args])
         if True in needs and state.enabled:
             if self.vjp is None:
                 raise NotImplementedError(
                     f"primitive '{self.name}' has no VJP: define one with @{self.name}.defvjp"
                 )
             out.requires_grad = True
-            node = Node(self, args, tuple(raw), kwargs, ans, needs)
+            node = Node(self, args, raw, kwargs, ans, needs)
             node._out = weakref.ref(out)
             out._node = node
             if state.tapes:

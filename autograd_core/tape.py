@@ -117,7 +117,7 @@ class Node:
         self.needs = needs  # per input: does it need a cotangent?
         reads = prim.reads  # lock only what the VJP will read
         self._locked = _lock(args) if reads is None else _lock([args[i] for i in reads]) if reads else ()
-        ans.flags.writeable = False
+        ans.setflags(write=False)
         self.out_shape = ans.shape
         self.out_dtype = ans.dtype
         st = state
