@@ -182,6 +182,7 @@ def _swap(a):
 
 def matmul_vjp(g, ans, x, y, *, needs):
     """NumPy matmul semantics, 1-D operands included; batch broadcasting is summed by the sweep."""
+    g = _blas(g)
     nx, ny = np.ndim(_raw(x)), np.ndim(_raw(y))
     gx = gy = None
     if nx == 1 and ny == 1:  # inner product
@@ -206,8 +207,16 @@ def matmul_vjp(g, ans, x, y, *, needs):
 matmul = defop(np.matmul, matmul_vjp, "matmul", broadcasting=True, reads=(0, 1))
 
 
+def _blas(a):
+    """NumPy's matmul takes the BLAS path only for arrays with one contiguous axis; anything
+    else (e.g. a cotangent through a transposed view) falls to a loop that is ~100x slower."""
+    if type(a) is np.ndarray and a.ndim >= 2 and not (a.flags.c_contiguous or a.flags.f_contiguous):
+        return np.ascontiguousarray(a)
+    return a
+
+
 def _linear(x, W, b=None):
-    x, W = np.asarray(x), np.asarray(W)
+    x, W = _blas(np.asarray(x)), np.asarray(W)
     if W.ndim != 2 or x.ndim < 1 or x.shape[-1] != W.shape[1] or (
             b is not None and np.shape(b) != W.shape[:1]):
         raise ValueError(
@@ -223,6 +232,7 @@ def linear_vjp(g, ans, x, W, b=None, *, needs):
     """gW = gᵀx comes out contiguous in W's own layout: no transpose node, no copy into .grad."""
     n_inputs = len(needs)  # 2 when called as linear(x, W)
     needs = tuple(needs) + (False,) * (3 - n_inputs)
+    g = _blas(g)
     gx = matmul(g, W) if needs[0] else None
     gW = gb = None
     if needs[1] or needs[2]:

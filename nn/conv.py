@@ -74,8 +74,12 @@ class Conv2d(Module):
         if ph or pw:
             x = ag.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
         windows = ag.sliding_window(x, self.kernel_size, self.stride)  # (N, c_in, H', W', kh, kw)
-        out = ag.einsum("nchwij,ocij->nohw", windows, self.W)
-        return out if self.b is None else out + ag.reshape(self.b, (1, self.c_out, 1, 1))
+        n, c, h, w, kh, kw = windows.shape
+        # im2col: one row per output pixel (the only copy), then ONE matrix product with the
+        # kernel as a (c_out, c_in·kh·kw) matrix; the bias rides along in the fused linear
+        cols = ag.reshape(ag.transpose(windows, (0, 2, 3, 1, 4, 5)), (n * h * w, c * kh * kw))
+        out = ag.linear(cols, ag.reshape(self.W, (self.c_out, c * kh * kw)), self.b)
+        return ag.transpose(ag.reshape(out, (n, h, w, self.c_out)), (0, 3, 1, 2))  # NCHW view
 
     def extra_repr(self) -> str:
         extra = "" if self.b is not None else ", bias=False"
@@ -105,6 +109,11 @@ class AvgPool2d(Module):
         if shape[2] < self.kernel_size[0] or shape[3] < self.kernel_size[1]:
             raise ValueError(f"{self!r}: input of spatial size {shape[2:]} is smaller than the "
                              f"window {self.kernel_size}")
+        (kh, kw), (sh, sw) = self.kernel_size, self.stride
+        n, c, hh, ww = shape
+        if (kh, kw) == (sh, sw) and hh % kh == 0 and ww % kw == 0:
+            # non-overlapping windows that tile the image: a reshape, no window bookkeeping
+            return ag.mean(ag.reshape(x, (n, c, hh // kh, kh, ww // kw, kw)), axis=(3, 5))
         windows = ag.sliding_window(x, self.kernel_size, self.stride)  # (N, C, H', W', kh, kw)
         return ag.mean(windows, axis=(-2, -1))
 
