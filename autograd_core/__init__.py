@@ -10,6 +10,7 @@
 """
 
 from . import ops, viz  # viz imports graphviz only when a picture is drawn
+from .allocator import tune_allocator
 from .anomaly import detect_anomaly
 from .gradcheck import GradcheckError, GradcheckReport, draw_random, gradcheck, gradgradcheck
 from .ops import (
@@ -40,4 +41,6 @@ __all__ = [
     # transforms, checks, pictures
     "grad", "value_and_grad", "vjp", "jacobian", "hessian", "gradcheck", "gradgradcheck",
     "GradcheckError", "GradcheckReport", "draw_random", "detect_anomaly", "viz", "ops",
+    # process settings
+    "tune_allocator",
 ]

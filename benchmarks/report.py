@@ -138,6 +138,7 @@ def format_report(results: dict[str, Any]) -> str:
         + (f"; XLA_FLAGS={th['jax']['XLA_FLAGS']!r}" if "jax" in th else ""),
         f"- OPENBLAS_CORETYPE={m['OPENBLAS_CORETYPE']!r}, OPENBLAS_L2_SIZE="
         f"{m['OPENBLAS_L2_SIZE']!r} (left as found)",
+        f"- allocator: {m.get('allocator', 'default')}",
         f"- load average at start {m['loadavg_start']}, at end {m.get('loadavg_end')} "
         "(other processes share this machine: compare within a round-robin run, not across runs)",
         f"- started {results['started']}, took {results['elapsed_s']:.0f} s; float32 everywhere; "

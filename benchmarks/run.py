@@ -91,6 +91,9 @@ def thread_report() -> dict[str, Any]:
     return out
 
 
+ALLOCATOR = {"tuned": False}
+
+
 def machine_info() -> dict[str, Any]:
     cpu = platform.processor() or platform.machine()
     try:
@@ -109,6 +112,8 @@ def machine_info() -> dict[str, Any]:
         "cpu": cpu, "logical_cores": os.cpu_count(), "usable_cores": usable,
         "platform": platform.platform(), "python": sys.version.split()[0],
         "versions": peers.versions(),
+        "allocator": ("glibc mmap/trim thresholds raised for all peers (ag.tune_allocator)"
+                      if ALLOCATOR["tuned"] else "default"),
         "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
         "OPENBLAS_L2_SIZE": os.environ.get("OPENBLAS_L2_SIZE"),
         "loadavg_start": _loadavg(),
@@ -304,6 +309,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                     help="tiny sizes (a smoke test, not a benchmark)")
     ap.add_argument("--rounds", type=int, help="override the mode's number of rounds")
     ap.add_argument("--no-memory", action="store_true", help="skip the peak-RSS comparison")
+    ap.add_argument("--default-allocator", action="store_true",
+                    help="leave glibc's allocator settings alone (Note [allocator])")
     ap.add_argument("--check-only", action="store_true", help="gradient agreement only, no timing")
     ap.add_argument("--profile", metavar="W1,W2,W5", nargs="?", const="W1,W2,W5",
                     help="cProfile the engine on these workloads instead of benchmarking")
@@ -336,6 +343,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.rounds:
         mode = Mode(mode.name, args.rounds, mode.target_ms, mode.warmup_s, mode.memory_steps)
     limiter = pin_threads()
+    # Note [allocator]: one process-wide setting for every peer alike (the NumPy floor and HIPS
+    # autograd gain from it too; torch and JAX bring their own allocators). See
+    # autograd_core/allocator.py for why a tape needs it.
+    if not args.default_allocator:
+        from autograd_core import tune_allocator
+        ALLOCATOR["tuned"] = tune_allocator()
     try:
         return _main(args, mode)
     finally:

@@ -507,3 +507,13 @@ def test_public_names_match_the_rule_table():
 
     missing = [n for n in ops.__all__ if n not in ag.__all__ or getattr(ag, n) is not getattr(ops, n)]
     assert not missing, missing
+
+
+def test_tune_allocator_applies_on_glibc_and_changes_no_result():
+    import sys
+
+    applied = ag.tune_allocator()
+    assert applied is (sys.platform.startswith("linux") and applied)  # a bool, False off Linux
+    x = ag.tensor(np.arange(4.0), requires_grad=True)
+    (x * x).sum().backward()
+    np.testing.assert_array_equal(x.grad, 2 * np.arange(4.0))
