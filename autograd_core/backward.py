@@ -30,8 +30,8 @@ def _released_error(node: Node) -> RuntimeError:
 _index = attrgetter("index")
 
 
-def _collect(roots: list[Node], stop: set[Node]) -> list[Node]:
-    """Nodes reachable from `roots` (not walking past `stop`), latest first."""
+def _collect(roots: list[Node]) -> list[Node]:
+    """Nodes reachable from `roots`, latest first."""
     seen: set[Node] = set()
     stack = list(roots)
     while stack:
@@ -41,12 +41,22 @@ def _collect(roots: list[Node], stop: set[Node]) -> list[Node]:
         if node.args is None:
             raise _released_error(node)
         seen.add(node)
-        if node in stop:
-            continue
         for t, need in zip(node.inputs, node.needs):  # need: a Tensor that requires grad
             if need and t._node is not None:
                 stack.append(t._node)
     return sorted(seen, key=_index, reverse=True)
+
+
+def _leading_to(nodes: list[Node], src_nodes: set[Node], src_leaves: set[Tensor]) -> list[Node]:
+    """The nodes (latest first) through which some source is reached: the only ones a sweep for
+    those sources must apply. Walks forward (earliest first), so each node's inputs are known."""
+    useful: set[Node] = set()
+    for node in reversed(nodes):
+        if node in src_nodes or any(
+                need and ((t._node in useful) if t._node is not None else (t in src_leaves))
+                for t, need in zip(node.inputs, node.needs)):
+            useful.add(node)
+    return [n for n in nodes if n in useful]
 
 
 def _where(node: Node) -> str:
@@ -117,13 +127,20 @@ def _seed(out: Tensor, grad, create_graph: bool):
     return Tensor._result(g, False) if create_graph else g
 
 
-def _sweep(outputs: list[Tensor], seeds: list, stop: set[Node], *, retain_graph: bool,
-           create_graph: bool):
-    """Run the sweep; returns (cotangents by node, cotangents by leaf)."""
+def _sweep(outputs: list[Tensor], seeds: list, sources: list[Tensor] | None, *,
+           retain_graph: bool, create_graph: bool):
+    """Run the sweep. Returns (cotangents by node: each source node's complete cotangent, or
+    leftovers; cotangents by leaf). With `sources`, only nodes that lead to a source are applied
+    (a source in the middle of a chain does not stop the sweep: one upstream may need it)."""
     roots = [o._node for o in outputs if o._node is not None and o.requires_grad]
-    nodes = _collect(roots, stop)
+    nodes = _collect(roots)
+    src_nodes: set[Node] = set()
+    if sources is not None:
+        src_nodes = {s._node for s in sources if s._node is not None}
+        nodes = _leading_to(nodes, src_nodes, {s for s in sources if s._node is None})
     cot: dict[Node, object] = {}
     leaf: dict[Tensor, object] = {}
+    found: dict[Node, object] = {}
     for o, g in zip(outputs, seeds, strict=True):
         if not o.requires_grad:
             continue
@@ -138,15 +155,15 @@ def _sweep(outputs: list[Tensor], seeds: list, stop: set[Node], *, retain_graph:
             g = cot.pop(node, None)
             if g is None:
                 continue
-            if stop and node in stop:
-                cot[node] = g  # a source: its cotangent is the result, the sweep stops here
-                continue
+            if src_nodes and node in src_nodes:
+                found[node] = g  # complete: every node after it has been applied
             apply(node, g, cot, leaf, create_graph)
     finally:
         state.enabled = prev
         if not retain_graph:
             for node in nodes:
                 node.release()
+    cot.update(found)
     return cot, leaf
 
 
@@ -206,7 +223,7 @@ def backward(out: Tensor, grad=None, *, retain_graph: bool = False,
             "had requires_grad=True (or it ran under no_grad)"
         )
     seed = _seed(out, grad, create_graph)
-    _, leaf = _sweep([out], [seed], set(), retain_graph=retain_graph or create_graph,
+    _, leaf = _sweep([out], [seed], None, retain_graph=retain_graph or create_graph,
                      create_graph=create_graph)
     handed_out: set[int] = set()  # ids of arrays already given to a leaf in this sweep
     for t, c in leaf.items():
@@ -233,8 +250,7 @@ def gradients(outputs: list[Tensor], seeds: list, sources: list[Tensor], *,
         if not isinstance(s, Tensor):
             raise TypeError(f"gradient sources must be Tensors, got {type(s).__name__}")
     seeds = [_seed(o, g, create_graph) for o, g in zip(outputs, seeds, strict=True)]
-    stop = {s._node for s in sources if s._node is not None}
-    cot, leaf = _sweep(outputs, seeds, stop, retain_graph=True, create_graph=create_graph)
+    cot, leaf = _sweep(outputs, seeds, sources, retain_graph=True, create_graph=create_graph)
     result = []
     for s in sources:
         c = cot.get(s._node) if s._node is not None else leaf.get(s)

@@ -38,7 +38,7 @@ def _trace(f: Callable, args: tuple, nums: tuple[int, ...]):
             x = args[i]
             if isinstance(x, Tensor) and x.requires_grad:
                 nested = True
-                s = ops.identity(x)  # a new node: the inner sweep stops here, the outer goes on
+                s = ops.identity(x)  # a new node: the inner sweep's source; the outer graph goes on
             else:
                 s = Tensor(x, requires_grad=True) if not isinstance(x, Tensor) else Tensor._result(
                     x.data, _check_float(x))

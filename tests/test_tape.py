@@ -150,3 +150,26 @@ def test_tape_iteration_is_repeatable_and_empty_tape(rng):
     with ag.Tape() as tape:
         ag.tanh(x).sum()
     assert [n.op for n in tape] == [n.op for n in tape] == ["tanh", "sum"]
+
+
+def test_gradient_for_sources_along_one_chain():
+    """A source in the middle of a chain must not stop the sweep (x -> a -> b -> L)."""
+    x = ag.tensor(np.array(1.0), requires_grad=True)
+    with ag.Tape() as tape:
+        a = x * 2.0
+        b = a * 3.0
+        L = b * 1.0
+    gx, ga, gb = tape.gradient(L, [x, a, b])
+    assert (float(gx), float(ga), float(gb)) == (6.0, 3.0, 1.0)
+    (gx2,) = tape.gradient(L, [x])  # and asked alone, the same
+    assert float(gx2) == 6.0
+
+
+def test_gradient_skips_what_leads_to_no_source():
+    x = ag.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    w = ag.tensor(np.array([3.0, 4.0]), requires_grad=True)
+    with ag.Tape() as tape:
+        L = (ag.exp(w) * x).sum()
+    (gx,) = tape.gradient(L, [x])
+    np.testing.assert_allclose(gx.data, np.exp([3.0, 4.0]))
+    assert w.grad is None and x.grad is None
