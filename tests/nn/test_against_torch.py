@@ -1,0 +1,91 @@
+"""nn against PyTorch with identical weights: forward values and gradients must agree.
+
+An independent framework as a second oracle (the first is nn.reference). Runs where torch is
+installed (`pip install torch==2.13.0`, the CPU build); skipped otherwise, with that reason.
+"""
+
+import numpy as np
+import pytest
+
+import autograd_core as ag
+import nn
+
+torch = pytest.importorskip("torch")
+F = torch.nn.functional
+RTOL, ATOL = 1e-10, 1e-12
+
+
+def _same(ours, theirs):
+    np.testing.assert_allclose(np.asarray(ours), theirs.detach().numpy(), rtol=RTOL, atol=ATOL)
+
+
+def _pair(module, x, torch_fn):
+    """Run our module and torch_fn on the same float64 data; backward a random projection."""
+    module.astype(np.float64)
+    rng = np.random.default_rng(0)
+    xt = torch.tensor(x, requires_grad=True)
+    params = [torch.tensor(p.data, requires_grad=True) for p in module.parameters()]
+    xa = ag.tensor(x, requires_grad=True)
+    out = module(xa)
+    v = rng.standard_normal(out.shape)
+    (out * v).sum().backward()
+    tout = torch_fn(xt, *params)
+    (tout * torch.tensor(v)).sum().backward()
+    _same(out, tout)
+    _same(xa.grad, xt.grad)
+    for p, pt in zip(module.parameters(), params, strict=True):
+        _same(p.grad, pt.grad)
+
+
+@pytest.mark.parametrize("stride,padding", [(1, 0), (1, 1), (2, 1), ((2, 1), (0, 2))])
+def test_conv2d(stride, padding):
+    x = np.random.default_rng(1).standard_normal((2, 3, 7, 6))
+    conv = nn.Conv2d(3, 4, (3, 2), stride=stride, padding=padding, rng=0)
+    _pair(conv, x, lambda x, W, b: F.conv2d(x, W, b, stride=stride, padding=padding))
+
+
+def test_dense_and_mlp():
+    x = np.random.default_rng(2).standard_normal((5, 4))
+    _pair(nn.Dense(4, 3, rng=0), x, lambda x, W, b: F.linear(x, W, b))
+    mlp = nn.MLP([4, 6, 3], activation="elu", rng=1)
+    _pair(mlp, x, lambda x, W1, b1, W2, b2: F.linear(F.elu(F.linear(x, W1, b1)), W2, b2))
+
+
+@pytest.mark.parametrize("k,stride", [(2, None), (3, 1), (2, 1)])
+def test_avgpool(k, stride):
+    x = np.random.default_rng(3).standard_normal((2, 3, 6, 7))
+    _pair(nn.AvgPool2d(k, stride), x, lambda x: F.avg_pool2d(x, k, stride))
+
+
+@pytest.mark.parametrize("ours,theirs", [
+    (nn.Sigmoid(), torch.sigmoid), (nn.ReLU(), F.relu), (nn.LeakyReLU(0.1), lambda x: F.leaky_relu(x, 0.1)),
+    (nn.ELU(0.7), lambda x: F.elu(x, 0.7)), (nn.SELU(), F.selu)])
+def test_activations(ours, theirs):
+    x = np.random.default_rng(4).standard_normal((4, 5)) * 3
+    _pair(ours, x, theirs)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_losses(reduction):
+    rng = np.random.default_rng(5)
+    u = rng.standard_normal((6, 4)) * 5
+    labels = rng.integers(0, 4, 6)
+    soft = rng.dirichlet(np.ones(4), 6)
+    y = rng.standard_normal((6, 4))
+    for ours, theirs in [
+        (lambda u: nn.cross_entropy(u, labels, reduction),
+         lambda u: F.cross_entropy(u, torch.tensor(labels), reduction=reduction)),
+        (lambda u: nn.cross_entropy(u, soft, reduction),  # rows sum to 1: the lecture's = torch's
+         lambda u: F.cross_entropy(u, torch.tensor(soft), reduction=reduction)),
+        # the lecture's ½‖u − y‖² per sample = torch's elementwise squared error summed per row / 2
+        (lambda u: nn.mse_loss(u, y, reduction),
+         lambda u: {"mean": lambda e: e.sum(1).mean(), "sum": lambda e: e.sum(),
+                    "none": lambda e: e.sum(1)}[reduction](0.5 * (u - torch.tensor(y)) ** 2)),
+    ]:
+        ua = ag.tensor(u, requires_grad=True)
+        ut = torch.tensor(u, requires_grad=True)
+        a, t = ours(ua), theirs(ut)
+        _same(a, t)
+        a.sum().backward()
+        t.sum().backward()
+        _same(ua.grad, ut.grad)
