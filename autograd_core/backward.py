@@ -41,7 +41,7 @@ def _collect(roots: list[Node]) -> list[Node]:
         if node.args is None:
             raise _released_error(node)
         seen.add(node)
-        for t, need in zip(node.inputs, node.needs):  # need: a Tensor that requires grad
+        for t, need in zip(node.inputs, node.needs, strict=True):  # need: a Tensor that requires grad
             if need and t._node is not None:
                 stack.append(t._node)
     return sorted(seen, key=_index, reverse=True)
@@ -54,7 +54,7 @@ def _leading_to(nodes: list[Node], src_nodes: set[Node], src_leaves: set[Tensor]
     for node in reversed(nodes):
         if node in src_nodes or any(
                 need and ((t._node in useful) if t._node is not None else (t in src_leaves))
-                for t, need in zip(node.inputs, node.needs)):
+                for t, need in zip(node.inputs, node.needs, strict=True)):
             useful.add(node)
     return [n for n in nodes if n in useful]
 

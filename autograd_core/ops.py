@@ -260,7 +260,8 @@ def _einsum_parse(subscripts: str, shapes: list[tuple]) -> tuple[list[str], str]
     used = set(s) - set(".,->")
     spare = [c for c in string.ascii_letters if c not in used]
     n_ell = builtins.max(
-        [len(shp) - len(sub.replace("...", "")) for sub, shp in zip(ins, shapes, strict=True) if "..." in sub],
+        [len(shp) - len(sub.replace("...", ""))
+         for sub, shp in zip(ins, shapes, strict=True) if "..." in sub],
         default=0,
     )
     ell = "".join(spare[:n_ell])
@@ -298,7 +299,8 @@ def einsum_vjp(g, ans, *xs, subscripts, needs):
         c = _einsum_p(g, *[x for _, x in others], subscripts=spec)
         if kept != sub:  # letters summed over in operand i alone: broadcast back
             shape = np.shape(_raw(xs[i]))
-            c = broadcast_to(reshape(c, tuple(n if ch in kept else 1 for ch, n in zip(sub, shape, strict=True))), shape)
+            kept_shape = tuple(n if ch in kept else 1 for ch, n in zip(sub, shape, strict=True))
+            c = broadcast_to(reshape(c, kept_shape), shape)
         cots.append(c)
     return tuple(cots)
 
@@ -465,7 +467,8 @@ def transpose(x, axes=None):
                          f"shape {np.shape(_raw(x))}")
     axes = tuple(range(nd))[::-1] if axes is None else tuple(int(a) % builtins.max(nd, 1) for a in axes)
     if sorted(axes) != list(range(nd)):
-        raise ValueError(f"transpose: axes {axes} are not a permutation of the {nd} axes of shape {np.shape(_raw(x))}")
+        raise ValueError(f"transpose: axes {axes} are not a permutation of the {nd} axes of shape "
+                         f"{np.shape(_raw(x))}")
     return _transpose_p(x, axes=axes)
 
 
@@ -565,7 +568,8 @@ def stack(xs, axis: int = 0):
 
 _pad_p = defop(lambda x, *, pad_width: np.pad(x, pad_width),
                lambda g, ans, x, *, pad_width: (
-                   getitem_p(g, index=tuple(slice(b, b + n) for (b, _), n in zip(pad_width, np.shape(_raw(x)), strict=True))),),
+                   getitem_p(g, index=tuple(slice(b, b + n) for (b, _), n
+                                            in zip(pad_width, np.shape(_raw(x)), strict=True))),),
                "pad", reads=())
 
 
@@ -624,11 +628,13 @@ def sliding_window(x, size, stride=1):
     VJP adds each window's cotangent back (one strided add per window offset, not per pixel).
     """
     size = (int(size),) if isinstance(size, (int, np.integer)) else tuple(int(s) for s in size)
-    stride = (int(stride),) * len(size) if isinstance(stride, (int, np.integer)) else tuple(int(s) for s in stride)
+    stride = ((int(stride),) * len(size) if isinstance(stride, (int, np.integer))
+              else tuple(int(s) for s in stride))
     shape = np.shape(_raw(x))
     if len(stride) != len(size) or len(size) > len(shape):
         raise ValueError(f"sliding_window: size {size} and stride {stride} do not fit input shape {shape}")
-    if builtins.any(k < 1 or k > n for k, n in zip(size, shape[-len(size):], strict=True)) or builtins.min(stride) < 1:
+    too_big = builtins.any(k < 1 or k > n for k, n in zip(size, shape[-len(size):], strict=True))
+    if too_big or builtins.min(stride) < 1:
         raise ValueError(f"sliding_window: window {size} (stride {stride}) does not fit input shape {shape}")
     return sliding_window_p(x, size=size, stride=stride)
 

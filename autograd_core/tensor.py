@@ -131,7 +131,8 @@ class Tensor:
 
     def item(self) -> float | int | bool:
         if self.data.size != 1:
-            raise ValueError(f"item(): only a one-element Tensor converts to a scalar, got shape {self.shape}")
+            raise ValueError("item(): only a one-element Tensor converts to a scalar, got shape "
+                             f"{self.shape}")
         return self.data.item()
 
     def detach(self) -> Tensor:

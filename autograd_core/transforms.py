@@ -97,7 +97,8 @@ def vjp(f: Callable, *primals):
     out, sources, nested = _trace(f, primals, nums)
 
     def vjp_fn(g):
-        return tuple(gradients([out], [g], sources, create_graph=nested or isinstance(g, Tensor) and g.requires_grad))
+        recorded = nested or (isinstance(g, Tensor) and g.requires_grad)
+        return tuple(gradients([out], [g], sources, create_graph=recorded))
 
     return out, vjp_fn
 

@@ -149,7 +149,7 @@ class Module:
         for p in self.parameters():
             p.data = p.data.astype(dtype)
             p.grad = None
-        for path, mod in self.named_modules():
+        for _, mod in self.named_modules():
             for name in mod._buffers:
                 arr = getattr(mod, name)
                 if arr.dtype.kind == "f":
