@@ -48,49 +48,47 @@ _locks: dict[int, int] = {}
 _locks_mutex = threading.RLock()
 
 
-def _lock(arrays: tuple) -> tuple:
-    # Fast path without the mutex: inputs that are earlier nodes' outputs are read-only already
-    # and not counted, so a chain of ops takes no lock at all.
+def _lock(arrays) -> tuple:
+    """Lock the writable arrays among `arrays` (and count the ones locked already)."""
+    todo = None
     for a in arrays:
-        if type(a) is np.ndarray and (a.flags.writeable or id(a) in _locks):
-            with _locks_mutex:
-                return _lock_held(arrays)
-    return ()
-
-
-def _lock_held(arrays: tuple) -> tuple:
+        # cheap test first: a chain's inputs are earlier outputs, read-only and not counted
+        if type(a) is np.ndarray and (id(a) in _locks or a.flags.writeable):
+            if todo is None:
+                todo = [a]
+            else:
+                todo.append(a)
+    if todo is None:
+        return ()
     locked = []
-    for a in arrays:
-        if type(a) is np.ndarray:
+    with _locks_mutex:
+        for a in todo:
             k = id(a)
             n = _locks.get(k)
             if n is not None:
                 _locks[k] = n + 1
-                locked.append(a)
             elif a.flags.writeable:
-                a.flags.writeable = False
+                a.setflags(write=False)
                 _locks[k] = 1
-                locked.append(a)
+            else:
+                continue
+            locked.append(a)
     return tuple(locked)
 
 
 def _unlock(arrays: tuple) -> None:
     with _locks_mutex:
-        _unlock_held(arrays)
-
-
-def _unlock_held(arrays: tuple) -> None:
-    for a in arrays:
-        k = id(a)
-        n = _locks.get(k, 0) - 1
-        if n > 0:
-            _locks[k] = n
-            continue
-        _locks.pop(k, None)
-        try:
-            a.flags.writeable = True
-        except ValueError:  # a view whose base got locked meanwhile: the base's lock rules it
-            pass
+        for a in arrays:
+            k = id(a)
+            n = _locks.get(k, 0) - 1
+            if n > 0:
+                _locks[k] = n
+                continue
+            _locks.pop(k, None)
+            try:
+                a.setflags(write=True)
+            except ValueError:  # a view whose base got locked meanwhile: the base's lock rules it
+                pass
 
 
 class Node:
