@@ -89,3 +89,49 @@ def test_losses(reduction):
         a.sum().backward()
         t.sum().backward()
         _same(ua.grad, ut.grad)
+
+
+def test_gradient_clipping():
+    rng = np.random.default_rng(6)
+    grads = [rng.standard_normal((3, 4)) * 5, rng.standard_normal(4)]
+    for clip in ("norm", "value"):
+        ours = [nn.Parameter(np.zeros_like(g)) for g in grads]
+        theirs = [torch.zeros(g.shape, dtype=torch.float64, requires_grad=True) for g in grads]
+        for p, t, g in zip(ours, theirs, grads, strict=True):
+            p.grad, t.grad = g.copy(), torch.tensor(g)
+        if clip == "norm":
+            total = nn.clip_grad_norm(ours, 2.0)
+            total_t = torch.nn.utils.clip_grad_norm_(theirs, 2.0)
+            np.testing.assert_allclose(total, total_t.item(), rtol=RTOL)
+        else:
+            nn.clip_grad_value(ours, 0.7)
+            torch.nn.utils.clip_grad_value_(theirs, 0.7)
+        for p, t in zip(ours, theirs, strict=True):
+            _same(p.grad, t.grad)
+
+
+@pytest.mark.parametrize("residual", [False, True])
+@pytest.mark.parametrize("activation", ["sigmoid", "relu", "leaky_relu", "elu", "selu"])
+def test_reference_backprop(activation, residual):
+    """The hand-derived δ recursion against torch's autograd on the same weights."""
+    rng = np.random.default_rng(7)
+    sizes = [4, 5, 5, 5, 3]
+    Ws = [rng.standard_normal((m, n)) / np.sqrt(n) for n, m in zip(sizes[:-1], sizes[1:])]
+    bs = [rng.standard_normal(m) * 0.1 for m in sizes[1:]]
+    x, labels = rng.standard_normal((6, 4)), rng.integers(0, 3, 6)
+    loss, dWs, dbs = nn.reference.backprop(Ws, bs, x, labels, activation=activation,
+                                           loss="cross_entropy", residual=residual)
+    act = {"sigmoid": torch.sigmoid, "relu": F.relu, "leaky_relu": lambda v: F.leaky_relu(v, 0.01),
+           "elu": F.elu, "selu": F.selu}[activation]
+    tW = [torch.tensor(W, requires_grad=True) for W in Ws]
+    tb = [torch.tensor(b, requires_grad=True) for b in bs]
+    z = act(F.linear(torch.tensor(x), tW[0], tb[0])) if residual else torch.tensor(x)
+    middle = range(1, len(Ws) - 1) if residual else range(len(Ws) - 1)
+    for j in middle:
+        h = act(F.linear(z, tW[j], tb[j]))
+        z = z + h if residual else h
+    tloss = F.cross_entropy(F.linear(z, tW[-1], tb[-1]), torch.tensor(labels))
+    tloss.backward()
+    np.testing.assert_allclose(loss, tloss.item(), rtol=RTOL)
+    for ours, theirs in zip(dWs + dbs, tW + tb, strict=True):
+        _same(ours, theirs.grad)
