@@ -116,7 +116,7 @@ def test_reference_backprop(activation, residual):
     """The hand-derived δ recursion against torch's autograd on the same weights."""
     rng = np.random.default_rng(7)
     sizes = [4, 5, 5, 5, 3]
-    Ws = [rng.standard_normal((m, n)) / np.sqrt(n) for n, m in zip(sizes[:-1], sizes[1:])]
+    Ws = [rng.standard_normal((m, n)) / np.sqrt(n) for n, m in zip(sizes[:-1], sizes[1:], strict=True)]
     bs = [rng.standard_normal(m) * 0.1 for m in sizes[1:]]
     x, labels = rng.standard_normal((6, 4)), rng.integers(0, 3, 6)
     loss, dWs, dbs = nn.reference.backprop(Ws, bs, x, labels, activation=activation,
