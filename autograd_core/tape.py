@@ -215,8 +215,11 @@ class record_source:
 class no_grad:
     """Context manager (and decorator) inside which nothing is recorded.
 
-    >>> with no_grad():
-    ...     y = x * 2        # y.requires_grad is False, no node is recorded
+    >>> x = ag.tensor([1.0, 2.0], requires_grad=True)
+    >>> with ag.no_grad():
+    ...     y = x * 2        # nothing is recorded
+    >>> y.requires_grad, y.node
+    (False, None)
     """
 
     def __enter__(self) -> no_grad:
@@ -250,11 +253,13 @@ class enable_grad(no_grad):
 class Tape:
     """Keeps the nodes recorded inside a ``with`` block, in recording order.
 
-    >>> with Tape() as tape:
+    >>> x = ag.tensor([1.0, 2.0], requires_grad=True)
+    >>> with ag.Tape() as tape:
     ...     y = (x * x).sum()
     >>> [node.op for node in tape]
     ['multiply', 'sum']
-    >>> (dx,) = tape.gradient(y, [x])
+    >>> tape.gradient(y, [x])
+    [tensor([2., 4.], dtype=float32)]
 
     Only operations that are recorded (some input requires grad, recording on) appear. The tape
     holds its nodes and their outputs alive until the tape itself is dropped.

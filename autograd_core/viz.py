@@ -1,9 +1,11 @@
 """Pictures of the graph: `draw_graph` (a `graphviz.Digraph`), `render` (a file), `summary` (text).
 
->>> loss = nn.cross_entropy(model(x), labels)
->>> ag.viz.draw_graph(loss, params=model)                  # shows inline in Jupyter
->>> ag.viz.render(loss, "graph.svg", params=model, show_grads=True)
->>> print(ag.viz.summary(loss, params=model))
+>>> model = nn.MLP([4, 8, 3], rng=0)
+>>> loss = nn.cross_entropy(model(np.ones((2, 4), np.float32)), np.array([0, 2]))
+>>> picture = ag.viz.draw_graph(loss, params=model)        # shows inline in Jupyter
+>>> # ag.viz.render(loss, "graph.svg", params=model, show_grads=True) writes the file
+>>> print(ag.viz.summary(loss, params=model).splitlines()[0])
+6 ops → output scalar float32
 
 Note [pictures and backward]: an ordinary ``backward()`` releases the nodes it went through
 (their inputs become None), so the structure of the graph is gone afterwards. Draw the picture
@@ -382,7 +384,7 @@ def draw_graph(output: Tensor, params=None, show_grads: bool = False, depth: int
     Note [pictures and backward].
 
     >>> x = ag.tensor(np.ones((2, 3)), requires_grad=True)
-    >>> g = draw_graph((x * x).sum(), params={"x": x})
+    >>> g = ag.viz.draw_graph((x * x).sum(), params={"x": x})
     >>> "multiply" in g.source and "sum" in g.source
     True
     """

@@ -2,7 +2,11 @@
 
 >>> import nn
 >>> model = nn.MLP([64, 128, 128, 10], activation="relu")
+>>> x, labels = np.zeros((32, 64), np.float32), np.arange(32) % 10
 >>> loss = nn.cross_entropy(model(x), labels)
+>>> loss.backward()
+>>> model.layers[0].W.grad.shape
+(128, 64)
 """
 
 import importlib

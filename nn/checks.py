@@ -106,7 +106,8 @@ def check_gradients(model: Module, x, y, loss="mse", *, reduction: str = "mean",
     docstring). Runs in float64 on the side: the model's arrays, dtypes and ``.grad`` are left as
     they were. `loss` is "mse", "cross_entropy" or a callable ``(u, y) -> scalar Tensor``.
 
-    >>> report = nn.check_gradients(nn.MLP([4, 8, 3]), x, labels, loss="cross_entropy")
+    >>> x, labels = np.random.default_rng(0).standard_normal((5, 4)), np.array([0, 1, 2, 1, 0])
+    >>> report = nn.check_gradients(nn.MLP([4, 8, 3], rng=0), x, labels, loss="cross_entropy")
     >>> report.passed, report.first_divergent_layer
     (True, None)
     """

@@ -1,5 +1,7 @@
 """Optimizers: `SGD` and `Adam` with exactly PyTorch's update rules (``torch.optim.SGD/Adam``).
 
+>>> model = nn.Dense(3, 2, rng=0)
+>>> x, y = np.ones((4, 3), np.float32), np.zeros((4, 2), np.float32)
 >>> opt = SGD(model.parameters(), lr=0.1, momentum=0.9)
 >>> loss = nn.mse_loss(model(x), y); loss.backward(); opt.step(); opt.zero_grad()
 

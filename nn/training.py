@@ -1,10 +1,15 @@
 """The training workflow: `fit` (mini-batch training with validation, early stopping, hooks),
 `History`, `predict` and `predict_class`.
 
->>> model = nn.ResidualMLP(64, 128, 2, 10)
->>> history = nn.fit(model, x, y, epochs=20, batch_size=32, val_split=0.1, patience=5, rng=0)
->>> print(history)                        # one row per epoch; the best epoch is marked
->>> labels = nn.predict_class(model, x_test)   # argmax_j m_j(x; θ*)
+>>> rng = np.random.default_rng(0)
+>>> x = rng.standard_normal((200, 8)).astype(np.float32); y = (x[:, 0] > 0).astype(np.int64)
+>>> model = nn.ResidualMLP(8, 16, 2, 2, rng=0)
+>>> history = nn.fit(model, x, y, epochs=5, batch_size=32, val_split=0.1, patience=5, rng=0,
+...                  quiet=True)
+>>> len(history.loss)                     # print(history): one row per epoch, the best marked
+5
+>>> nn.predict_class(model, x[:4]).shape  # argmax_j m_j(x; θ*)
+(4,)
 
 The loop is the one a user would write (PyTorch's): ``model.train()``; for each shuffled batch,
 ``loss = loss_fn(model(x_b), y_b) (+ regularization)``, ``loss.backward()``, ``optimizer.step()``,

@@ -1,0 +1,29 @@
+"""The examples in docstrings run and say what they show (doctest, with np, ag and nn in scope)."""
+
+import doctest
+import importlib
+import pkgutil
+
+import numpy as np
+import pytest
+
+import autograd_core as ag
+import nn
+
+MODULES = sorted(
+    [f"autograd_core.{m.name}" for m in pkgutil.iter_modules(ag.__path__)]
+    + [f"nn.{m.name}" for m in pkgutil.iter_modules(nn.__path__)
+       if m.name not in ("demo", "experiments")]  # programs, with their own tests
+    + ["autograd_core", "nn"])
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples(name):
+    module = importlib.import_module(name)
+    finder = doctest.DocTestFinder(exclude_empty=True)
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    globs = {**vars(module), "np": np, "ag": ag, "nn": nn}
+    for test in finder.find(module, name, globs=globs):
+        runner.run(test)
+    result = runner.summarize(verbose=False)
+    assert result.failed == 0, f"{result.failed} of {result.attempted} docstring examples in {name} failed"
