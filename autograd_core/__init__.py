@@ -12,7 +12,14 @@
 from . import ops, viz  # viz imports graphviz only when a picture is drawn
 from .allocator import tune_allocator
 from .anomaly import detect_anomaly
-from .gradcheck import GradcheckError, GradcheckReport, draw_random, gradcheck, gradgradcheck
+from .gradcheck import (
+    GradcheckError,
+    GradcheckReport,
+    draw_random,
+    frozen_randomness,
+    gradcheck,
+    gradgradcheck,
+)
 from .ops import (
     abs,
     add,
@@ -82,7 +89,8 @@ __all__ = [
     "subtract", "sum", "sum_to", "tanh", "transpose", "where",
     # transforms, checks, pictures
     "grad", "value_and_grad", "vjp", "jacobian", "hessian", "gradcheck", "gradgradcheck",
-    "GradcheckError", "GradcheckReport", "draw_random", "detect_anomaly", "viz", "ops",
+    "GradcheckError", "GradcheckReport", "draw_random", "frozen_randomness", "detect_anomaly",
+    "viz", "ops",
     # process settings
     "tune_allocator",
 ]

@@ -227,6 +227,8 @@ def backward(out: Tensor, grad=None, *, retain_graph: bool = False,
                      create_graph=create_graph)
     handed_out: set[int] = set()  # ids of arrays already given to a leaf in this sweep
     for t, c in leaf.items():
+        if not create_graph and type(c) is not np.ndarray:
+            c = np.asarray(c, dtype=t.data.dtype)  # a 0-d sum is a NumPy scalar: .grad is an array
         if t.grad is None:
             # own the array: a VJP may hand the same array to two inputs (add) or a view
             if not create_graph and (c.base is not None or c is seed or id(c) in handed_out):
@@ -236,7 +238,7 @@ def backward(out: Tensor, grad=None, *, retain_graph: bool = False,
         elif create_graph or isinstance(t.grad, Tensor):
             t.grad = ops.add(t.grad, c) if isinstance(t.grad, Tensor) else Tensor._result(t.grad, False) + c
         else:
-            t.grad = t.grad + c
+            t.grad = np.asarray(t.grad + c)
 
 
 def gradients(outputs: list[Tensor], seeds: list, sources: list[Tensor], *,

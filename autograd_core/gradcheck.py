@@ -72,11 +72,21 @@ def draw_random(owner: object, sample: Callable[[], object]):
     return seen[k]
 
 
-class _frozen_randomness:
-    def __enter__(self):
+class frozen_randomness:
+    """Context manager: inside it, each `draw_random` owner's k-th draw in an evaluation replays
+    the first one (gradient checks use it; wrap a check and your own passes in one block to see
+    the same dropout masks in both)."""
+
+    def __enter__(self) -> frozen_randomness:
         if not _replay.depth:
             _replay.store = {}
         _replay.depth += 1
+        _new_evaluation()
+        return self
+
+    def next_evaluation(self) -> None:
+        """Start another evaluation of the function: draws replay from the first again."""
+        _new_evaluation()
 
     def __exit__(self, *exc):
         _replay.depth -= 1
@@ -314,7 +324,7 @@ def _check(f, inputs, eps, atol, rtol, seed, what, fast_threshold, localize) -> 
                 for i, a in enumerate(arrays)]
         return args, _outputs(f(*args))
 
-    with _frozen_randomness():
+    with frozen_randomness():
         with enable_grad(), Tape() as tape:
             args, outs = call(xs, True)
         near_kink = any(_at_kink(node) for node in tape)
@@ -463,7 +473,7 @@ def gradgradcheck(f: Callable, inputs: Sequence, *, eps: float | None = None,
     """
     prepared = [_as_input(x) for x in inputs]
     checked = [i for i, p in enumerate(prepared) if p[1]]
-    with _frozen_randomness():
+    with frozen_randomness():
         _new_evaluation()
         with enable_grad():
             probe = _outputs(f(*[Tensor._result(p[0], False) if p[1] else p[0] for p in prepared]))

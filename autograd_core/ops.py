@@ -77,8 +77,15 @@ divide   = defop(np.divide,   divide_vjp,   "divide",   broadcasting=True, reads
 
 
 def power_vjp(g, ans, x, y, *, needs):
-    gx = g * y * x ** (y - 1) if needs[0] else None
-    gy = g * log(x) * ans if needs[1] else None  # log(x) only when y needs a gradient
+    # at y = 0 the x-gradient is 0 (not 0 * x**-1 = nan at x = 0); at x = 0 the y-gradient is 0
+    # (the limit of x**y log x for y > 0), as in PyTorch and JAX
+    gx = gy = None
+    if needs[0]:
+        y0 = _raw(y) == 0
+        gx = g * y * x ** (where(y0, 1, y - 1) if np.any(y0) else y - 1)
+    if needs[1]:
+        x0 = _raw(x) == 0
+        gy = g * log(where(x0, 1, x) if np.any(x0) else x) * ans  # log(x) only when y needs it
     return gx, gy
 
 
@@ -133,7 +140,17 @@ _clip_p = defop(_clip, clip_vjp, "clip", reads=(0,))
 
 def clip(x, lo=None, hi=None):
     """Elementwise clip to [lo, hi]; either bound may be None. The gradient passes where
-    lo <= x <= hi (bounds included, like ``torch.clamp``)."""
+    lo <= x <= hi (bounds included, like ``torch.clamp``). Bounds are constants: for a
+    differentiable bound use `maximum`/`minimum`; bounds may not broadcast x to a bigger shape."""
+    for name, b in (("lo", lo), ("hi", hi)):
+        if isinstance(b, Tensor) and b.requires_grad:
+            raise TypeError(f"clip: bound {name} requires grad, but clip's bounds are constants; "
+                            "use ag.maximum(x, lo) / ag.minimum(x, hi) for a differentiable bound")
+    xs = np.shape(_raw(x))
+    shapes = [np.shape(_raw(b)) for b in (lo, hi) if b is not None]
+    if shapes and np.broadcast_shapes(xs, *shapes) != xs:
+        raise ValueError(f"clip: bounds of shapes {shapes} would broadcast x of shape {xs} to "
+                         f"{np.broadcast_shapes(xs, *shapes)}; clip keeps x's shape")
     return _clip_p(x, lo=_raw(lo), hi=_raw(hi))
 
 
@@ -171,7 +188,12 @@ def _astype(x, *, dtype):
     return np.asarray(x).astype(dtype)
 
 
-astype = defop(_astype, lambda g, ans, x, *, dtype: (astype(g, dtype=_dtype(x)),), "astype", reads=())
+_astype_p = defop(_astype, lambda g, ans, x, *, dtype: (astype(g, _dtype(x)),), "astype", reads=())
+
+
+def astype(x, dtype):
+    """Cast to `dtype`; the gradient is cast back. An integer or bool result carries no gradient."""
+    return _astype_p(x, dtype=np.dtype(dtype))
 
 # ---- linear algebra ----------------------------------------------------------------------------
 
@@ -520,7 +542,8 @@ def _norm_index(index):
     if isinstance(index, Tensor):
         return index.data
     if isinstance(index, list):
-        return np.asarray(index)
+        arr = np.asarray(index)
+        return arr.astype(np.intp) if arr.size == 0 else arr  # x[[]] is an empty selection
     return index
 
 
@@ -544,8 +567,11 @@ def concatenate_vjp(g, ans, *xs, axis):
 _concatenate_p = defop(_concatenate, concatenate_vjp, "concatenate", reads=())
 
 
-def concatenate(xs, axis: int = 0):
-    """Join a sequence of arrays along an existing axis (``np.concatenate``)."""
+def concatenate(xs, axis: int | None = 0):
+    """Join a sequence of arrays along an existing axis (``np.concatenate``; ``axis=None``
+    flattens them first)."""
+    if axis is None:
+        return _concatenate_p(*[reshape(x, (-1,)) for x in xs], axis=0)
     return _concatenate_p(*xs, axis=axis)
 
 

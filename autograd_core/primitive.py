@@ -103,11 +103,14 @@ class Primitive:
             raise ValueError(f"{self.name}: {msg} (input shapes: {shapes})") from None
         if type(ans) is not np.ndarray:
             ans = np.asarray(ans)
+        elif ans is raw[0] or (n > 1 and ans is raw[1]):
+            ans = ans.view()  # an input handed back: the output's own array, so locking it is ours
         out = object.__new__(Tensor)
         out.data = ans
         out.grad = None
         out._node = None
-        if True in needs and state.enabled:
+        # integer and bool results carry no gradient (like their inputs could not)
+        if True in needs and state.enabled and ans.dtype.kind in "fc":
             if self.vjp is None:
                 raise NotImplementedError(
                     f"primitive '{self.name}' has no VJP: define one with @{self.name}.defvjp"

@@ -301,7 +301,7 @@ class Tensor:
         return ops.clip(self, lo, hi)
 
     def astype(self, dtype):
-        return ops.astype(self, dtype=np.dtype(dtype))
+        return ops.astype(self, dtype)
 
 
 def _raw(x):

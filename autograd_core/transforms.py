@@ -29,7 +29,14 @@ def _argnums(argnums, n: int) -> tuple[tuple[int, ...], bool]:
 
 
 def _trace(f: Callable, args: tuple, nums: tuple[int, ...]):
-    """Call f with the chosen args as fresh differentiable sources; returns (out, sources, nested)."""
+    """Call f with the chosen args as fresh differentiable sources.
+
+    Returns (outputs: a list of Tensors, tuple_out: whether f returned a tuple, sources, recorded).
+    `recorded` says whether the sweeps must be recorded (``create_graph``): when an argument
+    already carries a graph (we are inside another transform), or when the output depends on a
+    differentiable Tensor other than the sources (a closure over an outer transform's variable, or
+    over parameters): the gradient is then a function of those, and must stay differentiable.
+    """
     args = list(args)
     sources = []
     nested = False
@@ -39,15 +46,48 @@ def _trace(f: Callable, args: tuple, nums: tuple[int, ...]):
             if isinstance(x, Tensor) and x.requires_grad:
                 nested = True
                 s = ops.identity(x)  # a new node: the inner sweep's source; the outer graph goes on
+            elif isinstance(x, Tensor):
+                _check_float(x)
+                s = Tensor._result(x.data.copy(), True)  # a copy: the caller's array stays unlocked
             else:
-                s = Tensor(x, requires_grad=True) if not isinstance(x, Tensor) else Tensor._result(
-                    x.data, _check_float(x))
+                s = Tensor(x, requires_grad=True)
             args[i] = s
             sources.append(s)
         out = f(*args)
-    if not isinstance(out, Tensor):
-        out = Tensor._result(np.asarray(out), False)
-    return out, sources, nested
+    tuple_out = isinstance(out, (tuple, list))
+    outs = [_as_tensor(o) for o in (out if tuple_out else [out])]
+    return outs, tuple_out, sources, nested or _depends_on_others(outs, sources)
+
+
+def _as_tensor(o) -> Tensor:
+    if isinstance(o, Tensor):
+        return o
+    arr = np.asarray(o)
+    if arr.dtype.kind not in "fiub":
+        raise TypeError(f"a transformed function must return Tensors (or a tuple of them), got "
+                        f"{type(o).__name__}")
+    return Tensor._result(arr, False)
+
+
+def _depends_on_others(outs: list[Tensor], sources: list[Tensor]) -> bool:
+    """Does any output reach a Tensor that requires grad, other than through the sources?"""
+    src_nodes = {s._node for s in sources if s._node is not None}
+    src_leaves = {id(s) for s in sources if s._node is None}
+    stack = [o._node for o in outs if o._node is not None]
+    seen: set = set()
+    while stack:
+        node = stack.pop()
+        if node in seen or node in src_nodes:
+            continue
+        seen.add(node)
+        for t, need in zip(node.inputs or (), node.needs, strict=False):
+            if not need:
+                continue
+            if t._node is not None:
+                stack.append(t._node)
+            elif id(t) not in src_leaves:
+                return True
+    return False
 
 
 def _check_float(x: Tensor) -> bool:
@@ -65,13 +105,15 @@ def value_and_grad(f: Callable, argnums=0) -> Callable:
 
     def wrapper(*args):
         nums, single = _argnums(argnums, len(args))
-        out, sources, nested = _trace(f, args, nums)
-        if out.data.size != 1:
+        outs, tuple_out, sources, recorded = _trace(f, args, nums)
+        out = outs[0]
+        if tuple_out or out.data.size != 1:
             raise TypeError(
-                f"grad requires f to return a scalar (one element), got shape {out.shape}; "
-                "use jacobian or vjp for non-scalar outputs")
-        grads = gradients([out], [None], sources, create_graph=nested)
-        return out, _pick(grads, single)
+                f"grad requires f to return a scalar (one element), got "
+                f"{'a tuple' if tuple_out else f'shape {out.shape}'}; use jacobian or vjp")
+        grads = gradients([out], [None], sources, create_graph=recorded)
+        # a value nobody differentiates further need not keep its graph (nor its locks) alive
+        return (out if recorded else out.detach()), _pick(grads, single)
 
     return wrapper
 
@@ -84,7 +126,9 @@ def grad(f: Callable, argnums=0) -> Callable:
     >>> df(np.array([1.0, 2.0]))          # 3x²
     tensor([ 3., 12.], dtype=float64)
 
-    A tuple `argnums` gives a tuple of gradients. Nested use (``grad(grad(f))``) works.
+    A tuple `argnums` gives a tuple of gradients. Nested use (``grad(grad(f))``, or a `grad`
+    inside a function that another transform differentiates) works: the inner gradient is
+    recorded whenever it depends on something differentiable besides its own arguments.
     """
     vg = value_and_grad(f, argnums)
     return lambda *args: vg(*args)[1]
@@ -92,44 +136,53 @@ def grad(f: Callable, argnums=0) -> Callable:
 
 def vjp(f: Callable, *primals):
     """``(out, vjp_fn)``: `vjp_fn(g)` returns the tuple of cotangents of all primals for output
-    cotangent `g` (same shape as `out`). It may be called many times."""
+    cotangent `g` (same shape as `out`; a tuple of them when f returns a tuple). It may be
+    called many times."""
     nums = tuple(range(len(primals)))
-    out, sources, nested = _trace(f, primals, nums)
+    outs, tuple_out, sources, recorded = _trace(f, primals, nums)
 
     def vjp_fn(g):
-        recorded = nested or (isinstance(g, Tensor) and g.requires_grad)
-        return tuple(gradients([out], [g], sources, create_graph=recorded))
+        gs = list(g) if tuple_out else [g]
+        if len(gs) != len(outs):
+            raise ValueError(f"vjp_fn: f returned {len(outs)} outputs, got {len(gs)} cotangents")
+        rec = recorded or any(isinstance(c, Tensor) and c.requires_grad for c in gs)
+        return tuple(gradients(outs, gs, sources, create_graph=rec))
 
-    return out, vjp_fn
+    return (tuple(outs) if tuple_out else outs[0]), vjp_fn
 
 
 def jacobian(f: Callable, argnums=0) -> Callable:
     """The Jacobian as a function: shape ``out.shape + in.shape`` (one reverse sweep per output
-    element). A tuple `argnums` gives a tuple of Jacobians."""
+    element). A tuple `argnums` gives a tuple of Jacobians; a function returning a tuple gives a
+    tuple (one entry per output) of those, as in JAX."""
 
     def wrapper(*args):
         nums, single = _argnums(argnums, len(args))
-        out, sources, nested = _trace(f, args, nums)
-        rows: list[list] = [[] for _ in sources]
-        n_out = out.data.size
-        for k in range(n_out):
-            e = np.zeros(n_out, dtype=out.data.dtype)
-            e[k] = 1
-            for r, g in zip(rows, gradients([out], [e.reshape(out.shape)], sources, create_graph=nested),
-                            strict=True):
-                r.append(g)
-        jacs = []
-        for s, r in zip(sources, rows, strict=True):
-            if r:
-                j = ops.reshape(ops.stack(r, axis=0), out.shape + s.shape)
-            else:
-                j = Tensor._result(np.zeros(out.shape + s.shape, dtype=s.dtype), False)
-            jacs.append(j)
-        return _pick(jacs, single)
+        outs, tuple_out, sources, recorded = _trace(f, args, nums)
+        per_output = []
+        for out in outs:
+            rows: list[list] = [[] for _ in sources]
+            n_out = out.data.size
+            for k in range(n_out):
+                e = np.zeros(n_out, dtype=out.data.dtype)
+                e[k] = 1
+                grads = gradients([out], [e.reshape(out.shape)], sources, create_graph=recorded)
+                for r, g in zip(rows, grads, strict=True):
+                    r.append(g)
+            jacs = []
+            for s, r in zip(sources, rows, strict=True):
+                if r:
+                    j = ops.reshape(ops.stack(r, axis=0), out.shape + s.shape)
+                else:
+                    j = Tensor._result(np.zeros(out.shape + s.shape, dtype=s.dtype), False)
+                jacs.append(j)
+            per_output.append(_pick(jacs, single))
+        return tuple(per_output) if tuple_out else per_output[0]
 
     return wrapper
 
 
 def hessian(f: Callable, argnums=0) -> Callable:
-    """The Hessian of a scalar function: the `jacobian` of its `grad` (shape ``in.shape * 2``)."""
+    """The Hessian of a scalar function: the `jacobian` of its `grad` (shape ``in.shape * 2``).
+    With a tuple `argnums`, a nested tuple: ``H[i][j] = d²f / d(arg i) d(arg j)``, as in JAX."""
     return jacobian(grad(f, argnums), argnums)

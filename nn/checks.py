@@ -94,10 +94,13 @@ def _loss_fn(loss, reduction: str) -> Callable:
     raise ValueError(f"check_gradients: loss must be 'mse', 'cross_entropy' or a callable, got {loss!r}")
 
 
-def _owner(model: Module, name: str) -> tuple[Module, str]:
-    path, _, attr = name.rpartition(".")
-    mod = dict(model.named_modules())[path]
-    return mod, attr
+def _owners(model: Module) -> dict[int, list[tuple[Module, str]]]:
+    """Every (module, attribute) holding each parameter: a tied parameter has several."""
+    owners: dict[int, list[tuple[Module, str]]] = {}
+    for _, mod in model.named_modules():
+        for attr, p in mod._params.items():
+            owners.setdefault(id(p), []).append((mod, attr))
+    return owners
 
 
 def check_gradients(model: Module, x, y, loss="mse", *, reduction: str = "mean",
@@ -117,7 +120,8 @@ def check_gradients(model: Module, x, y, loss="mse", *, reduction: str = "mean",
     named = list(model.named_parameters())
     if not named:
         raise ValueError(f"check_gradients: {type(model).__name__} has no parameters")
-    owners = [_owner(model, n) for n, _ in named]
+    holders = _owners(model)
+    owners = [holders[id(p)] for _, p in named]
     originals = [p.data for _, p in named]
     x64 = np.asarray(getattr(x, "data", x))
     x64 = x64.astype(np.float64) if x64.dtype.kind == "f" else x64
@@ -125,21 +129,26 @@ def check_gradients(model: Module, x, y, loss="mse", *, reduction: str = "mean",
     y64 = y_arr.astype(np.float64) if y_arr.dtype.kind == "f" else y_arr
 
     def f(*ps):
-        for (mod, attr), t in zip(owners, ps, strict=True):
-            object.__setattr__(mod, attr, t)
+        for places, t in zip(owners, ps, strict=True):
+            for mod, attr in places:
+                object.__setattr__(mod, attr, t)
         try:
             return loss_of(model(ag.tensor(x64)), y64)
         finally:
-            for (mod, attr), (_, p) in zip(owners, named, strict=True):
-                object.__setattr__(mod, attr, p)
+            for places, (_, p) in zip(owners, named, strict=True):
+                for mod, attr in places:
+                    object.__setattr__(mod, attr, p)
 
     try:
         for _, p in named:  # float64 on the side; rebinding leaves the originals untouched
             p.data = p.data.astype(np.float64)
         inputs = [p.data for _, p in named]
-        fd = ag.gradcheck(f, inputs, atol=atol, rtol=rtol, raise_on_fail=False)
-        with ag.Tape() as tape:
-            value = loss_of(model(ag.tensor(x64)), y64)
+        # one frozen block: the engine column sees the same dropout masks as the differences
+        with ag.frozen_randomness() as frozen:
+            fd = ag.gradcheck(f, inputs, atol=atol, rtol=rtol, raise_on_fail=False)
+            frozen.next_evaluation()
+            with ag.Tape() as tape:
+                value = loss_of(model(ag.tensor(x64)), y64)
         engine = [g.data for g in tape.gradient(value, [p for _, p in named])]
         ref_grads = _reference(model, x64, y64, loss, reduction)
     finally:

@@ -165,8 +165,12 @@ class Module:
 
     def _state_targets(self) -> dict[str, tuple]:
         out: dict[str, tuple] = {}
+        seen: set[int] = set()  # a tied parameter is stored once, under its first name
         for path, mod in self.named_modules():
             for name, p in mod._params.items():
+                if id(p) in seen:
+                    continue
+                seen.add(id(p))
                 out.setdefault(f"{path}.{name}" if path else name, ("param", p))
             for name in mod._buffers:
                 out.setdefault(f"{path}.{name}" if path else name, ("buffer", (mod, name)))

@@ -1,0 +1,140 @@
+"""Bugs found in review, each pinned by the smallest program that showed it."""
+
+import gc
+
+import numpy as np
+import pytest
+
+import autograd_core as ag
+import nn
+
+
+def test_inner_grad_closing_over_the_outer_variable():
+    outer = lambda y: (ag.grad(lambda x: (x * y).sum())(np.ones(3)) ** 2).sum()  # noqa: E731
+    np.testing.assert_allclose(ag.grad(outer)(np.array([1.0, 2.0, 3.0])).data, [2.0, 4.0, 6.0])
+
+
+def test_gradient_penalty_feeds_a_backward():
+    w = ag.tensor(np.array([1.0, -2.0]), requires_grad=True)
+    gx = ag.grad(lambda x: ((x * w) ** 2).sum())(np.array([3.0, 4.0]))  # 2 x w²
+    (gx * gx).sum().backward()  # d/dw Σ (2 x w²)² = 16 x² w³
+    np.testing.assert_allclose(w.grad, 16 * np.array([9.0, 16.0]) * np.array([1.0, -8.0]))
+
+
+def test_hessian_with_tuple_argnums_is_a_nested_tuple():
+    a, b = np.array([1.0, 2.0]), np.array([3.0, 4.0])
+    (haa, hab), (hba, hbb) = ag.hessian(lambda a, b: (a * a * b).sum(), argnums=(0, 1))(a, b)
+    np.testing.assert_allclose(haa.data, np.diag(2 * b))
+    np.testing.assert_allclose(hab.data, np.diag(2 * a))
+    np.testing.assert_allclose(hba.data, np.diag(2 * a))
+    np.testing.assert_allclose(hbb.data, 0)
+
+
+def test_jacobian_and_vjp_of_a_tuple_valued_function():
+    j2, j3 = ag.jacobian(lambda x: (x * 2, x * 3))(np.array([1.0, 2.0]))
+    np.testing.assert_allclose(j2.data, 2 * np.eye(2))
+    np.testing.assert_allclose(j3.data, 3 * np.eye(2))
+    (o1, o2), vjp_fn = ag.vjp(lambda x: (x * 2, x.sum()), np.array([1.0, 2.0]))
+    (g,) = vjp_fn((np.ones(2), np.array(1.0)))
+    np.testing.assert_allclose(g.data, [3.0, 3.0])
+    with pytest.raises(TypeError, match="scalar"):
+        ag.grad(lambda x: (x.sum(), x.sum()))(np.ones(2))
+
+
+def test_power_at_zero_has_finite_gradients():
+    x = ag.tensor(np.zeros(3), requires_grad=True)
+    (x ** np.arange(3.0)).sum().backward()
+    np.testing.assert_array_equal(x.grad, [0.0, 1.0, 0.0])
+    x = ag.tensor(np.array([0.0, 1.0]), requires_grad=True)
+    e = ag.tensor(np.array([2.0, 2.0]), requires_grad=True)
+    (x ** e).sum().backward()
+    np.testing.assert_array_equal(e.grad, [0.0, 0.0])
+    np.testing.assert_array_equal(x.grad, [0.0, 2.0])
+
+
+def test_transforms_leave_the_callers_arrays_writable():
+    p = ag.tensor(np.ones(3), requires_grad=True)
+    g = ag.grad(lambda z: (z * z).sum())(p)
+    del g
+    gc.collect()
+    assert p.data.flags.writeable
+    w = ag.tensor(np.ones(3))
+    value, grad = ag.value_and_grad(lambda z: (z * z).sum())(w)
+    w.data[0] = 2.0  # the value is detached: nothing of w stays locked
+    assert value.item() == 3.0 and value.node is None
+
+
+def test_primitive_returning_its_input_does_not_lock_it_for_good():
+    @ag.primitive
+    def passthrough(x):
+        return x
+
+    passthrough.defvjp(lambda g, ans, x: (g,))
+    p = ag.tensor(np.ones(2), requires_grad=True)
+    y = passthrough(p)
+    assert y.data is not p.data
+    del y
+    gc.collect()
+    assert p.data.flags.writeable
+
+
+def test_tied_parameters_round_trip_and_are_checked_everywhere():
+    d1, d2 = nn.Dense(3, 3, rng=0), nn.Dense(3, 3, rng=1)
+    d2.W = d1.W
+    model = nn.Sequential(d1, d2)
+    state = model.state_dict()
+    assert "1.W" not in state
+    model.load_state_dict(state)
+    x = np.random.default_rng(0).standard_normal((4, 3))
+    report = nn.check_gradients(model, x, np.zeros((4, 3)), loss="mse")
+    assert report.passed, report
+    with ag.Tape() as tape:  # the checked gradient is the total one, through both uses
+        loss = nn.mse_loss(model(x), np.zeros((4, 3)))
+    total = tape.gradient(loss, [d1.W])[0].data
+    assert np.isclose(report.rows[0].grad_norm, np.linalg.norm(total), rtol=1e-6)
+
+
+def test_clip_bounds_are_constants_and_keep_the_shape():
+    lo = ag.tensor(np.array([0.5, -1.0]), requires_grad=True)
+    with pytest.raises(TypeError, match="bound lo requires grad"):
+        ag.clip(ag.tensor(np.zeros(2), requires_grad=True), lo, None)
+    with pytest.raises(ValueError, match="clip keeps x's shape"):
+        ag.clip(ag.tensor(np.zeros(3), requires_grad=True), np.zeros((2, 3)), 1.0)
+
+
+def test_a_0d_leaf_used_twice_gets_an_array_grad():
+    p = nn.Parameter(np.array(1.5))
+    (p * p).backward()
+    assert type(p.grad) is np.ndarray and p.grad.shape == () and p.grad == 3.0
+    (p * p).backward()
+    assert type(p.grad) is np.ndarray and p.grad == 6.0
+
+
+def test_integer_results_carry_no_gradient():
+    t = ag.tensor(np.array([1.7, 2.2]), requires_grad=True)
+    i = t.astype(np.int64)
+    assert i.dtype == np.int64 and not i.requires_grad and i.node is None
+    assert ag.astype(t, np.float32).dtype == np.float32  # dtype may be positional
+
+
+def test_empty_list_index_and_flattening_concatenate():
+    t = ag.tensor(np.arange(3.0), requires_grad=True)
+    assert t[[]].shape == (0,)
+    u = ag.tensor(np.ones((2, 2)), requires_grad=True)
+    c = ag.concatenate([t, u], axis=None)
+    assert c.shape == (7,)
+    (c * np.arange(7.0)).sum().backward()
+    np.testing.assert_array_equal(u.grad, [[3.0, 4.0], [5.0, 6.0]])
+
+
+def test_check_gradients_with_dropout_sees_one_mask():
+    def build():
+        return nn.Sequential(nn.Dense(4, 8, rng=0), nn.Dropout(0.5, rng=1), nn.Dense(8, 2, rng=2))
+
+    x, y = np.random.default_rng(3).standard_normal((5, 4)), np.zeros((5, 2))
+    report = nn.check_gradients(build(), x, y, loss="mse")
+    assert report.passed, report
+    # the engine column's loss is the one under the first mask drawn (the one the differences
+    # used), which is what an identically seeded model's first forward gives
+    twin = build().astype(np.float64)
+    assert report.loss == pytest.approx(nn.mse_loss(twin(x), y).item(), rel=1e-12)
