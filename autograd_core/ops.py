@@ -151,7 +151,9 @@ def clip(x, lo=None, hi=None):
     if shapes and np.broadcast_shapes(xs, *shapes) != xs:
         raise ValueError(f"clip: bounds of shapes {shapes} would broadcast x of shape {xs} to "
                          f"{np.broadcast_shapes(xs, *shapes)}; clip keeps x's shape")
-    return _clip_p(x, lo=_raw(lo), hi=_raw(hi))
+    # bounds are copied: the VJP's mask reads them, and a later write by the caller must not matter
+    lo, hi = (np.array(_raw(b)) if isinstance(_raw(b), np.ndarray) else _raw(b) for b in (lo, hi))
+    return _clip_p(x, lo=lo, hi=hi)
 
 
 def where_vjp(g, ans, cond, x, y):
@@ -363,7 +365,11 @@ def mean(x, axis=None, keepdims: bool = False):
 
 def extremum_vjp(g, ans, x, *, axis, keepdims):
     shape = np.shape(_raw(x))
-    winners = (_raw(x) == _keep(_raw(ans), shape, axis, keepdims)).astype(_dtype(g))
+    xr, best = _raw(x), _keep(_raw(ans), shape, axis, keepdims)
+    winners = xr == best
+    if np.isnan(best).any():  # NaN wins (max/min propagate it): its gradient goes there, not 0/0
+        winners |= np.isnan(xr) & np.isnan(best)
+    winners = winners.astype(_dtype(g))
     share = winners / np.sum(winners, axis=axis, keepdims=True)  # ties share equally
     return (_keep(g, shape, axis, keepdims) * share,)
 
@@ -540,7 +546,9 @@ def _norm_index(index):
     if isinstance(index, tuple):
         return tuple(_norm_index(i) for i in index)
     if isinstance(index, Tensor):
-        return index.data
+        index = index.data
+    if isinstance(index, np.ndarray):
+        return index.copy()  # the VJP scatters with it: a later write by the caller must not matter
     if isinstance(index, list):
         arr = np.asarray(index)
         return arr.astype(np.intp) if arr.size == 0 else arr  # x[[]] is an empty selection

@@ -138,3 +138,21 @@ def test_check_gradients_with_dropout_sees_one_mask():
     # used), which is what an identically seeded model's first forward gives
     twin = build().astype(np.float64)
     assert report.loss == pytest.approx(nn.mse_loss(twin(x), y).item(), rel=1e-12)
+
+
+def test_max_over_nan_sends_the_gradient_to_the_nan():
+    x = ag.tensor(np.array([1.0, np.nan, 3.0]), requires_grad=True)
+    with np.errstate(invalid="ignore"):
+        ag.max(x).backward()
+    np.testing.assert_array_equal(x.grad, [0.0, 1.0, 0.0])
+
+
+def test_index_arrays_and_clip_bounds_written_after_forward_do_not_change_gradients():
+    x = ag.tensor(np.arange(4.0), requires_grad=True)
+    idx = np.array([0, 0, 3])
+    lo = np.array([0.5, 0.5, 0.5, 0.5])
+    y = x[idx].sum() + ag.clip(x, lo, None).sum()
+    idx[:] = 1  # the caller reuses its arrays
+    lo[:] = 10.0
+    y.backward()
+    np.testing.assert_array_equal(x.grad, [2.0, 1.0, 1.0, 2.0])
