@@ -21,31 +21,13 @@ import numpy as np
 
 import autograd_core as ag
 
-from .optim import _grad_array
+from .optim import _grad_array, _param_list
 
 Params = Iterable[ag.Tensor] | ag.Tensor
 
 
 def _params(params, who: str) -> list[ag.Tensor]:
-    """Like optim's parameter list, but an empty list is allowed (there is nothing to do)."""
-    if hasattr(params, "parameters") and callable(params.parameters):
-        params = params.parameters()
-    if isinstance(params, ag.Tensor):
-        params = [params]
-    try:
-        items = list(params)
-    except TypeError:
-        raise TypeError(
-            f"{who}: params must be an iterable of Parameters, got {type(params).__name__}"
-        ) from None
-    out, seen = [], set()
-    for i, p in enumerate(items):
-        if not isinstance(p, ag.Tensor):
-            raise TypeError(f"{who}: params[{i}] is a {type(p).__name__}, not a Parameter/Tensor")
-        if id(p) not in seen:
-            seen.add(id(p))
-            out.append(p)
-    return out
+    return _param_list(params, who, allow_empty=True)
 
 
 def _positive(value, name: str, who: str) -> float:

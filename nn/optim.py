@@ -29,8 +29,9 @@ import numpy as np
 import autograd_core as ag
 
 
-def _param_list(params, who: str) -> list[ag.Tensor]:
-    """Parameters from a Module, a single Tensor or an iterable of Tensors; duplicates dropped."""
+def _param_list(params, who: str, allow_empty: bool = False) -> list[ag.Tensor]:
+    """Parameters from a Module, a single Tensor or an iterable of Tensors; duplicates dropped.
+    An empty list is an error for an optimizer; constraints accept it (nothing to do)."""
     if hasattr(params, "parameters") and callable(params.parameters):
         params = params.parameters()
     if isinstance(params, ag.Tensor):
@@ -50,7 +51,7 @@ def _param_list(params, who: str) -> list[ag.Tensor]:
         if id(p) not in seen:  # a parameter listed twice is updated once
             seen.add(id(p))
             out.append(p)
-    if not out:
+    if not out and not allow_empty:
         raise ValueError(f"{who}: got an empty parameter list")
     return out
 
