@@ -24,6 +24,7 @@ from .ops import (
     abs,
     add,
     astype,
+    avg_pool,
     broadcast_to,
     clip,
     concatenate,
@@ -82,7 +83,7 @@ __all__ = [
     # defining ops
     "primitive", "Primitive",
     # the rule table (ops.py)
-    "abs", "add", "astype", "broadcast_to", "clip", "concatenate", "divide", "einsum", "exp",
+    "abs", "add", "astype", "avg_pool", "broadcast_to", "clip", "concatenate", "divide", "einsum", "exp",
     "expand_dims", "getitem", "linear", "log", "log_softmax", "logsumexp", "matmul", "max",
     "maximum", "mean", "min", "minimum", "multiply", "negative", "pad", "power", "relu", "reshape",
     "sigmoid", "sign", "sliding_window", "softmax", "softmax_cross_entropy", "sqrt", "stack",

@@ -204,7 +204,8 @@ def _apply(node: Node, g, cot: dict, leaf: dict, create_graph: bool) -> None:
             continue
         t = inputs[i]
         d = t.data
-        if type(c) is not np.ndarray or c.shape != d.shape or c.dtype != d.dtype or create_graph:
+        if create_graph or type(c) is not np.ndarray or c.shape != d.shape or (
+                c.dtype is not d.dtype and c.dtype != d.dtype):
             c = _fit(c, t, node, i, create_graph)
         if t._node is not None:
             key, target = t._node, cot

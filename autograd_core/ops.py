@@ -257,6 +257,11 @@ def linear_vjp(g, ans, x, W, b=None, *, needs):
     n_inputs = len(needs)  # 2 when called as linear(x, W)
     needs = tuple(needs) + (False,) * (3 - n_inputs)
     g = _blas(g)
+    if type(g) is np.ndarray and g.ndim == 2 and type(x) is np.ndarray:  # first order, 2-D: NumPy
+        gx = (g @ W) if needs[0] else None
+        gW = (g.T @ _blas(x)) if needs[1] else None
+        gb = g.sum(axis=0) if needs[2] else None
+        return (gx, gW, gb)[:n_inputs]
     gx = matmul(g, W) if needs[0] else None
     gW = gb = None
     if needs[1] or needs[2]:
@@ -345,7 +350,7 @@ def sum_vjp(g, ans, x, *, axis, keepdims):
     return (broadcast_to(_keep(g, np.shape(_raw(x)), axis, keepdims), np.shape(_raw(x))),)
 
 
-_sum_p = defop(lambda x, *, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims), sum_vjp, "sum",
+_sum_p = defop(lambda x, *, axis, keepdims: np.add.reduce(x, axis=axis, keepdims=keepdims), sum_vjp, "sum",
                reads=())
 
 
@@ -600,7 +605,15 @@ def stack(xs, axis: int = 0):
     return _stack_p(*xs, axis=axis)
 
 
-_pad_p = defop(lambda x, *, pad_width: np.pad(x, pad_width),
+def _pad(x, *, pad_width):
+    # zeros + one slice assignment: ~4x faster than np.pad's general machinery for zero fill
+    x = np.asarray(x)
+    out = np.zeros(tuple(n + b + a for n, (b, a) in zip(x.shape, pad_width, strict=True)), dtype=x.dtype)
+    out[tuple(slice(b, b + n) for n, (b, _) in zip(x.shape, pad_width, strict=True))] = x
+    return out
+
+
+_pad_p = defop(_pad,
                lambda g, ans, x, *, pad_width: (
                    getitem_p(g, index=tuple(slice(b, b + n) for (b, _), n
                                             in zip(pad_width, np.shape(_raw(x)), strict=True))),),
@@ -661,16 +674,72 @@ def sliding_window(x, size, stride=1):
     ``out[i] = (n_i - size_i) // stride_i + 1``. A read-only view in the forward (no copy); the
     VJP adds each window's cotangent back (one strided add per window offset, not per pixel).
     """
+    size, stride = _window_size_stride("sliding_window", x, size, stride)
+    return sliding_window_p(x, size=size, stride=stride)
+
+
+def _window_size_stride(what: str, x, size, stride) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Normalize and check `size`/`stride` (ints or tuples) against the input's trailing axes."""
     size = (int(size),) if isinstance(size, (int, np.integer)) else tuple(int(s) for s in size)
+    if stride is None:
+        stride = size
     stride = ((int(stride),) * len(size) if isinstance(stride, (int, np.integer))
               else tuple(int(s) for s in stride))
     shape = np.shape(_raw(x))
     if len(stride) != len(size) or len(size) > len(shape):
-        raise ValueError(f"sliding_window: size {size} and stride {stride} do not fit input shape {shape}")
+        raise ValueError(f"{what}: size {size} and stride {stride} do not fit input shape {shape}")
     too_big = builtins.any(k < 1 or k > n for k, n in zip(size, shape[-len(size):], strict=True))
-    if too_big or builtins.min(stride) < 1:
-        raise ValueError(f"sliding_window: window {size} (stride {stride}) does not fit input shape {shape}")
-    return sliding_window_p(x, size=size, stride=stride)
+    if too_big or builtins.min(stride, default=1) < 1:
+        raise ValueError(f"{what}: window {size} (stride {stride}) does not fit input shape {shape}")
+    return size, stride
+
+
+def _avg_pool(x, *, size, stride):
+    # one strided add per window offset over the whole output (a reshape + mean over the small
+    # window axes iterates in steps of 2 or 3 elements and is ~15x slower)
+    outsz = _window_out(x.shape, size, stride)
+    acc = None
+    for offs in itertools.product(*(range(n) for n in size)):
+        src = x[(Ellipsis,) + tuple(slice(o, o + s * (m - 1) + 1, s)
+                                    for o, s, m in zip(offs, stride, outsz, strict=True))]
+        if acc is None:
+            acc = np.array(src, dtype=np.result_type(x.dtype, np.float32) if x.dtype.kind != "f" else x.dtype)
+        else:
+            acc += src
+    acc *= 1.0 / float(np.prod(size))
+    return acc
+
+
+def avg_pool_vjp(g, ans, x, *, size, stride):
+    # every input in a window gets the window's cotangent over the window size
+    k = len(size)
+    shape = np.shape(_raw(x))
+    if type(g) is np.ndarray and size == stride:
+        # first order, non-overlapping tiles: repeat each entry over its tile (np.repeat is ~3x
+        # faster than adding strided slices into zeros), zeros for the rows/columns floor mode cut
+        gx = g * (1.0 / float(np.prod(size)))
+        for axis, s in zip(range(g.ndim - k, g.ndim), size, strict=True):
+            gx = np.repeat(gx, s, axis=axis)
+        if gx.shape != shape:
+            gx = np.pad(gx, [(0, n - m) for n, m in zip(shape, gx.shape, strict=True)])
+        return (gx,)
+    # in general: broadcast g to the windows' shape (a view), then add the windows back (col2im)
+    gw = broadcast_to(reshape(g * (1.0 / float(np.prod(size))), np.shape(_raw(g)) + (1,) * k),
+                      np.shape(_raw(g)) + size)
+    return (sliding_window_transpose(gw, shape=shape, size=size, stride=stride),)
+
+
+_avg_pool_p = defop(_avg_pool, avg_pool_vjp, "avg_pool", reads=())
+
+
+def avg_pool(x, size, stride=None):
+    """Mean over windows of the last ``len(size)`` axes (average pooling): shape
+    ``x.shape[:-k] + out`` with ``out[i] = (n_i - size_i) // stride_i + 1``; `stride` defaults
+    to `size` (non-overlapping windows, PyTorch's default), no padding, floor mode. The same as
+    ``mean(sliding_window(x, size, stride), axis=(-k, ..., -1))``, computed with one strided
+    add per window offset."""
+    size, stride = _window_size_stride("avg_pool", x, size, stride)
+    return _avg_pool_p(x, size=size, stride=stride)
 
 
 identity = defop(lambda x: x, lambda g, ans, x: (g,), "identity", reads=())
@@ -680,7 +749,7 @@ __all__ = [
     "abs", "tanh", "sigmoid", "relu", "sign", "clip", "where", "maximum", "minimum", "astype",
     "sum", "mean", "max", "min", "logsumexp", "softmax", "log_softmax", "einsum", "reshape",
     "expand_dims", "transpose", "broadcast_to", "sum_to", "concatenate", "stack", "pad",
-    "sliding_window", "getitem", "linear", "softmax_cross_entropy",
+    "sliding_window", "avg_pool", "getitem", "linear", "softmax_cross_entropy",
 ]
 
 # Every Primitive defined above, by op name (the completeness test checks each has a test case).

@@ -28,6 +28,10 @@ class _State(threading.local):
         self.tapes: list[Tape] = []  # open `with Tape()` blocks, innermost last
         self.scope: list[str] = []  # module paths (nn pushes one per Module call), innermost last
         self.record_source = False  # stamp nodes with the user's forward line (costs a frame walk)
+        self.stamping = False  # scope or record_source is on (the hot path reads only this)
+
+    def restamp(self) -> None:
+        self.stamping = bool(self.scope) or self.record_source
 
 
 state = _State()
@@ -50,30 +54,23 @@ _locks_mutex = threading.RLock()
 
 def _lock(arrays) -> tuple:
     """Lock the writable arrays among `arrays` (and count the ones locked already)."""
-    todo = None
+    locked = ()
     for a in arrays:
         # cheap test first: a chain's inputs are earlier outputs, read-only and not counted
-        if type(a) is np.ndarray and (id(a) in _locks or a.flags.writeable):
-            if todo is None:
-                todo = [a]
-            else:
-                todo.append(a)
-    if todo is None:
-        return ()
-    locked = []
-    with _locks_mutex:
-        for a in todo:
+        if type(a) is np.ndarray:
             k = id(a)
-            n = _locks.get(k)
-            if n is not None:
-                _locks[k] = n + 1
-            elif a.flags.writeable:
-                a.setflags(write=False)
-                _locks[k] = 1
-            else:
-                continue
-            locked.append(a)
-    return tuple(locked)
+            if k in _locks or a.flags.writeable:
+                with _locks_mutex:
+                    n = _locks.get(k)
+                    if n is not None:
+                        _locks[k] = n + 1
+                    elif a.flags.writeable:
+                        a.setflags(write=False)
+                        _locks[k] = 1
+                    else:
+                        continue
+                locked += (a,)
+    return locked
 
 
 def _unlock(arrays: tuple) -> None:
@@ -101,7 +98,7 @@ class Node:
     """
 
     __slots__ = ("index", "prim", "inputs", "args", "kwargs", "ans", "needs", "_out", "_locked",
-                 "out_shape", "out_dtype", "module", "source", "__weakref__")
+                 "_shape", "_dtype", "module", "source", "__weakref__")
 
     def __init__(self, prim, inputs: tuple, args: tuple, kwargs: dict, ans: np.ndarray,
                  needs: tuple[bool, ...]) -> None:
@@ -114,13 +111,17 @@ class Node:
         self._out = None
         self.needs = needs  # per input: does it need a cotangent?
         reads = prim.reads  # lock only what the VJP will read
-        self._locked = _lock(args) if reads is None else _lock([args[i] for i in reads]) if reads else ()
+        locked = _lock(args) if reads is None else _lock([args[i] for i in reads]) if reads else ()
+        self._locked = locked
+        if locked:
+            self.__class__ = _LockedNode  # only a node holding locks needs a finalizer
         ans.setflags(write=False)
-        self.out_shape = ans.shape
-        self.out_dtype = ans.dtype
-        st = state
-        self.module = st.scope[-1] if st.scope else None  # dotted module path (see module_scope)
-        self.source = _call_site() if st.record_source else None
+        if state.stamping:  # one thread-local read when no module scope or record_source is on
+            st = state
+            self.module = st.scope[-1] if st.scope else None  # dotted module path (module_scope)
+            self.source = _call_site() if st.record_source else None
+        else:
+            self.module = self.source = None
 
     @property
     def op(self) -> str:
@@ -133,6 +134,14 @@ class Node:
         return None if self._out is None else self._out()
 
     @property
+    def out_shape(self) -> tuple[int, ...]:
+        return self._shape if self.ans is None else self.ans.shape
+
+    @property
+    def out_dtype(self) -> np.dtype:
+        return self._dtype if self.ans is None else self.ans.dtype
+
+    @property
     def released(self) -> bool:
         return self.args is None
 
@@ -142,15 +151,23 @@ class Node:
             return
         if self._locked:
             _unlock(self._locked)
-        self._locked = ()
+            self._locked = ()
+        ans = self.ans
+        self._shape, self._dtype = ans.shape, ans.dtype
         self.inputs = self.args = self.ans = None
+
+    def __repr__(self) -> str:
+        return f"<Node #{self.index} {self.op} -> {self.out_shape} {self.out_dtype}>"
+
+
+class _LockedNode(Node):
+    """A node that locked arrays: unlocks them if it is dropped without a release."""
+
+    __slots__ = ()
 
     def __del__(self) -> None:
         if self._locked:
             _unlock(self._locked)
-
-    def __repr__(self) -> str:
-        return f"<Node #{self.index} {self.op} -> {self.out_shape} {self.out_dtype}>"
 
 
 _ENGINE_DIRS = (os.path.dirname(os.path.abspath(__file__)),)
@@ -188,11 +205,16 @@ class module_scope:
         self.path = path
 
     def __enter__(self) -> module_scope:
-        state.scope.append(self.path)
+        st = state
+        st.scope.append(self.path)
+        st.stamping = True
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        state.scope.pop()
+        st = state
+        st.scope.pop()
+        if not st.scope:
+            st.restamp()
 
 
 class record_source:
@@ -206,10 +228,12 @@ class record_source:
     def __enter__(self) -> record_source:
         self._prev = state.record_source
         state.record_source = self.enabled
+        state.restamp()
         return self
 
     def __exit__(self, *exc: Any) -> None:
         state.record_source = self._prev
+        state.restamp()
 
 
 class no_grad:

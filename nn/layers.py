@@ -57,7 +57,7 @@ class Dense(Module):
         self.b = Parameter(np.zeros(self.n_out, dtype=ag.get_default_dtype()))
 
     def _check_input(self, x) -> None:
-        shape = np.shape(x)
+        shape = x.shape if isinstance(x, ag.Tensor) else np.shape(x)
         if len(shape) != 2 or shape[1] != self.n_in:
             raise ValueError(f"{self!r}: expected input of shape (N, {self.n_in}), "
                              f"got {tuple(shape)}")

@@ -78,19 +78,20 @@ class Module:
     def __call__(self, *args, **kwargs):
         # Nodes recorded inside are stamped with this module's dotted path (node.module), which
         # graph pictures and gradient-check reports use. The outermost call names the paths.
-        if _calls.depth == 0 and self._paths_for != _structure_version[0]:
+        calls = _calls
+        if calls.depth == 0 and self._paths_for != _structure_version[0]:
             _structure_version[0] += 1  # another root sharing these modules must rename them
             for path, m in self.named_modules():
                 object.__setattr__(m, "_path", path)
                 object.__setattr__(m, "_scope", ag.module_scope(path))  # reentrant: reused
             object.__setattr__(self, "_paths_for", _structure_version[0])
-        _calls.depth += 1
+        calls.depth += 1
         try:
             # a module called without being registered under the root has no scope yet
             with self._scope or ag.module_scope(self._path):
                 return self.forward(*args, **kwargs)
         finally:
-            _calls.depth -= 1
+            calls.depth -= 1
 
     # ---- traversal -----------------------------------------------------------------------------
     def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:

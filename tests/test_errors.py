@@ -182,3 +182,11 @@ def test_item_of_many_elements():
 def test_reduction_axis_out_of_range():
     with pytest.raises(ValueError, match="axis 2 is out of bounds"):
         ag.tensor(np.ones((2, 3))).sum(axis=2)
+
+
+def test_avg_pool_rejects_a_window_that_does_not_fit():
+    x = ag.tensor(np.ones((2, 3, 3)), requires_grad=True)
+    with pytest.raises(ValueError, match=r"avg_pool: window \(4, 4\)"):
+        ag.avg_pool(x, (4, 4))
+    with pytest.raises(ValueError, match="avg_pool: size"):
+        ag.avg_pool(x, (2, 2), stride=(1, 1, 1))
