@@ -243,9 +243,13 @@ def _blas(a):
 
 
 def _linear(x, W, b=None):
-    x, W = _blas(np.asarray(x)), np.asarray(W)
+    if type(x) is not np.ndarray or type(W) is not np.ndarray:
+        x, W = np.asarray(x), np.asarray(W)
+    if not (x.flags.c_contiguous or x.flags.f_contiguous):
+        x = _blas(x)
     if W.ndim != 2 or x.ndim < 1 or x.shape[-1] != W.shape[1] or (
-            b is not None and np.shape(b) != W.shape[:1]):
+            b is not None and (type(b) is not np.ndarray or b.shape != W.shape[:1])
+            and np.shape(b) != W.shape[:1]):
         raise ValueError(
             f"linear: x {np.shape(x)} @ W.T + b needs W of shape (n_out, n_in) with n_in = x's last "
             f"axis and b of shape (n_out,); got W {np.shape(W)}, b {None if b is None else np.shape(b)}")
