@@ -28,6 +28,7 @@ from .ops import (
     broadcast_to,
     clip,
     concatenate,
+    conv2d,
     divide,
     einsum,
     exp,
@@ -83,8 +84,8 @@ __all__ = [
     # defining ops
     "primitive", "Primitive",
     # the rule table (ops.py)
-    "abs", "add", "astype", "avg_pool", "broadcast_to", "clip", "concatenate", "divide", "einsum", "exp",
-    "expand_dims", "getitem", "linear", "log", "log_softmax", "logsumexp", "matmul", "max",
+    "abs", "add", "astype", "avg_pool", "broadcast_to", "clip", "concatenate", "conv2d", "divide",
+    "einsum", "exp", "expand_dims", "getitem", "linear", "log", "log_softmax", "logsumexp", "matmul", "max",
     "maximum", "mean", "min", "minimum", "multiply", "negative", "pad", "power", "relu", "reshape",
     "sigmoid", "sign", "sliding_window", "softmax", "softmax_cross_entropy", "sqrt", "stack",
     "subtract", "sum", "sum_to", "tanh", "transpose", "where",

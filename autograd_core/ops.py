@@ -749,6 +749,155 @@ def avg_pool(x, size, stride=None):
     return _avg_pool_p(x, size=size, stride=stride)
 
 
+# ---- convolution -------------------------------------------------------------------------------
+# Note [conv2d layout]
+# im2col per sample: cols (N, C·kh·kw, L), then ONE batched matmul with the kernel as a
+# (O, C·kh·kw) matrix gives (N, O, L): NCHW directly, no transpose. With stride 1 the columns come
+# from the zero-padded input flattened per channel: the window at offset (i, j) of output pixel
+# (h, w) starts at flat index (h + i)·Wp + (w + j), so for each offset the columns of every pixel
+# are ONE contiguous slice of length L = Ho·Wp (each row carries kw − 1 junk columns, cropped from
+# the output). Building cols is then kh·kw long copies, and col2im in the VJP kh·kw long adds, where
+# window views copy and add W' elements at a time (~2-3x slower at W4's sizes). Other strides
+# take the window-view path.
+
+
+def _conv_geometry(xshape, wshape, stride, padding):
+    (n, c, h, w), (o, _, kh, kw) = xshape, wshape
+    (sh, sw), (ph, pw) = stride, padding
+    hp, wp = h + 2 * ph, w + 2 * pw
+    return n, c, h, w, o, kh, kw, sh, sw, ph, pw, hp, wp, (hp - kh) // sh + 1, (wp - kw) // sw + 1
+
+
+def _im2col(x, geom):
+    """(cols (N, C·kh·kw, L), L): see Note [conv2d layout]."""
+    n, c, h, w, o, kh, kw, sh, sw, ph, pw, hp, wp, ho, wo = geom
+    if sh == sw == 1:
+        flat = np.zeros((n, c, hp * wp + kw - 1), dtype=x.dtype)
+        flat[:, :, :hp * wp].reshape(n, c, hp, wp)[:, :, ph:ph + h, pw:pw + w] = x
+        L = ho * wp
+        cols = np.empty((n, c, kh, kw, L), dtype=x.dtype)
+        for i in range(kh):
+            for j in range(kw):
+                cols[:, :, i, j] = flat[:, :, i * wp + j: i * wp + j + L]
+        return cols.reshape(n, c * kh * kw, L), L
+    xp = np.zeros((n, c, hp, wp), dtype=x.dtype)
+    xp[:, :, ph:ph + h, pw:pw + w] = x
+    win = np.lib.stride_tricks.sliding_window_view(xp, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]
+    return win.transpose(0, 1, 4, 5, 2, 3).reshape(n, c * kh * kw, ho * wo), ho * wo
+
+
+def _col2im(gcols, geom, dtype):
+    """The adjoint of `_im2col`: add each window's cotangent back; the input's cotangent."""
+    n, c, h, w, o, kh, kw, sh, sw, ph, pw, hp, wp, ho, wo = geom
+    gc = gcols.reshape(n, c, kh, kw, -1)
+    if sh == sw == 1:
+        L = ho * wp
+        flat = np.zeros((n, c, hp * wp + kw - 1), dtype=dtype)
+        for i in range(kh):
+            for j in range(kw):
+                flat[:, :, i * wp + j: i * wp + j + L] += gc[:, :, i, j]
+        return flat[:, :, :hp * wp].reshape(n, c, hp, wp)[:, :, ph:ph + h, pw:pw + w]
+    gxp = np.zeros((n, c, hp, wp), dtype=dtype)
+    gc = gc.reshape(n, c, kh, kw, ho, wo)
+    for i in range(kh):
+        for j in range(kw):
+            gxp[:, :, i:i + sh * (ho - 1) + 1:sh, j:j + sw * (wo - 1) + 1:sw] += gc[:, :, i, j]
+    return gxp[:, :, ph:ph + h, pw:pw + w]
+
+
+def _conv2d(x, W, b=None, *, stride, padding):
+    x, W = np.asarray(x), np.asarray(W)
+    b = None if b is None else np.asarray(b)
+    geom = _conv_geometry(x.shape, W.shape, stride, padding)
+    n, o, ho, wo, wp = geom[0], geom[4], geom[13], geom[14], geom[12]
+    cols, L = _im2col(x, geom)
+    out = np.matmul(W.reshape(o, -1), cols)  # (N, O, L)
+    if L != ho * wo:  # stride 1: crop the junk columns (one pass, fused with the bias)
+        out = out.reshape(n, o, ho, wp)[..., :wo]
+        return np.add(out, b.reshape(o, 1, 1)) if b is not None else np.ascontiguousarray(out)
+    out = out.reshape(n, o, ho, wo)
+    if b is not None:
+        out += b.reshape(o, 1, 1)  # in place: `out` is fresh
+    return out
+
+
+def conv2d_vjp(g, ans, x, W, b=None, *, stride, padding, needs):
+    n_inputs = len(needs)
+    needs = tuple(needs) + (False,) * (3 - n_inputs)
+    if type(g) is not np.ndarray:
+        return _conv2d_vjp_graph(g, x, W, stride, padding, needs)[:n_inputs]
+    geom = _conv_geometry(x.shape, W.shape, stride, padding)
+    n, o, ho, wo, wp = geom[0], geom[4], geom[13], geom[14], geom[12]
+    gx = gW = gb = None
+    if needs[2]:
+        gb = g.sum(axis=(0, 2, 3))
+    if needs[0] or needs[1]:
+        if geom[7] == geom[8] == 1:  # stride 1: g on the padded-width grid, zero junk columns
+            gL = np.zeros((n, o, ho, wp), dtype=g.dtype)
+            gL[..., :wo] = g
+            gL = gL.reshape(n, o, ho * wp)
+        else:
+            gL = g.reshape(n, o, ho * wo)
+        if needs[1]:
+            cols, _ = _im2col(x, geom)  # recomputed: saving it would hold kh·kw copies of x
+            gW = np.matmul(gL, cols.transpose(0, 2, 1)).sum(axis=0).reshape(W.shape)
+        if needs[0]:
+            gx = _col2im(np.matmul(W.reshape(o, -1).T, gL), geom, g.dtype)
+    return (gx, gW, gb)[:n_inputs]
+
+
+def _conv2d_vjp_graph(g, x, W, stride, padding, needs):
+    """The same VJP with recorded ops (create_graph), so it can be differentiated again."""
+    geom = _conv_geometry(np.shape(_raw(x)), np.shape(_raw(W)), stride, padding)
+    n, c, h, w, o, kh, kw, sh, sw, ph, pw, hp, wp, ho, wo = geom
+    gL = reshape(g, (n, o, ho * wo))
+    Wm = reshape(W, (o, c * kh * kw))
+    gx = gW = gb = None
+    if needs[1]:
+        win = sliding_window(pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw))), (kh, kw), (sh, sw))
+        cols = reshape(transpose(win, (0, 1, 4, 5, 2, 3)), (n, c * kh * kw, ho * wo))
+        gW = reshape(sum(matmul(gL, transpose(cols, (0, 2, 1))), axis=0), (o, c, kh, kw))
+    if needs[0]:
+        gwin = transpose(reshape(matmul(transpose(Wm), gL), (n, c, kh, kw, ho, wo)), (0, 1, 4, 5, 2, 3))
+        gxp = sliding_window_transpose(gwin, shape=(n, c, hp, wp), size=(kh, kw), stride=(sh, sw))
+        gx = getitem_p(gxp, index=(slice(None), slice(None), slice(ph, ph + h), slice(pw, pw + w)))
+    if needs[2]:
+        gb = sum(g, axis=(0, 2, 3))
+    return gx, gW, gb
+
+
+_conv2d_p = defop(_conv2d, conv2d_vjp, "conv2d", reads=(0, 1))
+
+
+def conv2d(x, W, b=None, stride=1, padding=0):
+    """2-D cross-correlation of NCHW `x` with kernel `W` ``(c_out, c_in, kh, kw)`` plus bias `b`
+    ``(c_out,)`` (PyTorch's ``F.conv2d``): ``out[n, o, h, w] = b[o] + Σ_{c,i,j} W[o, c, i, j] ·
+    xp[n, c, h·s_h + i, w·s_w + j]`` with ``xp`` zero-padded by `padding`; output
+    ``(N, c_out, (H + 2p_h − kh)//s_h + 1, (W + 2p_w − kw)//s_w + 1)``. `stride` and `padding`
+    are an int or an ``(h, w)`` pair. One node: im2col and one batched matmul forward, one more
+    matmul per needed gradient and col2im backward (Note [conv2d layout])."""
+    pairs = []
+    for name, v, low in (("stride", stride, 1), ("padding", padding, 0)):
+        pair = (v, v) if isinstance(v, (int, np.integer)) else tuple(v)
+        if len(pair) != 2 or not builtins.all(isinstance(p, (int, np.integer)) and not isinstance(p, bool)
+                                               for p in pair) or builtins.min(pair) < low:
+            raise ValueError(f"conv2d: {name} must be an int >= {low} or a pair of them, got {v!r}")
+        pairs.append((int(pair[0]), int(pair[1])))
+    xs, ws = np.shape(_raw(x)), np.shape(_raw(W))
+    if len(xs) != 4 or len(ws) != 4 or xs[1] != ws[1]:
+        raise ValueError(f"conv2d: x must be (N, C, H, W) and W (c_out, C, kh, kw) with the same C; "
+                         f"got x {xs}, W {ws}")
+    if b is not None and np.shape(_raw(b)) != ws[:1]:
+        raise ValueError(f"conv2d: b must have shape ({ws[0]},) (one bias per output channel), "
+                         f"got {np.shape(_raw(b))}")
+    (ph, pw) = pairs[1]
+    if xs[2] + 2 * ph < ws[2] or xs[3] + 2 * pw < ws[3]:
+        raise ValueError(f"conv2d: input of spatial size {xs[2:]} with padding {pairs[1]} is smaller "
+                         f"than the kernel {ws[2:]}")
+    args = (x, W) if b is None else (x, W, b)
+    return _conv2d_p(*args, stride=pairs[0], padding=pairs[1])
+
+
 identity = defop(lambda x: x, lambda g, ans, x: (g,), "identity", reads=())
 
 __all__ = [
@@ -756,7 +905,7 @@ __all__ = [
     "abs", "tanh", "sigmoid", "relu", "sign", "clip", "where", "maximum", "minimum", "astype",
     "sum", "mean", "max", "min", "logsumexp", "softmax", "log_softmax", "einsum", "reshape",
     "expand_dims", "transpose", "broadcast_to", "sum_to", "concatenate", "stack", "pad",
-    "sliding_window", "avg_pool", "getitem", "linear", "softmax_cross_entropy",
+    "sliding_window", "avg_pool", "conv2d", "getitem", "linear", "softmax_cross_entropy",
 ]
 
 # Every Primitive defined above, by op name (the completeness test checks each has a test case).

@@ -2,10 +2,10 @@
 
 Both layers are the lecture's "sparse affine" layers: a convolution is a Dense layer whose
 matrix is sparse with shared entries, and average pooling is a fixed fat matrix. Neither loops
-over pixels or samples: ``ag.sliding_window`` gives a view of every window, one copy lays the
-windows out as columns (im2col) and one ``ag.matmul`` contracts them with the kernel (the engine's
-VJPs then scatter the windows back, col2im); ``ag.avg_pool`` averages windows with one strided add
-per window offset.
+over pixels or samples: ``ag.conv2d`` lays every window out as a column (im2col) and contracts
+them with the kernel in one batched matrix product (its VJP scatters the windows back, col2im; see
+Note [conv2d layout] in autograd_core/ops.py); ``ag.avg_pool`` averages windows with one strided
+add per window offset.
 """
 
 from __future__ import annotations
@@ -72,21 +72,7 @@ class Conv2d(Module):
 
     def forward(self, x: ag.Tensor) -> ag.Tensor:
         self._check_input(tuple(np.shape(x)))
-        ph, pw = self.padding
-        if ph or pw:
-            x = ag.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
-        windows = ag.sliding_window(x, self.kernel_size, self.stride)  # (N, c_in, H', W', kh, kw)
-        n, c, h, w, kh, kw = windows.shape
-        # im2col per sample, (N, c_in·kh·kw, H'·W'): the only copy, and its inner loop runs along
-        # W' (a (N·H'·W', c_in·kh·kw) layout would copy 3 elements at a time, ~3x slower). Then
-        # one matrix product with the kernel as a (c_out, c_in·kh·kw) matrix, batched over N,
-        # whose result is already contiguous NCHW (no transposed view for ReLU and pooling to
-        # stride through, no copy back in the backward).
-        cols = ag.reshape(ag.transpose(windows, (0, 1, 4, 5, 2, 3)), (n, c * kh * kw, h * w))
-        out = ag.matmul(ag.reshape(self.W, (self.c_out, c * kh * kw)), cols)  # (N, c_out, H'W')
-        if self.b is not None:
-            out = out + ag.reshape(self.b, (self.c_out, 1))
-        return ag.reshape(out, (n, self.c_out, h, w))
+        return ag.conv2d(x, self.W, self.b, stride=self.stride, padding=self.padding)
 
     def extra_repr(self) -> str:
         extra = "" if self.b is not None else ", bias=False"

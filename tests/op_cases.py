@@ -238,6 +238,14 @@ def np_windows(x, size, stride):
     return out
 
 
+def np_conv2d(x, w, b, stride, padding):
+    """Cross-correlation by explicit window loops (independent of the engine's im2col)."""
+    xp = np.pad(x, ((0, 0), (0, 0), (padding[0],) * 2, (padding[1],) * 2))
+    win = np_windows(xp, w.shape[2:], stride)  # (N, C, Ho, Wo, kh, kw)
+    out = np.einsum("nchwij,ocij->nohw", win, w)
+    return out if b is None else out + b[:, None, None]
+
+
 def np_windows_transpose(g, shape, size, stride):
     k = len(size)
     out = np.zeros(shape, dtype=g.dtype)
@@ -642,6 +650,22 @@ OP_CASES: list[OpCase] = [
            numpy_ref=lambda x: np_windows(x, (3, 3), (1, 1))),
     OpCase("sliding_window", "T_view", lambda x: ag.sliding_window(x, (2, 2)), [(3, 4)], view="T",
            numpy_ref=lambda x: np_windows(x, (2, 2), (1, 1))),
+    # conv2d: against loop-built windows contracted with the kernel (stride 1 takes the flattened
+    # im2col path, other strides the window-view path: both are covered)
+    OpCase("conv2d", "pad1_bias", lambda x, w, b: ag.conv2d(x, w, b, padding=1),
+           [(2, 3, 5, 4), (4, 3, 3, 3), (4,)],
+           numpy_ref=lambda x, w, b: np_conv2d(x, w, b, (1, 1), (1, 1))),
+    OpCase("conv2d", "no_pad_no_bias_2x3", lambda x, w: ag.conv2d(x, w), [(2, 2, 5, 6), (3, 2, 2, 3)],
+           numpy_ref=lambda x, w: np_conv2d(x, w, None, (1, 1), (0, 0))),
+    OpCase("conv2d", "stride2_pad_1_2", lambda x, w, b: ag.conv2d(x, w, b, stride=2, padding=(1, 2)),
+           [(2, 2, 5, 5), (3, 2, 3, 3), (3,)],
+           numpy_ref=lambda x, w, b: np_conv2d(x, w, b, (2, 2), (1, 2))),
+    OpCase("conv2d", "stride_2_1", lambda x, w: ag.conv2d(x, w, stride=(2, 1)), [(1, 2, 6, 5), (2, 2, 3, 2)],
+           numpy_ref=lambda x, w: np_conv2d(x, w, None, (2, 1), (0, 0))),
+    OpCase("conv2d", "1x1_kernel", lambda x, w, b: ag.conv2d(x, w, b), [(2, 3, 3, 3), (2, 3, 1, 1), (2,)],
+           numpy_ref=lambda x, w, b: np_conv2d(x, w, b, (1, 1), (0, 0))),
+    OpCase("conv2d", "x_T_view", lambda x, w: ag.conv2d(x, w, padding=1), [(2, 2, 4, 3), (2, 2, 3, 3)],
+           view=("T", None), numpy_ref=lambda x, w: np_conv2d(x, w, None, (1, 1), (1, 1))),
     # avg_pool: the mean over each window, checked against loop-built windows
     OpCase("avg_pool", "2x2_tiles", lambda x: ag.avg_pool(x, (2, 2)), [(2, 3, 4, 4)],
            numpy_ref=lambda x: np_windows(x, (2, 2), (2, 2)).mean(axis=(-2, -1))),

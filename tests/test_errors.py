@@ -190,3 +190,16 @@ def test_avg_pool_rejects_a_window_that_does_not_fit():
         ag.avg_pool(x, (4, 4))
     with pytest.raises(ValueError, match="avg_pool: size"):
         ag.avg_pool(x, (2, 2), stride=(1, 1, 1))
+
+
+def test_conv2d_names_what_does_not_fit():
+    x = ag.tensor(np.ones((2, 3, 4, 4)), requires_grad=True)
+    with pytest.raises(ValueError,
+                       match=r"conv2d: x must be \(N, C, H, W\).*x \(2, 3, 4, 4\), W \(5, 2, 3, 3\)"):
+        ag.conv2d(x, np.ones((5, 2, 3, 3)))
+    with pytest.raises(ValueError, match=r"conv2d: b must have shape \(5,\)"):
+        ag.conv2d(x, np.ones((5, 3, 3, 3)), np.ones(4))
+    with pytest.raises(ValueError, match="conv2d: stride must be an int >= 1"):
+        ag.conv2d(x, np.ones((5, 3, 3, 3)), stride=0)
+    with pytest.raises(ValueError, match=r"smaller than the kernel \(5, 5\)"):
+        ag.conv2d(x, np.ones((5, 3, 5, 5)))
