@@ -44,7 +44,7 @@ def make(tiny: bool) -> Data:
 
 
 def build_ours(d: Data) -> Built:
-    """nn.Conv2d (sliding_window + einsum), nn.AvgPool2d, nn.Flatten, nn.Dense, nn.cross_entropy."""
+    """nn.Conv2d (ag.conv2d), nn.AvgPool2d (ag.avg_pool), nn.Flatten, nn.Dense, nn.cross_entropy."""
     import autograd_core as ag
     import nn
 

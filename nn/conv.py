@@ -1,4 +1,4 @@
-"""Convolution and average pooling on NCHW batches, vectorized with ``ag.sliding_window``.
+"""Convolution and average pooling on NCHW batches: ``ag.conv2d`` and ``ag.avg_pool``.
 
 Both layers are the lecture's "sparse affine" layers: a convolution is a Dense layer whose
 matrix is sparse with shared entries, and average pooling is a fixed fat matrix. Neither loops
