@@ -188,3 +188,18 @@ def test_intermediates_freed_when_loss_dropped_without_backward(no_gc):
     del loss
     assert h_ref() is None and arr_ref() is None and node_ref() is None
     assert x.data.flags.writeable
+
+
+def test_backward_releases_nodes_reached_only_through_a_zero_cotangent():
+    # sign's VJP returns None: the multiply node behind it gets no cotangent, but it was reached,
+    # so backward releases it and w (which multiply's VJP would read) is writable again
+    x = ag.tensor(np.array([1.0, -2.0]), requires_grad=True)
+    w = np.array([3.0, 4.0])
+    m = x * w  # held by the caller, so only a release (not garbage collection) unlocks w
+    loss = ag.sum(ag.sign(m)) + ag.sum(x * x)
+    assert not w.flags.writeable  # locked while the graph needs it
+    loss.backward()
+    assert w.flags.writeable
+    assert m.node.released
+    np.testing.assert_allclose(x.grad, [2.0, -4.0])
+    assert loss.node.released
