@@ -212,9 +212,10 @@ class module_scope:
 
     def __exit__(self, *exc: Any) -> None:
         st = state
-        st.scope.pop()
-        if not st.scope:
-            st.restamp()
+        scope = st.scope
+        scope.pop()
+        if not scope:
+            st.stamping = st.record_source
 
 
 class record_source:

@@ -79,19 +79,22 @@ class Module:
         # Nodes recorded inside are stamped with this module's dotted path (node.module), which
         # graph pictures and gradient-check reports use. The outermost call names the paths.
         calls = _calls
-        if calls.depth == 0 and self._paths_for != _structure_version[0]:
+        depth = calls.depth
+        if depth == 0 and self._paths_for != _structure_version[0]:
             _structure_version[0] += 1  # another root sharing these modules must rename them
             for path, m in self.named_modules():
                 object.__setattr__(m, "_path", path)
                 object.__setattr__(m, "_scope", ag.module_scope(path))  # reentrant: reused
             object.__setattr__(self, "_paths_for", _structure_version[0])
-        calls.depth += 1
+        # a module called without being registered under the root has no scope yet
+        scope = self._scope or ag.module_scope(self._path)
+        calls.depth = depth + 1
+        scope.__enter__()  # (not `with`: this runs once per layer call, and every µs shows)
         try:
-            # a module called without being registered under the root has no scope yet
-            with self._scope or ag.module_scope(self._path):
-                return self.forward(*args, **kwargs)
+            return self.forward(*args, **kwargs)
         finally:
-            calls.depth -= 1
+            scope.__exit__()
+            calls.depth = depth
 
     # ---- traversal -----------------------------------------------------------------------------
     def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
