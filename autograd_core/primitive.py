@@ -72,7 +72,7 @@ class Primitive:
         return f"input {i}"
 
     def __call__(self, *args, **kwargs):
-        # Which inputs are Tensors; arities 1 and 2 spelled out (most ops: this is the hot path)
+        # Which inputs are Tensors; arities 1 to 3 spelled out (most ops: this is the hot path)
         n = len(args)
         if n == 1:
             (x,) = args
@@ -87,6 +87,13 @@ class Primitive:
                 return self.fun(x, y, **kwargs)
             raw = (x.data if tx else x, y.data if ty else y)
             needs = (tx and x.requires_grad, ty and y.requires_grad)
+        elif n == 3:  # linear(x, W, b), where(c, x, y), conv2d(x, W, b)
+            x, y, z = args
+            tx, ty, tz = isinstance(x, Tensor), isinstance(y, Tensor), isinstance(z, Tensor)
+            if not (tx or ty or tz):
+                return self.fun(x, y, z, **kwargs)
+            raw = (x.data if tx else x, y.data if ty else y, z.data if tz else z)
+            needs = (tx and x.requires_grad, ty and y.requires_grad, tz and z.requires_grad)
         else:
             for a in args:
                 if isinstance(a, Tensor):
