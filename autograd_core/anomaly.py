@@ -89,7 +89,7 @@ def _where(node: Node) -> str:
 def checked(apply: Callable) -> Callable:
     """Wrap the sweep's per-node step so it raises at the first non-finite cotangent."""
 
-    def apply_checked(node: Node, g, cot: dict, leaf: dict, create_graph: bool) -> None:
+    def apply_checked(node: Node, g, cot: dict, leaf: dict, create_graph: bool, heap=None) -> None:
         bad = _bad(g)
         if bad is not None:  # every produced cotangent was checked, so this came from the seed
             raise FloatingPointError(
@@ -98,12 +98,12 @@ def checked(apply: Callable) -> Callable:
                 f"is not finite ({_where(node)})"
             )
         with np.errstate(divide="ignore", over="ignore", under="ignore", invalid="ignore"):
-            apply(node, g, cot, leaf, create_graph)
+            apply(node, g, cot, leaf, create_graph, heap)
         for i, t in enumerate(node.inputs):
             if not isinstance(t, Tensor) or not t.requires_grad:
                 continue
             c = cot.get(t._node) if t._node is not None else leaf.get(t)
-            bad = None if c is None else _bad(c)
+            bad = None if c is None or type(c) is object else _bad(c)  # object: "no cotangent"
             if bad is None:
                 continue
             forward_bad = node.ans is not None and _bad(node.ans)

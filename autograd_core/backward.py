@@ -1,14 +1,18 @@
 """The reverse sweep: one generic loop that applies every node's VJP.
 
-Recording order is a topological order (each node's index is larger than its inputs' nodes'), so
-the sweep collects the nodes that reach the outputs with an explicit stack (no recursion: a chain
-of 100,000 ops works at the default recursion limit) and walks them by index in reverse.
-Cotangents live in a dict keyed by node (each non-leaf Tensor is the output of exactly one node);
-leaf cotangents in a dict keyed by the leaf. A node whose output got no cotangent is skipped.
+Recording order is a topological order (each node's index is larger than its inputs' nodes'). The
+sweep keeps the nodes that have received a cotangent in a heap keyed by index and always applies
+the latest one next: every node that could still send it a cotangent was recorded after it, so
+its cotangent is complete when it is popped. No recursion and no separate collection pass (a chain
+of 100,000 ops works at the default recursion limit), and each node is released right after its
+VJP has run, so saved arrays are freed while the sweep goes on. Cotangents live in a dict keyed by
+node (each non-leaf Tensor is the output of exactly one node); leaf cotangents in a dict keyed by
+the leaf.
 """
 
 from __future__ import annotations
 
+from heapq import heappop, heappush
 from operator import attrgetter
 
 import numpy as np
@@ -127,47 +131,74 @@ def _seed(out: Tensor, grad, create_graph: bool):
     return Tensor._result(g, False) if create_graph else g
 
 
+_NO_COTANGENT = object()  # a node reached only through VJPs that returned None (zero)
+
+
 def _sweep(outputs: list[Tensor], seeds: list, sources: list[Tensor] | None, *,
            retain_graph: bool, create_graph: bool):
     """Run the sweep. Returns (cotangents by node: each source node's complete cotangent, or
     leftovers; cotangents by leaf). With `sources`, only nodes that lead to a source are applied
     (a source in the middle of a chain does not stop the sweep: one upstream may need it)."""
-    roots = [o._node for o in outputs if o._node is not None and o.requires_grad]
-    nodes = _collect(roots)
+    useful = None
     src_nodes: set[Node] = set()
     if sources is not None:
+        roots = [o._node for o in outputs if o._node is not None and o.requires_grad]
         src_nodes = {s._node for s in sources if s._node is not None}
-        nodes = _leading_to(nodes, src_nodes, {s for s in sources if s._node is None})
+        useful = set(_leading_to(_collect(roots), src_nodes, {s for s in sources if s._node is None}))
     cot: dict[Node, object] = {}
     leaf: dict[Tensor, object] = {}
     found: dict[Node, object] = {}
+    heap: list[tuple[int, Node]] = []  # (-index, node): the latest node first
     for o, g in zip(outputs, seeds, strict=True):
         if not o.requires_grad:
             continue
-        target = cot if o._node is not None else leaf
-        key = o._node if o._node is not None else o
-        target[key] = target[key] + g if key in target else g
+        key = o._node
+        if key is None:
+            leaf[o] = leaf[o] + g if o in leaf else g
+        elif key in cot:
+            cot[key] = cot[key] + g
+        else:
+            cot[key] = g
+            heappush(heap, (-key.index, key))
     prev = state.enabled
     state.enabled = create_graph  # a first-order sweep records nothing
     apply = anomaly.checked(_apply) if anomaly.state.enabled else _apply  # read once per sweep
+    release = not retain_graph
     try:
-        for node in nodes:
-            g = cot.pop(node, None)
-            if g is None:
-                continue
-            if src_nodes and node in src_nodes:
-                found[node] = g  # complete: every node after it has been applied
-            apply(node, g, cot, leaf, create_graph)
+        while heap:
+            node = heappop(heap)[1]
+            if node.args is None:
+                raise _released_error(node)
+            g = cot.pop(node)
+            if g is _NO_COTANGENT or (useful is not None and node not in useful):
+                if release:  # still visit what it reaches, to release it
+                    _pass_on_nothing(node, cot, heap)
+            else:
+                if node in src_nodes:
+                    found[node] = g  # complete: every node after it has been applied
+                apply(node, g, cot, leaf, create_graph, heap)
+            if release:
+                node.release()
     finally:
         state.enabled = prev
-        if not retain_graph:
-            for node in nodes:
+        if release:  # after an error: the nodes still waiting
+            for _, node in heap:
                 node.release()
     cot.update(found)
     return cot, leaf
 
 
-def _apply(node: Node, g, cot: dict, leaf: dict, create_graph: bool) -> None:
+def _pass_on_nothing(node: Node, cot: dict, heap: list) -> None:
+    for t, need in zip(node.inputs, node.needs, strict=True):
+        key = t._node if need else None
+        if key is not None and key not in cot:
+            cot[key] = _NO_COTANGENT
+            heappush(heap, (-key.index, key))
+
+
+def _apply(node: Node, g, cot: dict, leaf: dict, create_graph: bool, heap: list | None = None) -> None:
+    """Run `node`'s VJP on cotangent `g` and add what it returns to its inputs' cotangents; a
+    node getting its first cotangent is pushed on `heap` (when one is given)."""
     prim = node.prim
     inputs = node.inputs
     if create_graph:
@@ -182,6 +213,40 @@ def _apply(node: Node, g, cot: dict, leaf: dict, create_graph: bool) -> None:
         cots = prim.vjp(g, ans, *args, needs=node.needs, **node.kwargs)
     else:
         cots = prim.vjp(g, ans, *args, **node.kwargs)
+    if type(cots) is not tuple or len(cots) != len(inputs):
+        cots = _check_cotangents(node, cots)
+    needs = node.needs
+    for i in range(len(cots)):  # lengths checked above
+        if not needs[i]:
+            continue
+        c = cots[i]
+        t = inputs[i]
+        key = t._node
+        if c is None:  # zero: the node behind is still visited, so a backward releases it
+            if key is not None and heap is not None and key not in cot:
+                cot[key] = _NO_COTANGENT
+                heappush(heap, (-key.index, key))
+            continue
+        d = t.data
+        if create_graph or type(c) is not np.ndarray or c.shape != d.shape or (
+                c.dtype is not d.dtype and c.dtype != d.dtype):
+            c = _fit(c, t, node, i, create_graph)
+        if key is not None:
+            prev = cot.get(key)
+            if prev is None:
+                cot[key] = c
+                if heap is not None:
+                    heappush(heap, (-key.index, key))
+            else:
+                cot[key] = c if prev is _NO_COTANGENT else prev + c
+        else:
+            prev = leaf.get(t)
+            leaf[t] = c if prev is None else prev + c
+
+
+def _check_cotangents(node: Node, cots) -> tuple:
+    """A VJP's result as a tuple of one cotangent per input, or an error saying what is wrong."""
+    inputs = node.inputs
     if type(cots) is not tuple:
         if isinstance(cots, list):
             cots = tuple(cots)
@@ -197,22 +262,7 @@ def _apply(node: Node, g, cot: dict, leaf: dict, create_graph: bool) -> None:
             f"VJP of '{node.op}' returned {len(cots)} cotangents for {len(inputs)} inputs"
             f"{_where(node)}; return one per input, None where an input gets none"
         )
-    needs = node.needs
-    for i in range(len(cots)):  # lengths checked above
-        c = cots[i]
-        if c is None or not needs[i]:
-            continue
-        t = inputs[i]
-        d = t.data
-        if create_graph or type(c) is not np.ndarray or c.shape != d.shape or (
-                c.dtype is not d.dtype and c.dtype != d.dtype):
-            c = _fit(c, t, node, i, create_graph)
-        if t._node is not None:
-            key, target = t._node, cot
-        else:
-            key, target = t, leaf
-        prev = target.get(key)
-        target[key] = c if prev is None else prev + c
+    return cots
 
 
 def backward(out: Tensor, grad=None, *, retain_graph: bool = False,
