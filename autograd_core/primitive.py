@@ -9,13 +9,14 @@ on their data and, if any input requires grad and recording is on, records a `No
 from __future__ import annotations
 
 import inspect
-import weakref
 from collections.abc import Callable
 
 import numpy as np
 
 from .tape import Node, state
 from .tensor import Tensor
+
+_new = object.__new__
 
 
 class Primitive:
@@ -72,19 +73,20 @@ class Primitive:
         return f"input {i}"
 
     def __call__(self, *args, **kwargs):
-        # Which inputs are Tensors; arities 1 to 3 spelled out (most ops: this is the hot path)
+        # Which inputs are Tensors; arities 1 to 3 spelled out (most ops: this is the hot path).
+        # `f(*a, **{})` costs a dict unpacking, so calls without keywords skip it.
         n = len(args)
         if n == 1:
             (x,) = args
             if not isinstance(x, Tensor):  # plain arrays in, plain array out: the sweep's path
-                return self.fun(x, **kwargs)
+                return self.fun(x, **kwargs) if kwargs else self.fun(x)
             raw = (x.data,)
-            needs = (x.requires_grad,)
+            needs = (True,) if x.requires_grad else (False,)  # constants: no tuple built
         elif n == 2:
             x, y = args
             tx, ty = isinstance(x, Tensor), isinstance(y, Tensor)
             if not (tx or ty):
-                return self.fun(x, y, **kwargs)
+                return self.fun(x, y, **kwargs) if kwargs else self.fun(x, y)
             raw = (x.data if tx else x, y.data if ty else y)
             needs = (tx and x.requires_grad, ty and y.requires_grad)
         elif n == 3:  # linear(x, W, b), where(c, x, y), conv2d(x, W, b)
@@ -103,7 +105,7 @@ class Primitive:
             raw = tuple([a.data if isinstance(a, Tensor) else a for a in args])
             needs = tuple([isinstance(a, Tensor) and a.requires_grad for a in args])
         try:
-            ans = self.fun(*raw, **kwargs)
+            ans = self.fun(*raw, **kwargs) if kwargs else self.fun(*raw)
         except ValueError as e:  # NumPy's shape errors do not name our op
             msg = str(e).removeprefix(f"{self.name}: ")  # a rule's own message may name it already
             shapes = ", ".join(str(np.shape(r)) for r in raw)
@@ -112,10 +114,9 @@ class Primitive:
             ans = np.asarray(ans)
         elif ans is raw[0] or (n > 1 and ans is raw[1]):
             ans = ans.view()  # an input handed back: the output's own array, so locking it is ours
-        out = object.__new__(Tensor)
+        out = _new(Tensor)
         out.data = ans
         out.grad = None
-        out._node = None
         # integer and bool results carry no gradient (like their inputs could not)
         if True in needs and state.enabled and ans.dtype.kind in "fc":
             if self.vjp is None:
@@ -123,14 +124,13 @@ class Primitive:
                     f"primitive '{self.name}' has no VJP: define one with @{self.name}.defvjp"
                 )
             out.requires_grad = True
-            node = Node(self, args, raw, kwargs, ans, needs)
-            node._out = weakref.ref(out)
-            out._node = node
+            out._node = node = Node(self, args, raw, kwargs, ans, needs, out)
             if state.tapes:
                 for tape in state.tapes:
                     tape._record(node, out)
         else:
             out.requires_grad = False
+            out._node = None
         return out
 
     def __repr__(self) -> str:

@@ -14,6 +14,7 @@ import itertools
 import os
 import sys
 import threading
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -101,14 +102,14 @@ class Node:
                  "_shape", "_dtype", "module", "source", "__weakref__")
 
     def __init__(self, prim, inputs: tuple, args: tuple, kwargs: dict, ans: np.ndarray,
-                 needs: tuple[bool, ...]) -> None:
+                 needs: tuple[bool, ...], out=None) -> None:
         self.index = next(_counter)
         self.prim = prim
         self.inputs = inputs
         self.args = args
         self.kwargs = kwargs
         self.ans = ans
-        self._out = None
+        self._out = None if out is None else weakref.ref(out)  # the output Tensor, not kept alive
         self.needs = needs  # per input: does it need a cotangent?
         reads = prim.reads  # lock only what the VJP will read
         locked = _lock(args) if reads is None else _lock([args[i] for i in reads]) if reads else ()
