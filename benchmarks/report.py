@@ -168,3 +168,61 @@ def format_report(results: dict[str, Any]) -> str:
         lines += ["", "## Targets (ours = the engine through nn)", "",
                   format_targets(results["targets"])]
     return "\n".join(lines) + "\n"
+
+
+# ---- the README's section ------------------------------------------------------------------------
+
+_README_PEERS = (("numpy", "hand-derived NumPy"), ("ours", "**ours**"), ("torch", "PyTorch 2.13 CPU"),
+                 ("jax", "JAX jit"), ("autograd", "HIPS autograd"))
+
+
+def format_readme(results: dict[str, Any]) -> str:
+    """The README's benchmark paragraph, table and targets, from a results file (so the README is
+    regenerated from a run, never typed in): ``python -m benchmarks.report [latest.json]``."""
+    m = results["machine"]
+    rounds = max((e["timing"]["rounds"] for w in results["workloads"].values()
+                  for e in w["peers"].values() if "timing" in e), default=0)
+    cpu = m["cpu"].split()[0] + (" " + m["cpu"].split()[1] if len(m["cpu"].split()) > 1 else "")
+    lines = [
+        f"Measured {results['started'][:10]} on this project's machine ({cpu}, "
+        f"{m['logical_cores']} cores, one thread per library, {m.get('allocator', 'default allocator')}); "
+        f"ratios to the hand-derived NumPy floor, medians of {rounds} interleaved rounds:",
+        "",
+        "| workload (one training step unless said) | " + " | ".join(h for _, h in _README_PEERS) + " |",
+        "|" + "---|" * (len(_README_PEERS) + 1),
+    ]
+    for key in sorted(results["workloads"]):
+        w = results["workloads"][key]
+        cells = []
+        for peer, _ in _README_PEERS:
+            e = w["peers"].get(peer)
+            if not e or "timing" not in e:
+                cells.append("—")
+                continue
+            t = e["timing"]
+            if peer == "numpy":
+                unit = "µs/op" if w["unit"] == "us/op" else "ms"
+                cells.append(f"{_fmt_t(t['median_s'], w)} {unit} (1×)")
+            elif peer == "ours":
+                x = f"{t['x_floor']:.2f}×"
+                cells.append(f"**{_fmt_t(t['median_s'], w)} µs/op ({x})**" if w["unit"] == "us/op"
+                             else f"**{x}**")
+            else:
+                cells.append(f"{t['x_floor']:.2f}×")
+        lines.append(f"| {key} {w['title']} | " + " | ".join(cells) + " |")
+    mem = results.get("memory")
+    lines.append("")
+    lines.append((f"Peak RSS of a W1 training run: {mem['ratio_maxrss']:.2f}× the NumPy floor's. "
+                  if mem and mem.get("ratio_maxrss") is not None else "") + "Against the issue's targets:")
+    lines.append("")
+    lines.append(format_targets(results.get("targets") or targets(results)).replace("| NO |", "| **no** |"))
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+    from pathlib import Path
+
+    path = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).parent / "results" / "latest.json")
+    print(format_readme(json.loads(path.read_text())), end="")
