@@ -156,3 +156,23 @@ def test_index_arrays_and_clip_bounds_written_after_forward_do_not_change_gradie
     lo[:] = 10.0
     y.backward()
     np.testing.assert_array_equal(x.grad, [2.0, 1.0, 1.0, 2.0])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sigmoid_is_exact_and_quiet_in_both_tails(dtype):
+    # 1/(1+e^-x) overflows e^-x for x << 0: the result must be the limit 0 with no warning (the
+    # suite turns RuntimeWarnings into errors), and both tails keep relative precision
+    x = np.array([-1000.0, -100.0, -30.0, -5.0, 0.0, 5.0, 30.0, 100.0, 1000.0], dtype=dtype)
+    t = ag.tensor(x, requires_grad=True)
+    s = ag.sigmoid(t)
+    ag.sum(s).backward()
+    xl = x.astype(np.longdouble)
+    ref = 1 / (1 + np.exp(-xl))
+    dref = np.exp(-np.abs(xl)) / (1 + np.exp(-np.abs(xl))) ** 2
+    tiny = np.finfo(dtype).tiny  # below it (subnormals) relative precision is not promised
+    for got, want in ((s.data, ref), (t.grad, dref)):
+        assert got.dtype == dtype
+        normal = want >= tiny
+        np.testing.assert_allclose(got[normal], want[normal].astype(np.float64),
+                                   rtol=8 * np.finfo(dtype).eps)
+        assert np.all(np.abs(got[~normal]) <= tiny)
