@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
+from operator import itemgetter
 
 import numpy as np
 
@@ -42,6 +43,8 @@ class Primitive:
         self.name = name or getattr(fun, "__name__", "primitive")
         self.broadcasting = broadcasting
         self.reads = reads
+        # the inputs a VJP reads, picked from the call's arrays in one C call (two or more)
+        self.read_inputs = itemgetter(*reads) if reads and len(reads) > 1 else None
         self.vjp: Callable | None = None
         self.vjp_wants_needs = False
         self.__doc__ = getattr(fun, "__doc__", None)

@@ -463,6 +463,41 @@ def test_shared_constant_is_writable_after_concurrent_training():
         sys.setswitchinterval(old)
 
 
+def test_a_held_array_stays_read_only_while_other_threads_lock_and_unlock_it():
+    # Holds on an array locked already are counted without the mutex (list append/pop under the
+    # GIL); a hold must never be lost to a concurrent release, or the array would turn writable
+    # while a graph still needs it.
+    import sys
+
+    from autograd_core import tape
+
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    problems = []
+    try:
+        X = ag.tensor(np.random.default_rng(0).standard_normal((8, 4)))
+
+        def churn():
+            W = ag.tensor(np.ones((4, 3)) * 0.1, requires_grad=True)
+            for _ in range(600):
+                ag.tanh(X @ W).sum().backward()
+
+        def holder():
+            W = ag.tensor(np.ones((4, 3)) * 0.1, requires_grad=True)
+            for _ in range(150):
+                loss = (X @ W).sum()  # holds X until its backward
+                for _ in range(10):
+                    if X.data.flags.writeable:
+                        problems.append("writable while a graph holds it")
+                loss.backward()
+
+        _run_threads([churn, churn, churn, holder])
+    finally:
+        sys.setswitchinterval(old)
+    assert not problems
+    assert X.data.flags.writeable and id(X.data) not in tape._locks
+
+
 # ---- IEEE special values ------------------------------------------------------------------------
 
 
@@ -517,3 +552,54 @@ def test_tune_allocator_applies_on_glibc_and_changes_no_result():
     x = ag.tensor(np.arange(4.0), requires_grad=True)
     (x * x).sum().backward()
     np.testing.assert_array_equal(x.grad, 2 * np.arange(4.0))
+
+
+def test_a_hold_taken_during_the_last_release_keeps_the_array_locked(monkeypatch):
+    # Deterministic form of the race above: another thread takes a hold (the mutex-free path)
+    # just after the last hold was popped, before the releasing thread retires the array.
+    from autograd_core import tape
+
+    a = np.ones(3)
+    held = tape._lock((a,))
+    taken = []
+
+    class Interleave:  # stands in for the mutex; runs "the other thread" at the transition
+        def __enter__(self):
+            if not taken:
+                taken.append(tape._lock((a,)))
+
+        def __exit__(self, *exc):
+            pass
+
+    monkeypatch.setattr(tape, "_locks_mutex", Interleave())
+    tape._unlock(held)
+    assert not a.flags.writeable  # the hold taken meanwhile still counts
+    monkeypatch.undo()
+    tape._unlock(taken[0])
+    assert a.flags.writeable and id(a) not in tape._locks
+
+
+def test_a_hold_added_to_a_retired_count_is_redone(monkeypatch):
+    # Another thread retired the array's hold list between our lookup and our append: the hold
+    # must not be counted on the orphaned list (the array would stay writable).
+    from autograd_core import tape
+
+    a = np.ones(3)
+    orphan: list = []
+
+    class StaleFirstLookup(dict):
+        def __init__(self, *args):
+            super().__init__(*args)
+            self.stale = True
+
+        def get(self, key, default=None):
+            if self.stale and key == id(a):
+                self.stale = False
+                return orphan  # what a lookup just before the retirement saw
+            return super().get(key, default)
+
+    monkeypatch.setattr(tape, "_locks", StaleFirstLookup(tape._locks))
+    held = tape._lock((a,))
+    assert held == (a,) and not a.flags.writeable  # locked for real, under the mutex
+    tape._unlock(held)
+    assert a.flags.writeable
