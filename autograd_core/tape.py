@@ -45,14 +45,16 @@ state = _State()
 # nodes hold each array we locked; arrays that were read-only already are left alone.
 # A recorded op's own output array is made read-only once, uncounted, and stays so: it is ours,
 # and it is what the next node saves, so the common chain of ops costs one flag check per input.
-_locks: dict[int, list] = {}  # id(array) -> one entry per hold: the count is the list's length
-# `_locks` is shared by all threads. A hold on an array that is locked already is one
-# `list.append` and a hold's release one `list.pop`: each is a single operation under the GIL, so
-# concurrent holders never lose a count. Only the transitions take the mutex: locking a writable
-# array (0 -> 1) and retiring an array's list when its last hold goes (1 -> 0). A hold appended to
-# a list that was retired meanwhile is noticed (the list is no longer registered) and redone under
-# the mutex. Reentrant: a Node.__del__ run by the garbage collector inside a transition unlocks
-# from the same thread.
+_locks: dict[int, int] = {}
+# `_locks` is shared by all threads and its updates are read-modify-write: without a mutex two
+# threads training on a shared array lose counts (the array stays read-only for good, or becomes
+# writable while a node still needs it). (A mutex-free count, list append/pop under the GIL with
+# the mutex only at the 0 <-> 1 transitions, was tried: a hold appended between the releasing
+# thread's emptiness check and its retirement of the array is lost, so every change of a count
+# takes the mutex.) `_lock` tests "in _locks or writable" before taking the mutex, so an array is
+# registered before it is made read-only and made writable before it is unregistered: an array
+# seen read-only with no entry is never one of ours in transition. Reentrant: a Node.__del__ run
+# by the garbage collector inside _lock/_unlock unlocks from the same thread.
 _locks_mutex = threading.RLock()
 
 
@@ -60,46 +62,36 @@ def _lock(arrays) -> tuple:
     """Lock the writable arrays among `arrays` (and count the ones locked already)."""
     locked = ()
     for a in arrays:
-        if type(a) is not np.ndarray:
-            continue
-        k = id(a)
-        holders = _locks.get(k)
-        if holders is not None:  # locked already: count this hold
-            holders.append(None)
-            if _locks.get(k) is holders:
+        # cheap test first: a chain's inputs are earlier outputs, read-only and not counted
+        if type(a) is np.ndarray:
+            k = id(a)
+            if k in _locks or a.flags.writeable:
+                with _locks_mutex:
+                    n = _locks.get(k)
+                    if n is not None:
+                        _locks[k] = n + 1
+                    elif a.flags.writeable:
+                        _locks[k] = 1  # registered first: "no entry" must mean "not ours"
+                        a.setflags(write=False)
+                    else:
+                        continue
                 locked += (a,)
-                continue
-        elif not a.flags.writeable:  # e.g. a chain's input, an earlier output: read-only, uncounted
-            continue
-        with _locks_mutex:
-            holders = _locks.get(k)
-            if holders is not None:
-                holders.append(None)
-            elif a.flags.writeable:
-                a.setflags(write=False)
-                _locks[k] = [None]
-            else:
-                continue
-        locked += (a,)
     return locked
 
 
 def _unlock(arrays: tuple) -> None:
-    for a in arrays:
-        k = id(a)
-        holders = _locks.get(k)
-        if holders is None:
-            continue
-        holders.pop()
-        if holders:
-            continue  # other holds remain
-        with _locks_mutex:
-            if not holders and _locks.get(k) is holders:  # no hold came back meanwhile
-                del _locks[k]
-                try:
-                    a.setflags(write=True)
-                except ValueError:  # a view whose base got locked meanwhile: the base's lock rules it
-                    pass
+    with _locks_mutex:
+        for a in arrays:
+            k = id(a)
+            n = _locks.get(k, 0) - 1
+            if n > 0:
+                _locks[k] = n
+                continue
+            try:
+                a.setflags(write=True)
+            except ValueError:  # a view whose base got locked meanwhile: the base's lock rules it
+                pass
+            _locks.pop(k, None)  # after the flag: "no entry" must mean "not ours"
 
 
 class Node:
