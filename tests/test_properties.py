@@ -173,3 +173,52 @@ def test_reduction_gradcheck(name, data):
     op = REDUCTIONS[name][0]
     report = ag.gradcheck(lambda t: op(t, axis=axis, keepdims=keepdims), [x], raise_on_fail=False)
     assert report.passed, f"axis={axis} keepdims={keepdims}\n{report}"
+
+
+# ---- convolution and pooling over random geometries ----------------------------------------------
+# Against explicit window loops (tests/op_cases.py), and gradcheck: stride 1 takes conv2d's
+# flattened-input path, other strides its window-view path; avg_pool's tiles take np.repeat.
+
+
+@SETTINGS
+@given(st.data())
+def test_conv2d_matches_window_loops_for_any_geometry(data):
+    from op_cases import np_conv2d
+
+    d = data.draw
+    n, c, o = d(st.integers(1, 2)), d(st.integers(1, 3)), d(st.integers(1, 3))
+    kh, kw, sh, sw = (d(st.integers(1, 3)) for _ in range(4))
+    ph, pw = d(st.integers(0, 2)), d(st.integers(0, 2))
+    h, w = d(st.integers(max(1, kh - 2 * ph), 6)), d(st.integers(max(1, kw - 2 * pw), 6))
+    rng = np.random.default_rng(d(st.integers(0, 2**32 - 1)))
+    x, W = rng.standard_normal((n, c, h, w)), rng.standard_normal((o, c, kh, kw))
+    b = rng.standard_normal(o) if d(st.booleans()) else None
+    args = [x, W] if b is None else [x, W, b]
+
+    def f(*a):
+        return ag.conv2d(*a, stride=(sh, sw), padding=(ph, pw))
+
+    np.testing.assert_allclose(f(*args).data, np_conv2d(x, W, b, (sh, sw), (ph, pw)), rtol=1e-10,
+                               atol=1e-12)
+    ag.gradcheck(f, args)
+
+
+@SETTINGS
+@given(st.data())
+def test_avg_pool_matches_window_means_for_any_geometry(data):
+    from op_cases import np_windows
+
+    d = data.draw
+    k = d(st.integers(1, 2))
+    size = tuple(d(st.integers(1, 3)) for _ in range(k))
+    stride = size if d(st.booleans()) else tuple(d(st.integers(1, 3)) for _ in range(k))
+    shape = tuple(d(st.integers(1, 2)) for _ in range(d(st.integers(0, 2))))
+    shape += tuple(s + d(st.integers(0, 3)) for s in size)
+    x = np.random.default_rng(d(st.integers(0, 2**32 - 1))).standard_normal(shape)
+
+    def f(a):
+        return ag.avg_pool(a, size, stride)
+
+    expected = np_windows(x, size, stride).mean(axis=tuple(range(-k, 0)))
+    np.testing.assert_allclose(f(x).data, expected, rtol=1e-12)
+    ag.gradcheck(f, [x])
