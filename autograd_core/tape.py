@@ -40,58 +40,88 @@ state = _State()
 # Note [saved arrays are read-only]
 # A VJP reads the arrays its forward saw. If the user wrote into one of them in place between
 # forward and backward, the gradient would be silently wrong. So each array a node saves is made
-# read-only while the node needs it, and writable again when the node is released (after a
-# backward without retain_graph, or when the graph is dropped). `_locks` counts how many live
-# nodes hold each array we locked; arrays that were read-only already are left alone.
-# A recorded op's own output array is made read-only once, uncounted, and stays so: it is ours,
-# and it is what the next node saves, so the common chain of ops costs one flag check per input.
-_locks: dict[int, int] = {}
-# `_locks` is shared by all threads and its updates are read-modify-write: without a mutex two
-# threads training on a shared array lose counts (the array stays read-only for good, or becomes
-# writable while a node still needs it). (A mutex-free count, list append/pop under the GIL with
-# the mutex only at the 0 <-> 1 transitions, was tried: a hold appended between the releasing
-# thread's emptiness check and its retirement of the array is lost, so every change of a count
-# takes the mutex.) `_lock` tests "in _locks or writable" before taking the mutex, so an array is
-# registered before it is made read-only and made writable before it is unregistered: an array
-# seen read-only with no entry is never one of ours in transition. Reentrant: a Node.__del__ run
-# by the garbage collector inside _lock/_unlock unlocks from the same thread.
-_locks_mutex = threading.RLock()
+# read-only while the node needs it, and writable again when the last node that needs it is
+# released (after a backward without retain_graph, or when the graph is dropped). Arrays that were
+# read-only already are left alone.
+# A recorded op's own output array is made read-only once, unheld, and stays so: it is ours, and
+# it is what the next node saves, so the common chain of ops costs one flag check per input.
+#
+# The count of nodes needing an array is CPython's own reference count: each array we lock gets
+# one `_Hold` object, every node needing the array keeps a reference to it, and when the last
+# reference goes (node released, or dropped unreleased) a weakref callback makes the array
+# writable again. So taking a further hold on a locked array is a dict lookup, and releasing one
+# is dropping a reference: no mutex, no finalizer on nodes, and no count that a thread switch could
+# corrupt. `_holds` maps id(array) -> the weakref to its hold (the weakref keeps the array alive,
+# so the id cannot be reused while the entry exists).
+# Only the two transitions take `_holds_mutex`: first hold (register, then make read-only) and
+# last hold gone (make writable, then unregister). In that order, an array seen read-only with no
+# entry is never one of ours in transition, and an entry whose hold is dead means "being retired":
+# a new first hold then replaces the entry, and the retiring callback, seeing it is no longer the
+# entry, leaves the array read-only. Reentrant: the garbage collector can drop a node (and so run
+# a callback) inside the first-hold section, in the same thread.
+
+
+class _Hold:
+    """A node's share in keeping one array read-only (see Note [saved arrays are read-only])."""
+
+    __slots__ = ("__weakref__",)
+
+
+class _HoldRef(weakref.ref):
+    __slots__ = ("array",)
+
+
+_holds: dict[int, _HoldRef] = {}
+_holds_mutex = threading.RLock()
+
+
+def _retire(ref: _HoldRef) -> None:
+    """Weakref callback: the last hold on `ref.array` is gone, so it may be written again."""
+    with _holds_mutex:
+        k = id(ref.array)
+        if _holds.get(k) is ref:  # else a new first hold replaced us: the array stays locked
+            try:
+                ref.array.setflags(write=True)
+            except ValueError:  # a view whose base got locked meanwhile: the base's lock rules it
+                pass
+            del _holds[k]  # after the flag: "no entry" must mean "not ours"
+        ref.array = None
+
+
+def _first_hold(a: np.ndarray) -> _Hold | None:
+    with _holds_mutex:
+        k = id(a)
+        ref = _holds.get(k)
+        hold = None if ref is None else ref()
+        if hold is not None:  # another thread got here first
+            return hold
+        if ref is None and not a.flags.writeable:
+            return None  # read-only, and not by us: nothing to guard
+        hold = _Hold()
+        ref = _HoldRef(hold, _retire)
+        ref.array = a
+        _holds[k] = ref  # registered first: "no entry" must mean "not ours"
+        a.setflags(write=False)
+        return hold
 
 
 def _lock(arrays) -> tuple:
-    """Lock the writable arrays among `arrays` (and count the ones locked already)."""
-    locked = ()
+    """Holds keeping the writable arrays among `arrays` read-only (see the Note above)."""
+    holds = ()
     for a in arrays:
-        # cheap test first: a chain's inputs are earlier outputs, read-only and not counted
         if type(a) is np.ndarray:
-            k = id(a)
-            if k in _locks or a.flags.writeable:
-                with _locks_mutex:
-                    n = _locks.get(k)
-                    if n is not None:
-                        _locks[k] = n + 1
-                    elif a.flags.writeable:
-                        _locks[k] = 1  # registered first: "no entry" must mean "not ours"
-                        a.setflags(write=False)
-                    else:
-                        continue
-                locked += (a,)
-    return locked
-
-
-def _unlock(arrays: tuple) -> None:
-    with _locks_mutex:
-        for a in arrays:
-            k = id(a)
-            n = _locks.get(k, 0) - 1
-            if n > 0:
-                _locks[k] = n
-                continue
-            try:
-                a.setflags(write=True)
-            except ValueError:  # a view whose base got locked meanwhile: the base's lock rules it
-                pass
-            _locks.pop(k, None)  # after the flag: "no entry" must mean "not ours"
+            ref = _holds.get(id(a))
+            if ref is not None:
+                hold = ref()
+                if hold is None:  # its last hold is being retired: take it back
+                    hold = _first_hold(a)
+                if hold is not None:
+                    holds += (hold,)
+            elif a.flags.writeable:  # cheap test first: a chain's inputs are read-only outputs
+                hold = _first_hold(a)
+                if hold is not None:
+                    holds += (hold,)
+    return holds
 
 
 class Node:
@@ -125,9 +155,7 @@ class Node:
             locked = _lock((args[reads[0]],))
         else:
             locked = _lock(prim.read_inputs(args))
-        self._locked = locked
-        if locked:
-            self.__class__ = _LockedNode  # only a node holding locks needs a finalizer
+        self._locked = locked  # dropping these holds (release, or the node dropped) unlocks
         ans.setflags(write=False)
         if state.stamping:  # one thread-local read when no module scope or record_source is on
             st = state
@@ -162,26 +190,13 @@ class Node:
         """Drop what backward needed (saved arrays, input Tensors)."""
         if self.args is None:
             return
-        if self._locked:
-            _unlock(self._locked)
-            self._locked = ()
-            self.__class__ = Node  # nothing left for a finalizer to do
+        self._locked = ()
         ans = self.ans
         self._shape, self._dtype = ans.shape, ans.dtype
         self.inputs = self.args = self.ans = None
 
     def __repr__(self) -> str:
         return f"<Node #{self.index} {self.op} -> {self.out_shape} {self.out_dtype}>"
-
-
-class _LockedNode(Node):
-    """A node that locked arrays: unlocks them if it is dropped without a release."""
-
-    __slots__ = ()
-
-    def __del__(self) -> None:
-        if self._locked:
-            _unlock(self._locked)
 
 
 _ENGINE_DIRS = (os.path.dirname(os.path.abspath(__file__)),)

@@ -464,8 +464,8 @@ def test_shared_constant_is_writable_after_concurrent_training():
 
 
 def test_a_held_array_stays_read_only_while_other_threads_lock_and_unlock_it():
-    # Holds on an array locked already are counted without the mutex (list append/pop under the
-    # GIL); a hold must never be lost to a concurrent release, or the array would turn writable
+    # Further holds on a locked array are taken without the mutex (a reference to its hold
+    # object); a hold must never be lost to a concurrent release, or the array would turn writable
     # while a graph still needs it.
     import sys
 
@@ -495,7 +495,30 @@ def test_a_held_array_stays_read_only_while_other_threads_lock_and_unlock_it():
     finally:
         sys.setswitchinterval(old)
     assert not problems
-    assert X.data.flags.writeable and id(X.data) not in tape._locks
+    assert X.data.flags.writeable and id(X.data) not in tape._holds
+
+
+def test_a_hold_taken_while_the_last_one_is_being_retired_keeps_the_array_locked():
+    # Thread T drops the last hold on `a`; its retiring callback waits for the mutex, which we
+    # hold. Meanwhile we lock `a` again (seeing its dead hold). The late callback must then leave
+    # `a` read-only, and our new hold alone decides when it is writable again.
+    from autograd_core import tape
+
+    a = np.ones(3)
+    holds = [tape._lock((a,))]
+    assert not a.flags.writeable
+    with tape._holds_mutex:
+        t = threading.Thread(target=holds.clear)  # runs the callback, which blocks on the mutex
+        t.start()
+        t.join(0.2)
+        assert t.is_alive()  # blocked in the callback: the entry is dead but still registered
+        again = tape._lock((a,))  # the mutex is reentrant for this thread
+        assert len(again) == 1 and not a.flags.writeable
+    t.join(10)
+    assert not t.is_alive()
+    assert not a.flags.writeable  # the late callback saw it was replaced
+    del again
+    assert a.flags.writeable and id(a) not in tape._holds
 
 
 # ---- IEEE special values ------------------------------------------------------------------------
