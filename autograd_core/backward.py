@@ -202,9 +202,7 @@ def _apply(node: Node, g, cot: dict, leaf: dict, create_graph: bool, heap: list 
     prim = node.prim
     inputs = node.inputs
     if create_graph:
-        ans = node.output
-        if ans is None:  # the output was dropped: recompute it, recorded, from the inputs
-            ans = prim(*inputs, **node.kwargs)
+        ans = node.output  # a Tensor on node.ans whose node is `node`: differentiable again
         args = inputs
     else:
         ans = node.ans

@@ -127,7 +127,7 @@ class Primitive:
                     f"primitive '{self.name}' has no VJP: define one with @{self.name}.defvjp"
                 )
             out.requires_grad = True
-            out._node = node = Node(self, args, raw, kwargs, ans, needs, out)
+            out._node = node = Node(self, args, raw, kwargs, ans, needs)
             if state.tapes:
                 for tape in state.tapes:
                     tape._record(node, out)

@@ -137,14 +137,14 @@ class Node:
                  "_shape", "_dtype", "module", "source", "__weakref__")
 
     def __init__(self, prim, inputs: tuple, args: tuple, kwargs: dict, ans: np.ndarray,
-                 needs: tuple[bool, ...], out=None) -> None:
+                 needs: tuple[bool, ...]) -> None:
         self.index = next(_counter)
         self.prim = prim
         self.inputs = inputs
         self.args = args
         self.kwargs = kwargs
         self.ans = ans
-        self._out = None if out is None else weakref.ref(out)  # the output Tensor, not kept alive
+        self._out = None  # a Tape sets a weakref to the output Tensor (see `output`)
         self.needs = needs  # per input: does it need a cotangent?
         reads = prim.reads  # lock only what the VJP will read
         if reads is None:
@@ -171,8 +171,20 @@ class Node:
 
     @property
     def output(self):
-        """The Tensor this node produced (None once that Tensor was dropped)."""
-        return None if self._out is None else self._out()
+        """The Tensor this node produced.
+
+        For a node recorded inside a `Tape` this is the very object the op returned (the tape
+        keeps it alive). Otherwise the node keeps no reference to it (a weakref per op would
+        cost ~8% of an overhead-bound step), so this is a Tensor sharing its array and its node:
+        equal in value and in what differentiating it reaches. None once the node is released.
+        """
+        t = None if self._out is None else self._out()
+        if t is None and self.ans is not None:
+            from .tensor import Tensor  # tensor -> ops -> primitive -> tape: import when used
+
+            t = Tensor._result(self.ans, True)
+            t._node = self
+        return t
 
     @property
     def out_shape(self) -> tuple[int, ...]:
@@ -331,6 +343,7 @@ class Tape:
         state.tapes.remove(self)
 
     def _record(self, node: Node, out) -> None:
+        node._out = weakref.ref(out)  # node.output is then the very object
         self._nodes.append(node)
         self._outputs.append(out)
 

@@ -49,6 +49,19 @@ def test_node_inputs(rng):
     assert mul.output is y
 
 
+def test_node_output_outside_a_tape_shares_array_and_node(rng):
+    # Outside a Tape a node keeps no reference to its output Tensor (no weakref per op); .output
+    # is then a Tensor on the same array and node, and differentiating it reaches the same leaves.
+    x = ag.tensor(rng.standard_normal(3), requires_grad=True)
+    y = ag.exp(x)
+    out = y.node.output
+    assert out.data is y.data and out.node is y.node and out.requires_grad
+    (gx,) = ag.Tape().gradient(ag.sum(out), [x])
+    np.testing.assert_allclose(gx.data, np.exp(x.data), rtol=1e-6)
+    ag.sum(y).backward()
+    assert y.node.released and y.node.output is None
+
+
 def test_only_recorded_ops_appear(rng):
     x = ag.tensor(rng.standard_normal(3), requires_grad=True)
     c = ag.tensor(rng.standard_normal(3))  # no grad: ops on it alone are not recorded
