@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import builtins
 import itertools
+import math
 import string
 
 import numpy as np
@@ -371,7 +372,7 @@ def sum(x, axis=None, keepdims: bool = False):
 def mean(x, axis=None, keepdims: bool = False):
     """Mean over `axis` (None: all; an int or a tuple): ``sum / count``, like ``np.mean``."""
     shape = np.shape(_raw(x))
-    count = int(np.prod([shape[a] for a in _axes(axis, len(shape))], dtype=np.int64))
+    count = math.prod([shape[a] for a in _axes(axis, len(shape))])
     return sum(x, axis=axis, keepdims=keepdims) / count
 
 
@@ -423,8 +424,8 @@ def logsumexp(x, axis=-1, keepdims: bool = False):
 
 
 def _softmax(x, *, axis):
-    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
-    return e / np.sum(e, axis=axis, keepdims=True)
+    e = np.exp(x - np.maximum.reduce(x, axis=axis, keepdims=True))  # ufunc.reduce: no np.max wrapper
+    return e / np.add.reduce(e, axis=axis, keepdims=True)
 
 
 softmax_p = defop(_softmax, lambda g, ans, x, *, axis: (ans * (g - sum(g * ans, axis=axis, keepdims=True)),),
@@ -454,10 +455,10 @@ def _softmax_cross_entropy(u, labels):
     if np.ndim(u) != 2 or np.shape(labels) != (np.shape(u)[0],):
         raise ValueError(f"softmax_cross_entropy: needs logits (N, K) and labels (N,), got "
                          f"{np.shape(u)} and {np.shape(labels)}")
-    m = np.max(u, axis=1, keepdims=True)
+    m = np.maximum.reduce(u, axis=1, keepdims=True)
     m = np.where(np.isfinite(m), m, 0)  # a row of -inf: avoid inf - inf
     shifted = u - m  # lse(u) - u_y computed on shifted logits: no cancellation of huge numbers
-    lse = np.log(np.sum(np.exp(shifted), axis=1))
+    lse = np.log(np.add.reduce(np.exp(shifted), axis=1))
     return lse - shifted[np.arange(len(shifted)), labels]
 
 

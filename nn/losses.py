@@ -66,7 +66,7 @@ def _labels(y, n: int, k: int) -> np.ndarray:
             f"class indices (e.g. y.astype(np.int64)) or one-hot/soft rows of shape ({n}, {k})")
     if labels.shape != (n,):
         raise ValueError(f"cross_entropy: labels y must have shape ({n},), got {labels.shape}")
-    if n and (labels.min() < 0 or labels.max() >= k):
+    if n and (np.minimum.reduce(labels) < 0 or np.maximum.reduce(labels) >= k):
         bad = labels[(labels < 0) | (labels >= k)]
         raise ValueError(f"cross_entropy: labels out of range: need 0 <= y < {k} (the number of "
                          f"classes, u.shape[1]), got {bad[:5].tolist()}")

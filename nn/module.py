@@ -91,7 +91,7 @@ class Module:
         calls.depth = depth + 1
         scope.__enter__()  # (not `with`: this runs once per layer call, and every µs shows)
         try:
-            return self.forward(*args, **kwargs)
+            return self.forward(*args, **kwargs) if kwargs else self.forward(*args)
         finally:
             scope.__exit__()
             calls.depth = depth
