@@ -207,10 +207,13 @@ def _apply(node: Node, g, cot: dict, leaf: dict, create_graph: bool, heap: list 
     else:
         ans = node.ans
         args = node.args
+    kwargs = node.kwargs
     if prim.vjp_wants_needs:
-        cots = prim.vjp(g, ans, *args, needs=node.needs, **node.kwargs)
-    else:
-        cots = prim.vjp(g, ans, *args, **node.kwargs)
+        cots = prim.vjp(g, ans, *args, needs=node.needs, **kwargs)
+    elif kwargs:
+        cots = prim.vjp(g, ans, *args, **kwargs)
+    else:  # `f(*a, **{})` costs a dict unpacking
+        cots = prim.vjp(g, ans, *args)
     if type(cots) is not tuple or len(cots) != len(inputs):
         cots = _check_cotangents(node, cots)
     needs = node.needs
