@@ -208,6 +208,8 @@ def _apply(node: Node, g, cot: dict, leaf: dict, create_graph: bool, heap: list 
         ans = node.ans
         args = node.args
     kwargs = node.kwargs
+    if prim.saves:
+        kwargs = {**kwargs, "saved": node.saved}
     if prim.vjp_wants_needs:
         cots = prim.vjp(g, ans, *args, needs=node.needs, **kwargs)
     elif kwargs:

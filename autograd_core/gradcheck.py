@@ -404,7 +404,11 @@ def _check_node(node: Node, atol, rtol, rng, fast_threshold) -> BadNode | None:
     if prim.vjp_wants_needs:
         kwargs["needs"] = tuple(wanted)
     with no_grad():
-        ans = np.asarray(prim.fun(*arrays, **node.kwargs), dtype=np.float64)
+        if prim.saves:
+            ans, kwargs["saved"] = prim.forward(*arrays, **node.kwargs)
+        else:
+            ans = prim.fun(*arrays, **node.kwargs)
+        ans = np.asarray(ans, dtype=np.float64)
         cots = prim.vjp(v, ans, *arrays, **kwargs)
     cots = cots if isinstance(cots, (tuple, list)) else (cots,)
 

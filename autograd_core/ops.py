@@ -458,18 +458,22 @@ def _softmax_cross_entropy(u, labels):
     m = np.maximum.reduce(u, axis=1, keepdims=True)
     m = np.where(np.isfinite(m), m, 0)  # a row of -inf: avoid inf - inf
     shifted = u - m  # lse(u) - u_y computed on shifted logits: no cancellation of huge numbers
-    lse = np.log(np.add.reduce(np.exp(shifted), axis=1))
-    return lse - shifted[np.arange(len(shifted)), labels]
+    e = np.exp(shifted)
+    total = np.add.reduce(e, axis=1, keepdims=True)
+    lse = np.log(total[:, 0])
+    return lse - shifted[np.arange(len(shifted)), labels], e / total  # saves softmax(u) for the VJP
 
 
-def softmax_cross_entropy_vjp(g, ans, u, labels):
+def softmax_cross_entropy_vjp(g, ans, u, labels, *, saved):
     onehot = np.zeros(np.shape(u), dtype=_dtype(u))
     onehot[np.arange(len(onehot)), _raw(labels)] = 1
-    return expand_dims(g, -1) * (softmax(u, axis=1) - onehot), None
+    if type(g) is np.ndarray:  # first order: the forward's softmax
+        return g[:, None] * (saved - onehot), None
+    return expand_dims(g, -1) * (softmax(u, axis=1) - onehot), None  # differentiable again
 
 
 softmax_cross_entropy = defop(_softmax_cross_entropy, softmax_cross_entropy_vjp,
-                              "softmax_cross_entropy", reads=(0, 1))
+                              "softmax_cross_entropy", reads=(0, 1), saves=True)
 softmax_cross_entropy.__doc__ = """Per-sample log Σ_k e^{u_ik} − u_{i,y_i} for logits u (N, K) and
 integer labels (N,), stable for logits of any size; one fused node (gradient softmax(u) − onehot)."""
 
@@ -759,7 +763,9 @@ def avg_pool(x, size, stride=None):
 # are ONE contiguous slice of length L = Ho·Wp (each row carries kw − 1 junk columns, cropped from
 # the output). Building cols is then kh·kw long copies, and col2im in the VJP kh·kw long adds, where
 # window views copy and add W' elements at a time (~2-3x slower at W4's sizes). Other strides
-# take the window-view path.
+# take the window-view path. The forward saves cols for the VJP's gW (`saves=True`), as PyTorch's
+# CPU im2col convolution did: kh·kw copies of the input held until backward, instead of building
+# them a second time (~90 µs of W4's second convolution).
 
 
 def _conv_geometry(xshape, wshape, stride, padding):
@@ -807,22 +813,21 @@ def _col2im(gcols, geom, dtype):
 
 
 def _conv2d(x, W, b=None, *, stride, padding):
+    """(output, cols): the columns are saved for the VJP's gW (Note [conv2d layout])."""
     x, W = np.asarray(x), np.asarray(W)
     b = None if b is None else np.asarray(b)
     geom = _conv_geometry(x.shape, W.shape, stride, padding)
     n, o, ho, wo, wp = geom[0], geom[4], geom[13], geom[14], geom[12]
     cols, L = _im2col(x, geom)
-    out = np.matmul(W.reshape(o, -1), cols)  # (N, O, L)
-    if L != ho * wo:  # stride 1: crop the junk columns (one pass, fused with the bias)
-        out = out.reshape(n, o, ho, wp)[..., :wo]
-        return np.add(out, b.reshape(o, 1, 1)) if b is not None else np.ascontiguousarray(out)
-    out = out.reshape(n, o, ho, wo)
-    if b is not None:
-        out += b.reshape(o, 1, 1)  # in place: `out` is fresh
-    return out
+    out = np.matmul(W.reshape(o, -1), cols)  # (N, O, L), fresh
+    if b is not None:  # in place on the contiguous product: a broadcast add into the cropped
+        out += b.reshape(o, 1)  # view below would be ~1.5x slower than this plus the crop
+    if L != ho * wo:  # stride 1: crop the junk columns
+        return np.ascontiguousarray(out.reshape(n, o, ho, wp)[..., :wo]), cols
+    return out.reshape(n, o, ho, wo), cols
 
 
-def conv2d_vjp(g, ans, x, W, b=None, *, stride, padding, needs):
+def conv2d_vjp(g, ans, x, W, b=None, *, stride, padding, needs, saved):
     n_inputs = len(needs)
     needs = tuple(needs) + (False,) * (3 - n_inputs)
     if type(g) is not np.ndarray:
@@ -834,15 +839,13 @@ def conv2d_vjp(g, ans, x, W, b=None, *, stride, padding, needs):
         gb = np.add.reduce(np.add.reduce(g, axis=0).reshape(o, -1), axis=1)
     if needs[0] or needs[1]:
         if geom[7] == geom[8] == 1:  # stride 1: g on the padded-width grid, zero junk columns
-            gL = np.empty((n, o, ho, wp), dtype=g.dtype)
+            gL = np.zeros((n, o, ho, wp), dtype=g.dtype)  # (zeroing all beats a strided fill)
             gL[..., :wo] = g
-            gL[..., wo:] = 0
             gL = gL.reshape(n, o, ho * wp)
         else:
             gL = g.reshape(n, o, ho * wo)
         if needs[1]:
-            cols, _ = _im2col(x, geom)  # recomputed: saving it would hold kh·kw copies of x
-            gW = np.matmul(gL, cols.transpose(0, 2, 1)).sum(axis=0).reshape(W.shape)
+            gW = np.matmul(gL, saved.transpose(0, 2, 1)).sum(axis=0).reshape(W.shape)
         if needs[0]:
             gx = _col2im(np.matmul(W.reshape(o, -1).T, gL), geom, g.dtype)
     return (gx, gW, gb)[:n_inputs]
@@ -868,7 +871,7 @@ def _conv2d_vjp_graph(g, x, W, stride, padding, needs):
     return gx, gW, gb
 
 
-_conv2d_p = defop(_conv2d, conv2d_vjp, "conv2d", reads=(0, 1))
+_conv2d_p = defop(_conv2d, conv2d_vjp, "conv2d", reads=(0, 1), saves=True)
 
 
 def conv2d(x, W, b=None, stride=1, padding=0):

@@ -35,11 +35,22 @@ class Primitive:
     `reads` names the inputs whose values the VJP reads (None: all of them, the safe default).
     Only those are locked read-only while the node lives (Note [saved arrays are read-only]);
     e.g. `add` reads none, `multiply` both, `exp` only its output.
+
+    `saves=True` (like PyTorch's ``ctx.save_for_backward`` or the residuals of JAX's
+    ``custom_vjp``): `fun` returns ``(ans, saved)``, where `saved` is what the VJP would otherwise
+    recompute (e.g. conv2d's im2col columns). The node keeps it until it is released, and the VJP
+    receives it as keyword ``saved``; called on plain arrays, the primitive returns `ans` alone.
+    `saved` is a constant to the graph: a VJP that must be differentiable again (``create_graph``,
+    where it receives Tensors) computes from its inputs instead.
     """
 
     def __init__(self, fun: Callable, name: str | None = None, broadcasting: bool = False,
-                 reads: tuple[int, ...] | None = None):
-        self.fun = fun
+                 reads: tuple[int, ...] | None = None, saves: bool = False):
+        # `fun` is always "arrays in, the output array out" (the plain-array path calls it);
+        # with `saves`, `forward` is the given function, which also returns what it saves
+        self.saves = saves
+        self.forward = fun if saves else None
+        self.fun = (lambda *a, **k: fun(*a, **k)[0]) if saves else fun
         self.name = name or getattr(fun, "__name__", "primitive")
         self.broadcasting = broadcasting
         self.reads = reads
@@ -108,7 +119,11 @@ class Primitive:
             raw = tuple([a.data if isinstance(a, Tensor) else a for a in args])
             needs = tuple([isinstance(a, Tensor) and a.requires_grad for a in args])
         try:
-            ans = self.fun(*raw, **kwargs) if kwargs else self.fun(*raw)
+            if self.saves:
+                ans, saved = self.forward(*raw, **kwargs)
+            else:
+                ans = self.fun(*raw, **kwargs) if kwargs else self.fun(*raw)
+                saved = None
         except ValueError as e:  # NumPy's shape errors do not name our op
             msg = str(e).removeprefix(f"{self.name}: ")  # a rule's own message may name it already
             shapes = ", ".join(str(np.shape(r)) for r in raw)
@@ -127,7 +142,7 @@ class Primitive:
                     f"primitive '{self.name}' has no VJP: define one with @{self.name}.defvjp"
                 )
             out.requires_grad = True
-            out._node = node = Node(self, args, raw, kwargs, ans, needs)
+            out._node = node = Node(self, args, raw, kwargs, ans, needs, saved)
             if state.tapes:
                 for tape in state.tapes:
                     tape._record(node, out)
@@ -141,7 +156,7 @@ class Primitive:
 
 
 def primitive(fun: Callable | None = None, *, name: str | None = None,
-              broadcasting: bool = False, reads: tuple[int, ...] | None = None):
+              broadcasting: bool = False, reads: tuple[int, ...] | None = None, saves: bool = False):
     """Turn a NumPy function into a differentiable primitive; attach its VJP with `.defvjp`.
 
     >>> @primitive
@@ -156,13 +171,13 @@ def primitive(fun: Callable | None = None, *, name: str | None = None,
     with ``autograd_core`` functions and operators can be differentiated again.
     """
     if fun is None:
-        return lambda f: Primitive(f, name=name, broadcasting=broadcasting, reads=reads)
-    return Primitive(fun, name=name, broadcasting=broadcasting, reads=reads)
+        return lambda f: Primitive(f, name=name, broadcasting=broadcasting, reads=reads, saves=saves)
+    return Primitive(fun, name=name, broadcasting=broadcasting, reads=reads, saves=saves)
 
 
 def defop(fun: Callable, vjp: Callable, name: str | None = None, broadcasting: bool = False,
-          reads: tuple[int, ...] | None = None) -> Primitive:
+          reads: tuple[int, ...] | None = None, saves: bool = False) -> Primitive:
     """A primitive and its VJP in one line (the rule table's row format)."""
-    p = Primitive(fun, name=name, broadcasting=broadcasting, reads=reads)
+    p = Primitive(fun, name=name, broadcasting=broadcasting, reads=reads, saves=saves)
     p.defvjp(vjp)
     return p

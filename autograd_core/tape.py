@@ -133,17 +133,18 @@ class Node:
     all of these (that is what frees the memory); `op`, `out_shape` and `out_dtype` remain.
     """
 
-    __slots__ = ("index", "prim", "inputs", "args", "kwargs", "ans", "needs", "_out", "_locked",
-                 "_shape", "_dtype", "module", "source", "__weakref__")
+    __slots__ = ("index", "prim", "inputs", "args", "kwargs", "ans", "needs", "saved", "_out",
+                 "_locked", "_shape", "_dtype", "module", "source", "__weakref__")
 
     def __init__(self, prim, inputs: tuple, args: tuple, kwargs: dict, ans: np.ndarray,
-                 needs: tuple[bool, ...]) -> None:
+                 needs: tuple[bool, ...], saved=None) -> None:
         self.index = next(_counter)
         self.prim = prim
         self.inputs = inputs
         self.args = args
         self.kwargs = kwargs
         self.ans = ans
+        self.saved = saved  # what a `saves=True` primitive's forward kept for its VJP
         self._out = None  # a Tape sets a weakref to the output Tensor (see `output`)
         self.needs = needs  # per input: does it need a cotangent?
         reads = prim.reads  # lock only what the VJP will read
@@ -205,7 +206,7 @@ class Node:
         self._locked = ()
         ans = self.ans
         self._shape, self._dtype = ans.shape, ans.dtype
-        self.inputs = self.args = self.ans = None
+        self.inputs = self.args = self.ans = self.saved = None
 
     def __repr__(self) -> str:
         return f"<Node #{self.index} {self.op} -> {self.out_shape} {self.out_dtype}>"

@@ -224,3 +224,64 @@ def test_constant_arguments_and_keywords(rng):
     powk(x, 3, scale=2.0).sum().backward()
     np.testing.assert_allclose(x.grad, 6 * a ** 2)
     assert ag.gradcheck(lambda t: powk(t, 3, scale=2.0), [a]).passed
+
+
+# ---- saves=True: the forward keeps what the VJP would recompute ---------------------------------
+
+calls = {"forward": 0}
+
+
+@ag.primitive(saves=True)
+def softplus(x):
+    calls["forward"] += 1
+    e = np.exp(-np.abs(x))
+    return np.maximum(x, 0) + np.log1p(e), e  # saves e^{-|x|} for the VJP
+
+
+@softplus.defvjp
+def softplus_vjp(g, ans, x, *, saved):
+    if isinstance(g, ag.Tensor):  # create_graph: differentiable again, from the input
+        return (g * ag.sigmoid(x),)
+    e = saved  # σ(x) = 1/(1+e^{-x}) = (x >= 0 ? 1 : e) / (1 + e) with e = e^{-|x|}
+    return (g * np.where(x >= 0, 1.0, e) / (1.0 + e),)
+
+
+def test_saves_forward_result_and_plain_call(rng):
+    a = rng.standard_normal(5)
+    out = softplus(a)
+    assert type(out) is np.ndarray  # on plain arrays: the output alone, not (output, saved)
+    np.testing.assert_allclose(out, np.log1p(np.exp(a)))
+    y = softplus(ag.tensor(a, requires_grad=True))
+    assert isinstance(y, ag.Tensor) and y.shape == (5,)
+    np.testing.assert_allclose(y.data, np.log1p(np.exp(a)))
+
+
+def test_saves_hands_saved_to_the_vjp_and_release_drops_it(rng):
+    a = rng.standard_normal(5)
+    x = ag.tensor(a, requires_grad=True)
+    y = softplus(x)
+    node = y.node
+    np.testing.assert_allclose(node.saved, np.exp(-np.abs(a)))
+    before = calls["forward"]
+    y.sum().backward()
+    assert calls["forward"] == before  # the VJP used what was saved: no second forward
+    np.testing.assert_allclose(x.grad, 1 / (1 + np.exp(-a)))
+    assert node.released and node.saved is None
+
+
+def test_saves_gradcheck_gradgradcheck_and_localization(rng):
+    a = rng.standard_normal(4)
+    assert ag.gradcheck(lambda t: softplus(t) * 2.0, [a]).passed
+    assert ag.gradgradcheck(lambda t: softplus(t).sum(), [a]).passed
+    np.testing.assert_allclose(ag.hessian(lambda t: softplus(t).sum())(a),
+                               np.diag(np.exp(a) / (1 + np.exp(a)) ** 2), rtol=1e-6)
+
+    @ag.primitive(saves=True)
+    def softplus_bad(x):
+        e = np.exp(-np.abs(x))
+        return np.maximum(x, 0) + np.log1p(e), e
+
+    softplus_bad.defvjp(lambda g, ans, x, *, saved: (g * saved,))  # wrong: e^{-|x|} is not σ(x)
+    report = ag.gradcheck(lambda t: ag.tanh(softplus_bad(t)), [a], raise_on_fail=False)
+    assert not report.passed
+    assert report.first_bad_node is not None and report.first_bad_node.op == "softplus_bad"
