@@ -176,3 +176,25 @@ def test_sigmoid_is_exact_and_quiet_in_both_tails(dtype):
         np.testing.assert_allclose(got[normal], want[normal].astype(np.float64),
                                    rtol=8 * np.finfo(dtype).eps)
         assert np.all(np.abs(got[~normal]) <= tiny)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_avg_pool_keeps_a_non_finite_value_in_its_own_window(bad):
+    # Small non-overlapping pools run as one matmul (Note [pooling as a matmul]), where 0 * inf
+    # would make the whole row NaN; the result must match the window means exactly as NumPy has
+    # them, both ways, with the bad value only where it belongs.
+    rng = np.random.default_rng(5)
+    a = rng.standard_normal((2, 3, 6, 8)).astype(np.float32)
+    a[1, 2, 3, 5] = bad
+    with np.errstate(invalid="ignore"):
+        expected = a.reshape(2, 3, 3, 2, 4, 2).mean(axis=(3, 5))
+        x = ag.tensor(a, requires_grad=True)
+        y = ag.avg_pool(x, (2, 2))
+        np.testing.assert_allclose(y.data, expected, rtol=1e-6)
+        assert np.isfinite(y.data).sum() == y.data.size - 1
+        g = np.ones(y.shape, np.float32)
+        g[0, 1, 2, 3] = bad
+        y.backward(g)
+    gx = np.repeat(np.repeat(g, 2, axis=-1), 2, axis=-2) / 4
+    np.testing.assert_array_equal(x.grad, gx)
+    assert np.isfinite(x.grad).sum() == x.grad.size - 4
