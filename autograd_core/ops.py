@@ -370,11 +370,28 @@ def sum(x, axis=None, keepdims: bool = False):
     return _sum_p(x, axis=axis, keepdims=keepdims)
 
 
-def mean(x, axis=None, keepdims: bool = False):
-    """Mean over `axis` (None: all; an int or a tuple): ``sum / count``, like ``np.mean``."""
+def _count(shape: tuple, axis) -> int:
+    """How many numbers a reduction over `axis` combines into each result."""
+    return math.prod([shape[a] for a in _axes(axis, len(shape))])
+
+
+def _mean(x, *, axis, keepdims):
+    return np.true_divide(np.add.reduce(x, axis=axis, keepdims=keepdims), _count(np.shape(x), axis))
+
+
+def mean_vjp(g, ans, x, *, axis, keepdims):
     shape = np.shape(_raw(x))
-    count = math.prod([shape[a] for a in _axes(axis, len(shape))])
-    return sum(x, axis=axis, keepdims=keepdims) / count
+    return (broadcast_to(_keep(g / _count(shape, axis), shape, axis, keepdims), shape),)
+
+
+# one node, not sum then divide: every mean-reduced loss ends in it
+_mean_p = defop(_mean, mean_vjp, "mean", reads=())
+
+
+def mean(x, axis=None, keepdims: bool = False):
+    """Mean over `axis` (None: all; an int or a tuple): ``sum / count``, like ``np.mean``; the mean
+    over nothing is NaN (with NumPy's warning)."""
+    return _mean_p(x, axis=axis, keepdims=keepdims)
 
 
 def extremum_vjp(g, ans, x, *, axis, keepdims):

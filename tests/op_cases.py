@@ -558,6 +558,8 @@ OP_CASES: list[OpCase] = [
     OpCase("mean", "zero_size_kept_axis", lambda x: ag.mean(x, axis=1), [(0, 3)],
            numpy_ref=lambda x: np.mean(x, axis=1)),
     OpCase("mean", "0d", ag.mean, [()], numpy_ref=np.mean),
+    OpCase("mean", "T_view_axis", lambda x: ag.mean(x, axis=0), [(3, 4)], view="T",
+           numpy_ref=lambda x: np.mean(x, axis=0)),
     # -- getitem: basic, negative steps, None/Ellipsis, integer arrays (repeated!), masks
     OpCase("getitem", "int", lambda x: x[1], [(3, 4)], numpy_ref=lambda x: x[1]),
     OpCase("getitem", "int_to_0d", lambda x: x[2], [(5,)], numpy_ref=lambda x: x[2]),
@@ -690,4 +692,4 @@ OP_CASES: list[OpCase] = [
 ]
 
 # Public names that are composites of primitives (their rows use these names).
-COMPOSITES = {"mean", "expand_dims", "sum_to"}
+COMPOSITES = {"expand_dims", "sum_to"}

@@ -8,7 +8,7 @@ Here: the renderer, `render` and `summary`; `graph.py` reads the recorded graph 
 >>> picture = ag.viz.draw_graph(loss, params=model)        # shows inline in Jupyter
 >>> # ag.viz.render(loss, "graph.svg", params=model, show_grads=True) writes the file
 >>> print(ag.viz.summary(loss, params=model).splitlines()[0])
-6 ops → output scalar float32
+5 ops → output scalar float32
 
 Note [pictures and backward]: an ordinary ``backward()`` releases the nodes it went through
 (their inputs become None), so the structure of the graph is gone afterwards. Draw the picture
