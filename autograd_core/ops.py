@@ -269,7 +269,7 @@ def linear_vjp(g, ans, x, W, b=None, *, needs):
     if type(g) is np.ndarray and g.ndim == 2 and type(x) is np.ndarray:  # first order, 2-D: NumPy
         gx = (g @ W) if needs[0] else None
         gW = (g.T @ _blas(x)) if needs[1] else None
-        gb = g.sum(axis=0) if needs[2] else None
+        gb = np.add.reduce(g, 0) if needs[2] else None  # (ndarray.sum goes through Python)
         return (gx, gW, gb)[:n_inputs]
     gx = matmul(g, W) if needs[0] else None
     gW = gb = None
@@ -366,7 +366,7 @@ _sum_p = defop(lambda x, *, axis, keepdims: np.add.reduce(x, axis=axis, keepdims
 def sum(x, axis=None, keepdims: bool = False):
     """Sum over `axis` (None: all; an int or a tuple), like ``np.sum``."""
     if type(x) is np.ndarray:  # inside a first-order VJP: straight to NumPy
-        return x.sum(axis=axis, keepdims=keepdims)
+        return np.add.reduce(x, axis=axis, keepdims=keepdims)
     return _sum_p(x, axis=axis, keepdims=keepdims)
 
 
@@ -768,7 +768,7 @@ def _avg_pool(x, *, size, stride):
             acc = np.array(src, dtype=np.result_type(x.dtype, np.float32) if x.dtype.kind != "f" else x.dtype)
         else:
             acc += src
-    acc *= 1.0 / float(np.prod(size))
+    acc *= 1.0 / math.prod(size)
     return acc
 
 
@@ -789,14 +789,14 @@ def avg_pool_vjp(g, ans, x, *, size, stride):
     if type(g) is np.ndarray and size == stride:
         # first order, non-overlapping tiles: repeat each entry over its tile (np.repeat is ~3x
         # faster than adding strided slices into zeros), zeros for the rows/columns floor mode cut
-        gx = g * (1.0 / float(np.prod(size)))
+        gx = g * (1.0 / math.prod(size))
         for axis, s in zip(range(g.ndim - k, g.ndim), size, strict=True):
             gx = np.repeat(gx, s, axis=axis)
         if gx.shape != shape:
             gx = np.pad(gx, [(0, n - m) for n, m in zip(shape, gx.shape, strict=True)])
         return (gx,)
     # in general: broadcast g to the windows' shape (a view), then add the windows back (col2im)
-    gw = broadcast_to(reshape(g * (1.0 / float(np.prod(size))), np.shape(_raw(g)) + (1,) * k),
+    gw = broadcast_to(reshape(g * (1.0 / math.prod(size)), np.shape(_raw(g)) + (1,) * k),
                       np.shape(_raw(g)) + size)
     return (sliding_window_transpose(gw, shape=shape, size=size, stride=stride),)
 
@@ -905,7 +905,7 @@ def conv2d_vjp(g, ans, x, W, b=None, *, stride, padding, needs, saved):
         else:
             gL = g.reshape(n, o, ho * wo)
         if needs[1]:
-            gW = np.matmul(gL, saved.transpose(0, 2, 1)).sum(axis=0).reshape(W.shape)
+            gW = np.add.reduce(np.matmul(gL, saved.transpose(0, 2, 1)), 0).reshape(W.shape)
         if needs[0]:
             gx = _col2im(np.matmul(W.reshape(o, -1).T, gL), geom, g.dtype)
     return (gx, gW, gb)[:n_inputs]
