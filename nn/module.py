@@ -20,6 +20,23 @@ _calls = _CallState()
 _structure_version = [0]  # bumped when any module gains or loses a submodule
 
 
+class _Naming:
+    """One root module's naming of its tree (the dotted paths that nodes are stamped with).
+
+    It stays valid until the structure changes anywhere (`version`) or another root renames a
+    module it named (`valid`): then the root names its tree again on its next call. Two models used
+    in turn that share no module (a generator and a critic, a model and its EMA copy) each name
+    their tree once; a shared submodule is renamed by whichever root calls it.
+    """
+
+    __slots__ = ("root", "version", "valid")
+
+    def __init__(self, root: Module) -> None:
+        self.root = id(root)  # (not the root itself: a cycle through every module of the tree)
+        self.version = _structure_version[0]
+        self.valid = True
+
+
 class Parameter(ag.Tensor):
     """A Tensor with ``requires_grad=True`` that a `Module` registers as one of its parameters.
 
@@ -48,7 +65,7 @@ class Module:
         object.__setattr__(self, "training", True)
         object.__setattr__(self, "_path", "")
         object.__setattr__(self, "_scope", None)
-        object.__setattr__(self, "_paths_for", None)  # structure version the paths were made for
+        object.__setattr__(self, "_naming", None)  # the naming this module's paths come from
 
     def __setattr__(self, name: str, value) -> None:
         if "_params" not in self.__dict__:
@@ -80,12 +97,11 @@ class Module:
         # graph pictures and gradient-check reports use. The outermost call names the paths.
         calls = _calls
         depth = calls.depth
-        if depth == 0 and self._paths_for != _structure_version[0]:
-            _structure_version[0] += 1  # another root sharing these modules must rename them
-            for path, m in self.named_modules():
-                object.__setattr__(m, "_path", path)
-                object.__setattr__(m, "_scope", ag.module_scope(path))  # reentrant: reused
-            object.__setattr__(self, "_paths_for", _structure_version[0])
+        if depth == 0:
+            naming = self._naming
+            if (naming is None or not naming.valid or naming.version != _structure_version[0]
+                    or naming.root != id(self)):  # named as another root's submodule
+                self._name_tree()
         # a module called without being registered under the root has no scope yet
         scope = self._scope or ag.module_scope(self._path)
         calls.depth = depth + 1
@@ -95,6 +111,16 @@ class Module:
         finally:
             scope.__exit__()
             calls.depth = depth
+
+    def _name_tree(self) -> None:
+        """Stamp every module under this root with its dotted path (see `_Naming`)."""
+        naming = _Naming(self)
+        for path, m in self.named_modules():
+            if m._naming is not None:
+                m._naming.valid = False  # e.g. another root named it: that root must rename
+            object.__setattr__(m, "_path", path)
+            object.__setattr__(m, "_scope", ag.module_scope(path))  # reentrant: reused
+            object.__setattr__(m, "_naming", naming)
 
     # ---- traversal -----------------------------------------------------------------------------
     def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:

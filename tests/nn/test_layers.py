@@ -533,3 +533,50 @@ def test_wrong_input_shapes_raise_naming_the_layer_and_shapes(make, shape, messa
 def test_bad_constructor_arguments_raise(make, message):
     with pytest.raises(ValueError, match=message):
         make()
+
+
+# ---- module paths (the names nodes are stamped with) ---------------------------------------------
+
+
+def _paths(model, x):
+    with ag.Tape() as tape:
+        model(x)
+    return sorted({n.module for n in tape if n.module is not None})
+
+
+def test_two_models_used_in_turn_name_their_trees_once():
+    # A generator and a critic, or a model and its EMA copy: calling them in turn must not rename
+    # every module on every call (it once did: each root's naming invalidated all others).
+    a, b = nn.MLP([3, 4, 2], rng=0), nn.MLP([3, 5, 2], rng=1)
+    x = np.ones((2, 3), np.float32)
+    a(x), b(x)
+    walks = []
+    for m in (a, b):
+        original = m.named_modules
+        m.named_modules = lambda *args, _o=original, **kw: (walks.append(1), _o(*args, **kw))[1]
+    for _ in range(3):
+        a(x), b(x)
+    assert walks == []
+    assert _paths(a, x) == _paths(b, x) == ["layers.0", "layers.1", "layers.2"]
+
+
+def test_a_shared_submodule_is_named_by_the_root_that_calls_it():
+    shared = nn.Dense(3, 3, rng=0)
+    a = nn.Sequential(shared, nn.ReLU())
+    b = nn.Sequential(nn.ReLU(), shared)
+    x = ag.tensor(np.ones((2, 3), np.float32), requires_grad=True)  # so b's ReLU is recorded too
+    for _ in range(2):
+        assert _paths(a, x) == ["0", "1"]
+        assert _paths(b, x) == ["0", "1"]
+        with ag.Tape() as tape:
+            b(x)
+        assert [n.module for n in tape if n.op == "linear"] == ["1"]  # b's name for it, not a's
+
+
+def test_a_submodule_called_on_its_own_is_named_from_itself():
+    outer = nn.Sequential(nn.Dense(3, 3, rng=0), nn.Sequential(nn.ReLU(), nn.Dense(3, 2, rng=1)))
+    x = ag.tensor(np.ones((2, 3), np.float32), requires_grad=True)
+    assert _paths(outer, x) == ["0", "1.0", "1.1"]
+    inner = outer[1]
+    assert _paths(inner, x) == ["0", "1"]  # its own root: paths from itself
+    assert _paths(outer, x) == ["0", "1.0", "1.1"]  # and the outer root renames them back
