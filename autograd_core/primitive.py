@@ -46,12 +46,12 @@ class Primitive:
 
     def __init__(self, fun: Callable, name: str | None = None, broadcasting: bool = False,
                  reads: tuple[int, ...] | None = None, saves: bool = False):
+        self.name = name or getattr(fun, "__name__", "primitive")
         # `fun` is always "arrays in, the output array out" (the plain-array path calls it);
         # with `saves`, `forward` is the given function, which also returns what it saves
         self.saves = saves
-        self.forward = fun if saves else None
-        self.fun = (lambda *a, **k: fun(*a, **k)[0]) if saves else fun
-        self.name = name or getattr(fun, "__name__", "primitive")
+        self.forward = _returning_saved(fun, self.name) if saves else None
+        self.fun = (lambda *a, **k: self.forward(*a, **k)[0]) if saves else fun
         self.broadcasting = broadcasting
         self.reads = reads
         # the inputs a VJP reads, picked from the call's arrays in one C call (two or more)
@@ -153,6 +153,19 @@ class Primitive:
 
     def __repr__(self) -> str:
         return f"<primitive {self.name}>"
+
+
+def _returning_saved(fun: Callable, name: str) -> Callable:
+    """`fun`, checked to return ``(ans, saved)`` (indexing a bare array would take its first row)."""
+    def forward(*args, **kwargs):
+        result = fun(*args, **kwargs)
+        if type(result) is not tuple or len(result) != 2:
+            raise TypeError(f"primitive '{name}' has saves=True: its forward must return a pair "
+                            f"(output, saved), got {type(result).__name__}"
+                            + (f" of length {len(result)}" if isinstance(result, tuple) else ""))
+        return result
+
+    return forward
 
 
 def primitive(fun: Callable | None = None, *, name: str | None = None,

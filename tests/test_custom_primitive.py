@@ -285,3 +285,15 @@ def test_saves_gradcheck_gradgradcheck_and_localization(rng):
     report = ag.gradcheck(lambda t: ag.tanh(softplus_bad(t)), [a], raise_on_fail=False)
     assert not report.passed
     assert report.first_bad_node is not None and report.first_bad_node.op == "softplus_bad"
+
+
+def test_saves_forward_that_returns_no_pair_is_an_error_naming_the_primitive():
+    @ag.primitive(saves=True)
+    def forgot(x):
+        return np.exp(x)  # should be (np.exp(x), saved)
+
+    forgot.defvjp(lambda g, ans, x, *, saved: (g * ans,))
+    a = np.ones((3, 2))
+    for call in (lambda: forgot(a), lambda: forgot(ag.tensor(a, requires_grad=True))):
+        with pytest.raises(TypeError, match=r"'forgot' has saves=True.*pair.*got ndarray"):
+            call()  # the plain call must not return exp(a)[0], the first row
