@@ -73,6 +73,7 @@ from .tape import (
     no_grad,
     record_source,
     register_library_dir,
+    scope_stack,
 )
 from .tensor import Tensor, get_default_dtype, set_default_dtype, tensor
 from .transforms import grad, hessian, jacobian, value_and_grad, vjp
@@ -81,6 +82,7 @@ __all__ = [
     # tensors, recording, dtypes
     "Tensor", "tensor", "Tape", "Node", "no_grad", "enable_grad", "set_default_dtype",
     "get_default_dtype", "module_scope", "record_source", "register_library_dir",
+    "scope_stack",
     # defining ops
     "primitive", "Primitive",
     # the rule table (ops.py)

@@ -18,7 +18,7 @@ from operator import attrgetter
 import numpy as np
 
 from . import anomaly, ops
-from .tape import Node, no_grad, state
+from .tape import Node, _per_thread, no_grad
 from .tensor import Tensor
 
 
@@ -160,8 +160,9 @@ def _sweep(outputs: list[Tensor], seeds: list, sources: list[Tensor] | None, *,
         else:
             cot[key] = g
             heappush(heap, (-key.index, key))
-    prev = state.enabled
-    state.enabled = create_graph  # a first-order sweep records nothing
+    st = _per_thread.state
+    prev = st.enabled
+    st.enabled = create_graph  # a first-order sweep records nothing
     apply = anomaly.checked(_apply) if anomaly.state.enabled else _apply  # read once per sweep
     release = not retain_graph
     try:
@@ -180,7 +181,7 @@ def _sweep(outputs: list[Tensor], seeds: list, sources: list[Tensor] | None, *,
             if release:
                 node.release()
     finally:
-        state.enabled = prev
+        st.enabled = prev
         if release:  # after an error: the nodes still waiting
             for _, node in heap:
                 node.release()

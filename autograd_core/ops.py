@@ -27,6 +27,7 @@ import string
 
 import numpy as np
 
+from .fpstate import quiet_overflow, restore
 from .primitive import Primitive, defop
 from .tensor import Tensor
 
@@ -108,17 +109,23 @@ relu = defop(lambda x: np.maximum(x, 0),  # mask cast first: float x float is ~1
 def _sigmoid(x):
     # 1/(1 + e^{-x}) has relative error of a few ulp everywhere: for x << 0, e^{-x} overflows to
     # inf and the quotient is the correct limit 0 (the overflow is expected, so not reported).
-    # Four ufuncs; the where-based two-branch form takes seven.
-    with np.errstate(over="ignore"):
+    # Four ufuncs; the where-based two-branch form takes seven. (Note [quiet overflow])
+    token = quiet_overflow()
+    try:
         return 1 / (1 + np.exp(-x))
+    finally:
+        restore(token)
 
 
 def sigmoid_vjp(g, ans, x):
     # σ'(x) = σ(x)·σ(-x), with σ(-x) computed from x: the textbook σ·(1 − σ) loses all relative
     # precision once σ rounds to 1 (x ≳ 17 in float32), this form keeps it on both sides
     if type(x) is np.ndarray:  # first order: three more ufuncs than the forward's output
-        with np.errstate(over="ignore"):
+        token = quiet_overflow()
+        try:
             return (g * ans / (1 + np.exp(x)),)
+        finally:
+            restore(token)
     return (g * ans * sigmoid(negative(x)),)  # differentiable again (create_graph)
 
 
@@ -250,9 +257,10 @@ def _linear(x, W, b=None):
         x, W = np.asarray(x), np.asarray(W)
     if not (x.flags.c_contiguous or x.flags.f_contiguous):
         x = _blas(x)
-    if W.ndim != 2 or x.ndim < 1 or x.shape[-1] != W.shape[1] or (
-            b is not None and (type(b) is not np.ndarray or b.shape != W.shape[:1])
-            and np.shape(b) != W.shape[:1]):
+    wshape = W.shape
+    if len(wshape) != 2 or x.shape[-1:] != wshape[1:] or (
+            b is not None and (type(b) is not np.ndarray or b.shape != wshape[:1])
+            and np.shape(b) != wshape[:1]):
         raise ValueError(
             f"linear: x {np.shape(x)} @ W.T + b needs W of shape (n_out, n_in) with n_in = x's last "
             f"axis and b of shape (n_out,); got W {np.shape(W)}, b {None if b is None else np.shape(b)}")
@@ -265,13 +273,16 @@ def _linear(x, W, b=None):
 def linear_vjp(g, ans, x, W, b=None, *, needs):
     """gW = gᵀx comes out contiguous in W's own layout: no transpose node, no copy into .grad."""
     n_inputs = len(needs)  # 2 when called as linear(x, W)
-    needs = tuple(needs) + (False,) * (3 - n_inputs)
-    g = _blas(g)
+    if n_inputs != 3:
+        needs = tuple(needs) + (False,) * (3 - n_inputs)
     if type(g) is np.ndarray and g.ndim == 2 and type(x) is np.ndarray:  # first order, 2-D: NumPy
+        if not (g.flags.c_contiguous or g.flags.f_contiguous):
+            g = np.ascontiguousarray(g)  # (see _blas)
         gx = (g @ W) if needs[0] else None
         gW = (g.T @ _blas(x)) if needs[1] else None
         gb = np.add.reduce(g, 0) if needs[2] else None  # (ndarray.sum goes through Python)
         return (gx, gW, gb)[:n_inputs]
+    g = _blas(g)
     gx = matmul(g, W) if needs[0] else None
     gW = gb = None
     if needs[1] or needs[2]:

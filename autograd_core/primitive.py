@@ -14,7 +14,7 @@ from operator import itemgetter
 
 import numpy as np
 
-from .tape import Node, state
+from .tape import Node, _per_thread
 from .tensor import Tensor
 
 _new = object.__new__
@@ -136,15 +136,15 @@ class Primitive:
         out.data = ans
         out.grad = None
         # integer and bool results carry no gradient (like their inputs could not)
-        if True in needs and state.enabled and ans.dtype.kind in "fc":
+        if True in needs and (st := _per_thread.state).enabled and ans.dtype.kind in "fc":
             if self.vjp is None:
                 raise NotImplementedError(
                     f"primitive '{self.name}' has no VJP: define one with @{self.name}.defvjp"
                 )
             out.requires_grad = True
-            out._node = node = Node(self, args, raw, kwargs, ans, needs, saved)
-            if state.tapes:
-                for tape in state.tapes:
+            out._node = node = Node(self, args, raw, kwargs, ans, needs, saved, st)
+            if st.tapes:
+                for tape in st.tapes:
                     tape._record(node, out)
         else:
             out.requires_grad = False

@@ -23,19 +23,32 @@ import numpy as np
 _counter = itertools.count()  # next() on itertools.count is atomic under the GIL
 
 
-class _State(threading.local):
+class _State:
+    """One thread's recording state: a plain object, so that after the one thread-local read
+    (`_per_thread.state`) each field is a slot read (a `threading.local` attribute costs ~3x)."""
+
+    __slots__ = ("enabled", "tapes", "scope", "record_source")
+
     def __init__(self) -> None:
         self.enabled = True  # recording on/off (no_grad)
         self.tapes: list[Tape] = []  # open `with Tape()` blocks, innermost last
         self.scope: list[str] = []  # module paths (nn pushes one per Module call), innermost last
         self.record_source = False  # stamp nodes with the user's forward line (costs a frame walk)
-        self.stamping = False  # scope or record_source is on (the hot path reads only this)
-
-    def restamp(self) -> None:
-        self.stamping = bool(self.scope) or self.record_source
 
 
-state = _State()
+class _PerThread(threading.local):
+    def __init__(self) -> None:  # runs once in each thread that reads it
+        self.state = _State()
+
+
+_per_thread = _PerThread()
+
+
+def __getattr__(name: str):
+    if name == "state":  # `tape.state`: the calling thread's recording state
+        return _per_thread.state
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 # Note [saved arrays are read-only]
 # A VJP reads the arrays its forward saw. If the user wrote into one of them in place between
@@ -137,7 +150,7 @@ class Node:
                  "_locked", "_shape", "_dtype", "module", "source", "__weakref__")
 
     def __init__(self, prim, inputs: tuple, args: tuple, kwargs: dict, ans: np.ndarray,
-                 needs: tuple[bool, ...], saved=None) -> None:
+                 needs: tuple[bool, ...], saved=None, st: _State | None = None) -> None:
         self.index = next(_counter)
         self.prim = prim
         self.inputs = inputs
@@ -152,18 +165,23 @@ class Node:
             locked = _lock(args)
         elif not reads:
             locked = ()
-        elif len(reads) == 1:
-            locked = _lock((args[reads[0]],))
+        elif len(reads) == 1:  # the common case, inlined: an input that is read-only and not
+            a = args[reads[0]]  # held by us (a chain's input: the previous op's output) needs none
+            locked = _lock((a,)) if type(a) is np.ndarray and (
+                id(a) in _holds or a.flags.writeable) else ()
         else:
             locked = _lock(prim.read_inputs(args))
         self._locked = locked  # dropping these holds (release, or the node dropped) unlocks
         ans.setflags(False)  # write=False, passed positionally: ~2x faster
-        if state.stamping:  # one thread-local read when no module scope or record_source is on
-            st = state
-            self.module = st.scope[-1] if st.scope else None  # dotted module path (module_scope)
+        if st is None:
+            st = _per_thread.state
+        scope = st.scope
+        if scope:  # the dotted path of the innermost module (module_scope, nn's Module calls)
+            self.module = scope[-1]
             self.source = _call_site() if st.record_source else None
         else:
-            self.module = self.source = None
+            self.module = None
+            self.source = _call_site() if st.record_source else None
 
     @property
     def op(self) -> str:
@@ -243,21 +261,25 @@ class module_scope:
     One object may be entered again and again, also nested (the paths live on a stack).
     """
 
+    __slots__ = ("path",)
+
     def __init__(self, path: str) -> None:
         self.path = path
 
     def __enter__(self) -> module_scope:
-        st = state
-        st.scope.append(self.path)
-        st.stamping = True
+        _per_thread.state.scope.append(self.path)
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        st = state
-        scope = st.scope
-        scope.pop()
-        if not scope:
-            st.stamping = st.record_source
+        _per_thread.state.scope.pop()
+
+
+def scope_stack() -> list[str]:
+    """The calling thread's stack of module paths (innermost last) that new nodes are stamped with
+    (``node.module``). `module_scope` pushes and pops it; code that pushes a path itself must pop
+    it in a ``finally``. (nn's `Module.__call__` does, once per layer call, where the two method
+    calls of a context manager show in overhead-bound models.)"""
+    return _per_thread.state.scope
 
 
 class record_source:
@@ -269,14 +291,14 @@ class record_source:
         self.enabled = enabled
 
     def __enter__(self) -> record_source:
-        self._prev = state.record_source
-        state.record_source = self.enabled
-        state.restamp()
+        st = _per_thread.state
+        self._prev = st.record_source
+        st.record_source = self.enabled
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        state.record_source = self._prev
-        state.restamp()
+        st = _per_thread.state
+        st.record_source = self._prev
 
 
 class no_grad:
@@ -290,12 +312,13 @@ class no_grad:
     """
 
     def __enter__(self) -> no_grad:
-        self._prev = state.enabled
-        state.enabled = False
+        st = _per_thread.state
+        self._prev = st.enabled
+        st.enabled = False
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        state.enabled = self._prev
+        _per_thread.state.enabled = self._prev
 
     def __call__(self, fun):
         def wrapper(*args, **kwargs):
@@ -312,8 +335,9 @@ class enable_grad(no_grad):
     """Context manager that switches recording back on (e.g. inside `no_grad`)."""
 
     def __enter__(self) -> enable_grad:
-        self._prev = state.enabled
-        state.enabled = True
+        st = _per_thread.state
+        self._prev = st.enabled
+        st.enabled = True
         return self
 
 
@@ -337,11 +361,11 @@ class Tape:
         self._outputs: list = []  # keeps node.output alive while the tape lives
 
     def __enter__(self) -> Tape:
-        state.tapes.append(self)
+        _per_thread.state.tapes.append(self)
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        state.tapes.remove(self)
+        _per_thread.state.tapes.remove(self)
 
     def _record(self, node: Node, out) -> None:
         node._out = weakref.ref(out)  # node.output is then the very object

@@ -60,14 +60,14 @@ class Sigmoid(Module):
     """Module form of `sigmoid`."""
 
     def forward(self, x: ag.Tensor) -> ag.Tensor:
-        return sigmoid(x)
+        return ag.sigmoid(x)  # (not through `sigmoid`: one Python call less per layer)
 
 
 class ReLU(Module):
     """Module form of `relu`."""
 
     def forward(self, x: ag.Tensor) -> ag.Tensor:
-        return relu(x)
+        return ag.relu(x)  # (not through `relu`: one Python call less per layer)
 
 
 class LeakyReLU(Module):

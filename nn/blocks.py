@@ -71,8 +71,8 @@ class Residual(Module):
 
     def forward(self, z: ag.Tensor) -> ag.Tensor:
         h = self.block(z)
-        hs = h.shape if isinstance(h, ag.Tensor) else np.shape(h)
-        if hs != (z.shape if isinstance(z, ag.Tensor) else np.shape(z)):
+        hs = h.data.shape if isinstance(h, ag.Tensor) else np.shape(h)  # (Tensor.shape: a call)
+        if hs != (z.data.shape if isinstance(z, ag.Tensor) else np.shape(z)):
             raise ValueError(f"Residual: the block maps shape {tuple(np.shape(z))} to "
                              f"{tuple(np.shape(h))}; z + block(z) needs the same shape")
         return z + h

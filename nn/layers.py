@@ -56,18 +56,16 @@ class Dense(Module):
         self.W = Parameter(he_normal_array((self.n_out, self.n_in), self.n_in, as_rng(rng)))
         self.b = Parameter(np.zeros(self.n_out, dtype=ag.get_default_dtype()))
 
-    def _check_input(self, x) -> None:
-        shape = x.shape if isinstance(x, ag.Tensor) else np.shape(x)
-        if len(shape) != 2 or shape[1] != self.n_in:
-            raise ValueError(f"{self!r}: expected input of shape (N, {self.n_in}), "
-                             f"got {tuple(shape)}")
-
     def weight(self) -> ag.Tensor:
         """The weight matrix the forward uses (`W` itself here; masked in `SparseDense`)."""
         return self.W
 
     def forward(self, x: ag.Tensor) -> ag.Tensor:
-        self._check_input(x)
+        # the input check inlined: this runs once per layer call (Tensor.shape is a property)
+        shape = x.data.shape if isinstance(x, ag.Tensor) else np.shape(x)
+        if len(shape) != 2 or shape[1] != self.n_in:
+            raise ValueError(f"{self!r}: expected input of shape (N, {self.n_in}), "
+                             f"got {tuple(shape)}")
         return ag.linear(x, self.weight(), self.b)  # one fused node: x @ W.T + b
 
     def extra_repr(self) -> str:

@@ -12,11 +12,20 @@ import autograd_core as ag
 ag.register_library_dir(__file__)  # a node's forward line points at the user's code, not nn's
 
 
-class _CallState(threading.local):
-    depth = 0  # how many Module calls are running in this thread
+class _Calls:
+    __slots__ = ("depth", "scope")
+
+    def __init__(self) -> None:
+        self.depth = 0  # how many Module calls are running in this thread
+        self.scope = ag.scope_stack()  # this thread's module-path stack (nodes are stamped from it)
 
 
-_calls = _CallState()
+class _PerThread(threading.local):
+    def __init__(self) -> None:  # runs once in each thread that reads it
+        self.calls = _Calls()  # a plain object: one thread-local read per call, then slot reads
+
+
+_per_thread = _PerThread()
 _structure_version = [0]  # bumped when any module gains or loses a submodule
 
 
@@ -64,7 +73,6 @@ class Module:
         object.__setattr__(self, "_buffers", {})
         object.__setattr__(self, "training", True)
         object.__setattr__(self, "_path", "")
-        object.__setattr__(self, "_scope", None)
         object.__setattr__(self, "_naming", None)  # the naming this module's paths come from
 
     def __setattr__(self, name: str, value) -> None:
@@ -95,21 +103,22 @@ class Module:
     def __call__(self, *args, **kwargs):
         # Nodes recorded inside are stamped with this module's dotted path (node.module), which
         # graph pictures and gradient-check reports use. The outermost call names the paths.
-        calls = _calls
+        calls = _per_thread.calls
         depth = calls.depth
         if depth == 0:
             naming = self._naming
             if (naming is None or not naming.valid or naming.version != _structure_version[0]
                     or naming.root != id(self)):  # named as another root's submodule
                 self._name_tree()
-        # a module called without being registered under the root has no scope yet
-        scope = self._scope or ag.module_scope(self._path)
+        # (what `with ag.module_scope(path)` does, without its two method calls: this runs once
+        # per layer call, and in an overhead-bound model every 0.1 µs of it shows)
+        scope = calls.scope
+        scope.append(self._path)
         calls.depth = depth + 1
-        scope.__enter__()  # (not `with`: this runs once per layer call, and every µs shows)
         try:
             return self.forward(*args, **kwargs) if kwargs else self.forward(*args)
         finally:
-            scope.__exit__()
+            scope.pop()
             calls.depth = depth
 
     def _name_tree(self) -> None:
@@ -119,7 +128,6 @@ class Module:
             if m._naming is not None:
                 m._naming.valid = False  # e.g. another root named it: that root must rename
             object.__setattr__(m, "_path", path)
-            object.__setattr__(m, "_scope", ag.module_scope(path))  # reentrant: reused
             object.__setattr__(m, "_naming", naming)
 
     # ---- traversal -----------------------------------------------------------------------------

@@ -178,6 +178,25 @@ def test_sigmoid_is_exact_and_quiet_in_both_tails(dtype):
         assert np.all(np.abs(got[~normal]) <= tiny)
 
 
+def test_sigmoid_quiets_only_overflow_and_leaves_the_users_error_state_as_it_was():
+    # Note [quiet overflow]: sigmoid switches `over` off by setting NumPy's error-state context
+    # variable directly; every other setting must stay the user's, also after the user changes it,
+    # and the state must be exactly restored afterwards (also when the op raises)
+    x = ag.tensor(np.array([-200.0, 0.0, 200.0], dtype=np.float32), requires_grad=True)
+    before = np.geterr()
+    with np.errstate(under="raise"):  # e^{-200} underflows: the user asked for that to raise
+        with pytest.raises(FloatingPointError, match="underflow"):
+            ag.sigmoid(x)
+        assert np.geterr()["under"] == "raise" and np.geterr()["over"] == before["over"]
+    with np.errstate(over="raise", under="ignore"):  # the expected overflow is still quiet
+        s = ag.sigmoid(x)
+        ag.sum(s).backward()
+        assert np.geterr() == {**before, "over": "raise", "under": "ignore"}
+    np.testing.assert_array_equal(s.data, [0.0, 0.5, 1.0])
+    np.testing.assert_array_equal(x.grad, [0.0, 0.25, 0.0])
+    assert np.geterr() == before
+
+
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
 def test_avg_pool_keeps_a_non_finite_value_in_its_own_window(bad):
     # Small non-overlapping pools run as one matmul (Note [pooling as a matmul]), where 0 * inf

@@ -580,3 +580,39 @@ def test_a_submodule_called_on_its_own_is_named_from_itself():
     inner = outer[1]
     assert _paths(inner, x) == ["0", "1"]  # its own root: paths from itself
     assert _paths(outer, x) == ["0", "1.0", "1.1"]  # and the outer root renames them back
+
+
+def test_module_paths_are_per_thread_and_popped_after_an_error():
+    # Module.__call__ pushes its path on the thread's scope stack itself (no context manager):
+    # two threads calling models at once must each stamp their own paths, and a forward that
+    # raises must leave the stack as it found it
+    import threading
+
+    models = [nn.MLP([3, 4, 4, 2], rng=0), nn.Sequential(nn.Dense(3, 2, rng=1), nn.ReLU())]
+    x = ag.tensor(np.ones((2, 3), np.float32), requires_grad=True)
+    barrier = threading.Barrier(2, timeout=30)
+    seen: dict[int, set] = {}
+
+    def run(i):
+        for _ in range(20):
+            barrier.wait()
+            with ag.Tape() as tape:
+                models[i](x)
+            seen.setdefault(i, set()).update(n.module for n in tape)
+            assert ag.scope_stack() == []
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in (0, 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert seen == {0: {"layers.0", "layers.1", "layers.2", "layers.3", "layers.4"}, 1: {"0", "1"}}
+
+    with pytest.raises(ValueError, match="expected input of shape"):
+        models[0](np.ones((2, 5), np.float32))
+    assert ag.scope_stack() == []
+    with ag.module_scope("outer"):
+        with ag.Tape() as tape:
+            models[1](x)
+        assert ag.scope_stack() == ["outer"]
+    assert [n.module for n in tape] == ["0", "1"] and ag.scope_stack() == []
