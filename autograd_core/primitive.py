@@ -14,7 +14,7 @@ from operator import itemgetter
 
 import numpy as np
 
-from .tape import Node, _per_thread
+from .tape import Node, _fill, _per_thread
 from .tensor import Tensor
 
 _new = object.__new__
@@ -142,7 +142,8 @@ class Primitive:
                     f"primitive '{self.name}' has no VJP: define one with @{self.name}.defvjp"
                 )
             out.requires_grad = True
-            out._node = node = Node(self, args, raw, kwargs, ans, needs, saved, st)
+            out._node = node = _new(Node)
+            _fill(node, self, args, raw, kwargs, ans, needs, saved, st)  # (Node.__init__'s body)
             if st.tapes:
                 for tape in st.tapes:
                     tape._record(node, out)

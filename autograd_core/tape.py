@@ -90,7 +90,8 @@ _holds_mutex = threading.RLock()
 
 def _retire(ref: _HoldRef) -> None:
     """Weakref callback: the last hold on `ref.array` is gone, so it may be written again."""
-    with _holds_mutex:
+    _holds_mutex.acquire()  # (acquire/release: half the cost of `with`, and this runs per step
+    try:  # for every parameter)
         k = id(ref.array)
         if _holds.get(k) is ref:  # else a new first hold replaced us: the array stays locked
             try:
@@ -98,11 +99,14 @@ def _retire(ref: _HoldRef) -> None:
             except ValueError:  # a view whose base got locked meanwhile: the base's lock rules it
                 pass
             del _holds[k]  # after the flag: "no entry" must mean "not ours"
-        ref.array = None
+    finally:
+        _holds_mutex.release()
+    ref.array = None
 
 
 def _first_hold(a: np.ndarray) -> _Hold | None:
-    with _holds_mutex:
+    _holds_mutex.acquire()
+    try:
         k = id(a)
         ref = _holds.get(k)
         hold = None if ref is None else ref()
@@ -116,6 +120,8 @@ def _first_hold(a: np.ndarray) -> _Hold | None:
         _holds[k] = ref  # registered first: "no entry" must mean "not ours"
         a.setflags(False)  # write=False, passed positionally: ~2x faster
         return hold
+    finally:
+        _holds_mutex.release()
 
 
 def _lock(arrays) -> tuple:
@@ -151,37 +157,7 @@ class Node:
 
     def __init__(self, prim, inputs: tuple, args: tuple, kwargs: dict, ans: np.ndarray,
                  needs: tuple[bool, ...], saved=None, st: _State | None = None) -> None:
-        self.index = next(_counter)
-        self.prim = prim
-        self.inputs = inputs
-        self.args = args
-        self.kwargs = kwargs
-        self.ans = ans
-        self.saved = saved  # what a `saves=True` primitive's forward kept for its VJP
-        self._out = None  # a Tape sets a weakref to the output Tensor (see `output`)
-        self.needs = needs  # per input: does it need a cotangent?
-        reads = prim.reads  # lock only what the VJP will read
-        if reads is None:
-            locked = _lock(args)
-        elif not reads:
-            locked = ()
-        elif len(reads) == 1:  # the common case, inlined: an input that is read-only and not
-            a = args[reads[0]]  # held by us (a chain's input: the previous op's output) needs none
-            locked = _lock((a,)) if type(a) is np.ndarray and (
-                id(a) in _holds or a.flags.writeable) else ()
-        else:
-            locked = _lock(prim.read_inputs(args))
-        self._locked = locked  # dropping these holds (release, or the node dropped) unlocks
-        ans.setflags(False)  # write=False, passed positionally: ~2x faster
-        if st is None:
-            st = _per_thread.state
-        scope = st.scope
-        if scope:  # the dotted path of the innermost module (module_scope, nn's Module calls)
-            self.module = scope[-1]
-            self.source = _call_site() if st.record_source else None
-        else:
-            self.module = None
-            self.source = _call_site() if st.record_source else None
+        _fill(self, prim, inputs, args, kwargs, ans, needs, saved, st)
 
     @property
     def op(self) -> str:
@@ -228,6 +204,43 @@ class Node:
 
     def __repr__(self) -> str:
         return f"<Node #{self.index} {self.op} -> {self.out_shape} {self.out_dtype}>"
+
+
+def _fill(node: Node, prim, inputs: tuple, args: tuple, kwargs: dict, ans: np.ndarray,
+          needs: tuple[bool, ...], saved, st: _State | None) -> None:
+    """`Node.__init__`'s body. Primitive calls use ``_fill(object.__new__(Node), ...)``: calling a
+    class runs __init__ from C (a nested interpreter frame), a plain function call is cheaper."""
+    node.index = next(_counter)
+    node.prim = prim
+    node.inputs = inputs
+    node.args = args
+    node.kwargs = kwargs
+    node.ans = ans
+    node.saved = saved  # what a `saves=True` primitive's forward kept for its VJP
+    node._out = None  # a Tape sets a weakref to the output Tensor (see `output`)
+    node.needs = needs  # per input: does it need a cotangent?
+    reads = prim.reads  # lock only what the VJP will read
+    if reads is None:
+        locked = _lock(args)
+    elif not reads:
+        locked = ()
+    elif len(reads) == 1:  # the common case, inlined: an input that is read-only and not
+        a = args[reads[0]]  # held by us (a chain's input: the previous op's output) needs none
+        locked = _lock((a,)) if type(a) is np.ndarray and (
+            id(a) in _holds or a.flags.writeable) else ()
+    else:
+        locked = _lock(prim.read_inputs(args))
+    node._locked = locked  # dropping these holds (release, or the node dropped) unlocks
+    ans.setflags(False)  # write=False, passed positionally: ~2x faster
+    if st is None:
+        st = _per_thread.state
+    scope = st.scope
+    if scope:  # the dotted path of the innermost module (module_scope, nn's Module calls)
+        node.module = scope[-1]
+        node.source = _call_site() if st.record_source else None
+    else:
+        node.module = None
+        node.source = _call_site() if st.record_source else None
 
 
 _ENGINE_DIRS = (os.path.dirname(os.path.abspath(__file__)),)

@@ -45,16 +45,24 @@ def mse_loss(u: ag.Tensor, y, reduction: str = "mean") -> ag.Tensor:
     unknown reduction.
     """
     _check_reduction(reduction, "mse_loss")
-    u_shape, y_shape = tuple(np.shape(u)), tuple(np.shape(y))
-    if u_shape != y_shape or len(u_shape) == 0:
+    tu = isinstance(u, ag.Tensor)
+    ua = u.data if tu else np.asarray(u)
+    u_shape, y_shape = ua.shape, (y.data.shape if isinstance(y, ag.Tensor) else np.shape(y))
+    if u_shape != tuple(y_shape) or len(u_shape) == 0:
         raise ValueError(f"mse_loss: targets y must have the shape of the predictions u {u_shape} "
-                         f"(batch-first, no broadcasting), got {y_shape}")
+                         f"(batch-first, no broadcasting), got {tuple(y_shape)}")
     if not isinstance(y, ag.Tensor):  # keep the predictions' dtype (float32 targets stay float32)
-        y = np.asarray(y, dtype=np.result_type(np.asarray(u).dtype, np.float32))
+        y = np.asarray(y, dtype=np.result_type(ua.dtype, np.float32))
     r = u - y
     sq = r * r
-    per_sample = 0.5 * (ag.sum(sq, axis=tuple(range(1, len(u_shape)))) if len(u_shape) > 1 else sq)
-    return _reduce(per_sample, reduction, "mse_loss")
+    if reduction == "none" or len(u_shape) == 1:
+        per_sample = 0.5 * (ag.sum(sq, axis=tuple(range(1, len(u_shape)))) if len(u_shape) > 1 else sq)
+        return _reduce(per_sample, reduction, "mse_loss")
+    # summed or averaged over samples: one sum over every axis, then the constant (a node less
+    # than per-sample sums, then a sum or mean; the value differs only by summation order)
+    if reduction == "mean" and u_shape[0] == 0:
+        raise ValueError("mse_loss: the mean over an empty batch (N = 0) is undefined")
+    return ag.sum(sq) * (0.5 / u_shape[0] if reduction == "mean" else 0.5)
 
 
 def _labels(y, n: int, k: int) -> np.ndarray:
