@@ -15,34 +15,36 @@ from __future__ import annotations
 import numpy as np
 
 try:  # NumPy >= 2.0 (private: guarded, with a fallback)
-    from numpy._core._ufunc_config import _extobj_contextvar as _state
+    from numpy._core._ufunc_config import _extobj_contextvar
     from numpy._core.umath import _make_extobj
 
     _make_extobj(over="ignore")  # the call we rely on works
 except Exception:  # pragma: no cover - other NumPy builds
-    _state = None
+    _extobj_contextvar = None
 
 # (the user's error state we derived from, it with over="ignore"), swapped as one tuple so a
 # thread never pairs one state with another's derivation
 _last: list[tuple] = [(None, None)]
 
+if _extobj_contextvar is not None:
+    _get, _set = _extobj_contextvar.get, _extobj_contextvar.set
 
-def quiet_overflow():
-    """Enter "over=ignore": returns a token for `restore` (call it in a ``finally``)."""
-    if _state is None:
+    def quiet_overflow():
+        """Enter "over=ignore": returns a token for `restore` (call it in a ``finally``)."""
+        cur = _get()
+        pair = _last[0]
+        if pair[0] is not cur:  # the user's state changed (or first use): derive ours again
+            pair = _last[0] = (cur, _make_extobj(over="ignore"))  # from `cur`: only `over` differs
+        return _set(pair[1])
+
+    restore = _extobj_contextvar.reset  # (a C method: no Python frame) Leave the state entered.
+
+else:  # pragma: no cover
+
+    def quiet_overflow():
         cm = np.errstate(over="ignore")
         cm.__enter__()
         return cm
-    cur = _state.get()
-    pair = _last[0]
-    if pair[0] is not cur:  # the user's state changed (or first use): derive ours again
-        pair = _last[0] = (cur, _make_extobj(over="ignore"))  # from `cur`: only `over` differs
-    return _state.set(pair[1])
 
-
-def restore(token) -> None:
-    """Leave the state entered by `quiet_overflow`."""
-    if _state is None:
+    def restore(token) -> None:
         token.__exit__(None, None, None)
-    else:
-        _state.reset(token)

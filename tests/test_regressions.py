@@ -197,6 +197,33 @@ def test_sigmoid_quiets_only_overflow_and_leaves_the_users_error_state_as_it_was
     assert np.geterr() == before
 
 
+def test_quiet_overflow_falls_back_to_errstate_where_numpy_internals_differ(monkeypatch):
+    import importlib
+    import warnings
+
+    from autograd_core import fpstate
+
+    def gone(**kwargs):
+        raise AttributeError("no _make_extobj in this NumPy")
+
+    monkeypatch.setattr("numpy._core.umath._make_extobj", gone)
+    try:
+        fallback = importlib.reload(fpstate)
+        assert fallback._extobj_contextvar is None
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            token = fallback.quiet_overflow()
+            try:
+                assert np.geterr()["over"] == "ignore"
+                np.exp(np.float32(1000))
+            finally:
+                fallback.restore(token)
+        assert np.geterr()["over"] == "warn"
+    finally:
+        monkeypatch.undo()
+        assert importlib.reload(fpstate)._extobj_contextvar is not None
+
+
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
 def test_avg_pool_keeps_a_non_finite_value_in_its_own_window(bad):
     # Small non-overlapping pools run as one matmul (Note [pooling as a matmul]), where 0 * inf
