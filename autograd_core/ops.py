@@ -101,8 +101,34 @@ sqrt = defop(np.sqrt, lambda g, ans, x: (g / (ans * 2),),         "sqrt", reads=
 tanh = defop(np.tanh, lambda g, ans, x: (g * (1 - ans * ans),),   "tanh", reads=())
 sign = defop(np.sign, lambda g, ans, x: (None,),                  "sign", reads=())  # 0 a.e.
 abs  = defop(np.abs,  lambda g, ans, x: (g * np.sign(_raw(x)),),  "abs",  reads=(0,))
+
+
+# Note [relu against zeros]: NumPy's `maximum` has a SIMD loop for two contiguous arrays but not
+# for an array and a scalar: np.maximum(x, 0) takes 3.8 µs on a (64, 128) float32 array, against
+# an equally shaped array of zeros 1.7 µs (49 -> 19 µs on W4's first conv output). So relu keeps
+# one read-only zeros array per (shape, dtype) it meets, up to 2^20 elements (beyond that the op
+# is memory-bound and the zeros would only cost memory) and 64 entries (then it starts afresh).
+# The results are bitwise those of np.maximum(x, 0), -0.0, NaN and ±inf included (tested).
+_ZEROS: dict[tuple, np.ndarray] = {}
+_ZEROS_MAX_SIZE = 1 << 20
+
+
+def _relu(x):
+    if type(x) is np.ndarray and x.size <= _ZEROS_MAX_SIZE:
+        key = (x.shape, x.dtype)
+        z = _ZEROS.get(key)
+        if z is None:
+            if len(_ZEROS) >= 64:
+                _ZEROS.clear()
+            z = np.zeros(x.shape, x.dtype)
+            z.setflags(write=False)
+            _ZEROS[key] = z
+        return np.maximum(x, z)
+    return np.maximum(x, 0)
+
+
 # the mask from the output: ans > 0 exactly where x > 0, and ans is saved anyway
-relu = defop(lambda x: np.maximum(x, 0),  # mask cast first: float x float is ~10% faster than x bool
+relu = defop(_relu,  # mask cast first: float x float is ~10% faster than x bool
              lambda g, ans, x: (g * (_raw(ans) > 0).astype(g.dtype),), "relu", reads=())
 
 

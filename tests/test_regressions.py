@@ -244,3 +244,29 @@ def test_avg_pool_keeps_a_non_finite_value_in_its_own_window(bad):
     gx = np.repeat(np.repeat(g, 2, axis=-1), 2, axis=-2) / 4
     np.testing.assert_array_equal(x.grad, gx)
     assert np.isfinite(x.grad).sum() == x.grad.size - 4
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64, np.int32])
+@pytest.mark.parametrize("shape", [(), (7,), (64, 128), (2, 3, 5, 4), (1 << 20 | 1,)])
+def test_relu_against_cached_zeros_is_bitwise_numpys_maximum_with_0(dtype, shape):
+    # Note [relu against zeros]: relu compares with a cached array of zeros (NumPy's fast
+    # two-array loop); it must give exactly np.maximum(x, 0), special values included, for every
+    # shape (above the size limit it uses the scalar form), and the cache must stay bounded
+    from autograd_core import ops
+
+    rng = np.random.default_rng(3)
+    x = (rng.standard_normal(shape) * 4).astype(dtype)
+    if dtype != np.int32 and x.size:
+        flat = x.reshape(-1)
+        flat[::5], flat[1::7], flat[2::11], flat[3::13] = -0.0, np.nan, np.inf, -np.inf
+    for arr in (x, x.T if x.ndim > 1 else x, x[..., ::2] if x.ndim else x):  # views too
+        got = ag.relu(ag.tensor(arr)).data
+        want = np.maximum(arr, 0)
+        assert got.dtype == want.dtype and got.shape == want.shape
+        bits = [np.ascontiguousarray(a).reshape(-1).view(np.uint8) for a in (got, want)]
+        np.testing.assert_array_equal(*bits)
+    assert len(ops._ZEROS) <= 64
+    assert all(not z.flags.writeable and not z.any() for z in ops._ZEROS.values())
+    for n in range(70):  # many shapes: the cache starts afresh instead of growing
+        ag.relu(ag.tensor(np.ones(n + 1, np.float32)))
+    assert len(ops._ZEROS) <= 64
