@@ -249,7 +249,7 @@ def test_avg_pool_keeps_a_non_finite_value_in_its_own_window(bad):
 @pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64, np.int32])
 @pytest.mark.parametrize("shape", [(), (7,), (64, 128), (2, 3, 5, 4), (1 << 20 | 1,)])
 def test_relu_against_cached_zeros_is_bitwise_numpys_maximum_with_0(dtype, shape):
-    # Note [relu against zeros]: relu compares with a cached array of zeros (NumPy's fast
+    # Note [constant operands]: relu compares with a cached array of zeros (NumPy's fast
     # two-array loop); it must give exactly np.maximum(x, 0), special values included, for every
     # shape (above the size limit it uses the scalar form), and the cache must stay bounded
     from autograd_core import ops
@@ -265,8 +265,30 @@ def test_relu_against_cached_zeros_is_bitwise_numpys_maximum_with_0(dtype, shape
         assert got.dtype == want.dtype and got.shape == want.shape
         bits = [np.ascontiguousarray(a).reshape(-1).view(np.uint8) for a in (got, want)]
         np.testing.assert_array_equal(*bits)
-    assert len(ops._ZEROS) <= 64
-    assert all(not z.flags.writeable and not z.any() for z in ops._ZEROS.values())
+    assert len(ops._FILLED) <= 64
+    assert all(not c.flags.writeable and c.dtype == dt and c.shape == shape and np.all(c == v)
+               for (shape, dt, v), c in ops._FILLED.items())
     for n in range(70):  # many shapes: the cache starts afresh instead of growing
         ag.relu(ag.tensor(np.ones(n + 1, np.float32)))
-    assert len(ops._ZEROS) <= 64
+    assert len(ops._FILLED) <= 64
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(), (7,), (32, 64), (1 << 20 | 1,)])
+def test_sigmoid_with_cached_ones_is_bitwise_the_scalar_formula(dtype, shape):
+    # Note [constant operands]: sigmoid and its VJP add and divide with a cached array of ones,
+    # in place on their own temporaries; values must be bitwise 1/(1 + e^{-x}) and
+    # g·σ/(1 + e^{x}) as written with Python scalars
+    rng = np.random.default_rng(4)
+    x = (rng.standard_normal(shape) * 30).astype(dtype)
+    g = rng.standard_normal(shape).astype(dtype)
+    t = ag.tensor(x, requires_grad=True)
+    s = ag.sigmoid(t)
+    s.backward(g)
+    with np.errstate(over="ignore"):
+        want = 1 / (1 + np.exp(-x))
+        dwant = g * want / (1 + np.exp(x))
+    for got, w in ((s.data, want), (t.grad, dwant)):
+        assert got.dtype == w.dtype and got.shape == w.shape
+        np.testing.assert_array_equal(np.asarray(got).reshape(-1).view(np.uint8),
+                                      np.asarray(w).reshape(-1).view(np.uint8))
