@@ -108,11 +108,12 @@ abs  = defop(np.abs,  lambda g, ans, x: (g * np.sign(_raw(x)),),  "abs",  reads=
 # an equally shaped array of zeros 1.7 µs (49 -> 19 µs on W4's first conv output); and every
 # Python-scalar operand costs a conversion (1 + e: 0.95 µs on (32, 64), ones + e: 0.67 µs). So
 # relu and sigmoid take their constants from `_filled`: one read-only array per (shape, dtype,
-# value), for arrays of up to 2^20 elements (beyond that the ops are memory-bound and the copy
-# would only cost memory), 64 at most (then the cache starts afresh). The results are bitwise
-# those of the scalar forms, -0.0, NaN and ±inf included (tested).
+# value), for arrays of up to 2^18 elements (beyond that the ops are memory-bound and the copy
+# would only cost memory), at most 16 MiB in all (then the cache starts afresh). The results are
+# bitwise those of the scalar forms, -0.0, NaN and ±inf included (tested).
 _FILLED: dict[tuple, np.ndarray] = {}
-_FILLED_MAX_SIZE = 1 << 20
+_FILLED_MAX_SIZE = 1 << 18  # elements per array
+_FILLED_MAX_BYTES = 16 << 20  # all arrays together
 
 
 def _filled(x, value):
@@ -123,8 +124,8 @@ def _filled(x, value):
     key = (x.shape, x.dtype, value)
     c = _FILLED.get(key)
     if c is None:
-        if len(_FILLED) >= 64:
-            _FILLED.clear()
+        if builtins.sum(a.nbytes for a in _FILLED.values()) + x.nbytes > _FILLED_MAX_BYTES:
+            _FILLED.clear()  # (a new shape is rare in training: this runs once per shape)
         c = np.full(x.shape, value, x.dtype)
         c.setflags(False)
         _FILLED[key] = c
