@@ -136,9 +136,18 @@ def _relu(x):
     return np.maximum(x, _filled(x, 0))
 
 
-# the mask from the output: ans > 0 exactly where x > 0, and ans is saved anyway
-relu = defop(_relu,  # mask cast first: float x float is ~10% faster than x bool
-             lambda g, ans, x: (g * (_raw(ans) > 0).astype(g.dtype),), "relu", reads=())
+def relu_vjp(g, ans, x):
+    # the mask from the output: ans > 0 exactly where x > 0, and ans is saved anyway; cast first
+    # (float x float is ~10% faster than float x bool), then multiplied in place into the cast
+    # copy in a first-order sweep (one temporary less: another ~10%)
+    if type(g) is np.ndarray and type(ans) is np.ndarray:
+        m = (ans > 0).astype(g.dtype)
+        m *= g
+        return (m,)
+    return (g * (_raw(ans) > 0).astype(g.dtype),)  # create_graph: g is a Tensor
+
+
+relu = defop(_relu, relu_vjp, "relu", reads=())
 
 
 def _sigmoid(x):
