@@ -130,7 +130,8 @@ class Primitive:
             raise ValueError(f"{self.name}: {msg} (input shapes: {shapes})") from None
         if type(ans) is not np.ndarray:
             ans = np.asarray(ans)
-        elif ans is raw[0] or (n > 1 and ans is raw[1]):
+        elif ans is raw[0] or (n > 1 and (ans is raw[1] or (n > 2 and (
+                ans is raw[2] or (n > 3 and any(ans is r for r in raw[3:])))))):
             ans = ans.view()  # an input handed back: the output's own array, so locking it is ours
         out = _new(Tensor)
         out.data = ans

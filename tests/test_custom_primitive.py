@@ -297,3 +297,24 @@ def test_saves_forward_that_returns_no_pair_is_an_error_naming_the_primitive():
     for call in (lambda: forgot(a), lambda: forgot(ag.tensor(a, requires_grad=True))):
         with pytest.raises(TypeError, match=r"'forgot' has saves=True.*pair.*got ndarray"):
             call()  # the plain call must not return exp(a)[0], the first row
+
+
+@pytest.mark.parametrize("n_inputs", [1, 2, 3, 4])
+def test_a_primitive_handing_back_an_input_array_does_not_lock_it_for_good(n_inputs):
+    # the output of a recorded op is made read-only for good (it is ours); a forward that returns
+    # one of its inputs unchanged must get a view, or the user's array would stay read-only (here
+    # with reads=(): no hold would ever unlock it). It once held only for the first two inputs.
+    @ag.primitive(reads=())
+    def last(*xs):
+        return xs[-1]
+
+    last.defvjp(lambda g, ans, *xs: (None,) * (len(xs) - 1) + (g,))
+    arrays = [np.ones(3) for _ in range(n_inputs)]
+    ts = [ag.tensor(a, requires_grad=True) for a in arrays]
+    out = last(*ts)
+    assert out.data is not ts[-1].data and np.shares_memory(out.data, ts[-1].data)
+    ag.sum(out).backward()
+    np.testing.assert_array_equal(ts[-1].grad, np.ones(3))
+    for t in ts:
+        assert t.data.flags.writeable
+        t.data[0] = 2.0
