@@ -124,8 +124,10 @@ def _filled(x, value):
     key = (x.shape, x.dtype, value)
     c = _FILLED.get(key)
     if c is None:
-        if builtins.sum(a.nbytes for a in _FILLED.values()) + x.nbytes > _FILLED_MAX_BYTES:
-            _FILLED.clear()  # (a new shape is rare in training: this runs once per shape)
+        # (a snapshot: another thread may add an entry meanwhile; a new shape is rare in
+        # training, so this runs about once per shape)
+        if builtins.sum(a.nbytes for a in tuple(_FILLED.values())) + x.nbytes > _FILLED_MAX_BYTES:
+            _FILLED.clear()
         c = np.full(x.shape, value, x.dtype)
         c.setflags(False)
         _FILLED[key] = c

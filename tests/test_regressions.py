@@ -292,3 +292,20 @@ def test_sigmoid_with_cached_ones_is_bitwise_the_scalar_formula(dtype, shape):
         assert got.dtype == w.dtype and got.shape == w.shape
         np.testing.assert_array_equal(np.asarray(got).reshape(-1).view(np.uint8),
                                       np.asarray(w).reshape(-1).view(np.uint8))
+
+
+def test_filled_cache_sizes_itself_up_from_a_snapshot(monkeypatch):
+    # another thread may add a constant while one thread sums up the cache's bytes: the sum must
+    # run over a snapshot ("dictionary changed size during iteration" otherwise). Simulated
+    # deterministically: reading one entry's size adds an entry, as a thread switch could.
+    from autograd_core import ops
+
+    class Intruder:
+        @property
+        def nbytes(self):
+            ops._FILLED[("intruder", len(ops._FILLED))] = np.zeros(1)
+            return 8
+
+    monkeypatch.setattr(ops, "_FILLED", {("seed",): Intruder()})
+    y = ag.relu(ag.tensor(np.full(5, -1.0)))
+    np.testing.assert_array_equal(y.data, np.zeros(5))
