@@ -287,13 +287,17 @@ def run_workload(w: Workload, mode: Mode, peer_names: list[str], *, tiny: bool =
 
 
 def _ratios(res: dict[str, Any]) -> None:
-    """Ratios of medians to the floor's and PyTorch's, for wall time and for CPU time."""
+    """Ratios of medians to the floor's and PyTorch's, for wall time and for CPU time; and the
+    median of the per-round ratios (`paired_x_*`): peers in one round run back to back, so their
+    ratio shares the machine's load of that moment, which a ratio of medians does not."""
     timed = {p: e["timing"] for p, e in res["peers"].items() if "timing" in e}
     for t in timed.values():
-        for clock, field in (("", "median_s"), ("cpu_", "cpu_median_s")):
-            for peer, name in ((peers.FLOOR, "floor"), ("torch", "torch")):
-                ref = timed.get(peer)
+        for peer, name in ((peers.FLOOR, "floor"), ("torch", "torch")):
+            ref = timed.get(peer)
+            for clock, field in (("", "median_s"), ("cpu_", "cpu_median_s")):
                 t[f"{clock}x_{name}"] = t[field] / ref[field] if ref else None
+            t[f"paired_x_{name}"] = float(np.median(
+                np.asarray(t["rounds_s"]) / np.asarray(ref["rounds_s"]))) if ref else None
 
 
 # ---- entry point ---------------------------------------------------------------------------------

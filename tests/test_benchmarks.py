@@ -56,3 +56,26 @@ def test_peak_memory_subprocesses_run_on_tiny_sizes():
         assert "error" not in m[peer], m[peer]
         assert m[peer]["maxrss"] > 0 and m[peer]["traced_peak"] > 0
     assert m["numpy"]["modules_loaded"] == []  # the floor's process imports NumPy only
+
+
+def test_paired_ratios_are_the_median_of_per_round_ratios():
+    # A load burst that slows every peer in the same rounds (here rounds 2-4, 3x) moves a ratio
+    # of medians but not the per-round ratios, which is why both are reported
+    floor = [1.0, 1.0, 3.0, 3.0, 3.0]
+    ours = [1.2 * f for f in floor]
+    torch = [1.5, 1.5, 4.5, 4.5, 4.5]
+
+    def timing(rounds):
+        return {"median_s": float(np.median(rounds)), "cpu_median_s": float(np.median(rounds)),
+                "rounds_s": rounds}
+
+    res = {"peers": {"numpy": {"timing": timing(floor)}, "ours": {"timing": timing(ours)},
+                     "torch": {"timing": timing(torch)}, "jax": {"skipped": "not installed"}}}
+    run._ratios(res)
+    t = res["peers"]["ours"]["timing"]
+    assert t["paired_x_floor"] == pytest.approx(1.2) and t["x_floor"] == pytest.approx(1.2)
+    assert t["paired_x_torch"] == pytest.approx(0.8)
+    res["peers"]["ours"]["timing"] = timing([1.2, 1.2, 1.2, 3.6, 3.6])  # burst one round later
+    run._ratios(res)
+    t = res["peers"]["ours"]["timing"]
+    assert t["x_floor"] == pytest.approx(0.4) and t["paired_x_floor"] == pytest.approx(1.2)
