@@ -103,7 +103,7 @@ def checked(apply: Callable) -> Callable:
             if not isinstance(t, Tensor) or not t.requires_grad:
                 continue
             c = cot.get(t._node) if t._node is not None else leaf.get(t)
-            bad = None if c is None or type(c) is object else _bad(c)  # object: "no cotangent"
+            bad = None if c is None else _bad(c)  # (_bad finds nothing in the "no cotangent" marker)
             if bad is None:
                 continue
             forward_bad = node.ans is not None and _bad(node.ans)

@@ -156,8 +156,6 @@ def _sigmoid(x):
     # 1/(1 + e^{-x}) has relative error of a few ulp everywhere: for x << 0, e^{-x} overflows to
     # inf and the quotient is the correct limit 0 (the overflow is expected, so not reported).
     # Four ufuncs; the where-based two-branch form takes seven. (Note [quiet overflow])
-    if type(x) is not np.ndarray:
-        x = np.asarray(x)
     token = quiet_overflow()
     try:
         e = np.exp(np.negative(x))

@@ -234,13 +234,9 @@ def _fill(node: Node, prim, inputs: tuple, args: tuple, kwargs: dict, ans: np.nd
     ans.setflags(False)  # write=False, passed positionally: ~2x faster
     if st is None:
         st = _per_thread.state
-    scope = st.scope
-    if scope:  # the dotted path of the innermost module (module_scope, nn's Module calls)
-        node.module = scope[-1]
-        node.source = _call_site() if st.record_source else None
-    else:
-        node.module = None
-        node.source = _call_site() if st.record_source else None
+    scope = st.scope  # the dotted path of the innermost module (module_scope, nn's Module calls)
+    node.module = scope[-1] if scope else None
+    node.source = _call_site() if st.record_source else None
 
 
 _ENGINE_DIRS = (os.path.dirname(os.path.abspath(__file__)),)
