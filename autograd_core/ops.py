@@ -273,6 +273,9 @@ def _swap(a):
 def matmul_vjp(g, ans, x, y, *, needs):
     """NumPy matmul semantics, 1-D operands included; batch broadcasting is summed by the sweep."""
     g = _blas(g)
+    if type(g) is np.ndarray and g.ndim == 2 and type(x) is np.ndarray and type(y) is np.ndarray \
+            and x.ndim == 2 and y.ndim == 2:  # first order, 2-D (`x @ W.T`): NumPy directly
+        return (g @ y.T if needs[0] else None), (x.T @ g if needs[1] else None)
     nx, ny = np.ndim(_raw(x)), np.ndim(_raw(y))
     gx = gy = None
     if nx == 1 and ny == 1:  # inner product
@@ -580,15 +583,28 @@ def expand_dims(x, axis: int):
     return reshape(x, tuple(shape))
 
 
-_transpose_p = defop(lambda x, *, axes: np.transpose(x, axes),
-                     lambda g, ans, x, *, axes: (transpose(g, axes=tuple(np.argsort(axes))),),
+def _inverse(axes: tuple[int, ...]) -> tuple[int, ...]:
+    """The permutation that undoes `axes` (a reversal, e.g. a 2-D swap, is its own inverse)."""
+    if axes[::-1] == tuple(range(len(axes))):
+        return axes
+    inv = [0] * len(axes)
+    for i, a in enumerate(axes):
+        inv[a] = i
+    return tuple(inv)
+
+
+_transpose_p = defop(lambda x, *, axes: x.transpose(axes),
+                     lambda g, ans, x, *, axes: (transpose(g, axes=_inverse(axes)),),
                      "transpose", reads=())
+_REVERSED = [tuple(range(n))[::-1] for n in range(33)]  # `.T`'s axes by ndim (NumPy allows 32; 64 on 2.x)
 
 
 def transpose(x, axes=None):
     """Permute axes like ``np.transpose`` (None reverses them, as ``.T``)."""
-    if type(x) is np.ndarray and axes is None:  # inside a first-order VJP: straight to NumPy
-        return x.T
+    if type(x) is np.ndarray:  # inside a first-order VJP: straight to NumPy (which checks axes)
+        return x.T if axes is None else x.transpose(axes)
+    if axes is None and isinstance(x, Tensor) and x.data.ndim < 33:  # `.T`: nothing to check
+        return _transpose_p(x, axes=_REVERSED[x.data.ndim])
     nd = np.ndim(_raw(x))
     if axes is not None and builtins.any(not -nd <= int(a) < nd for a in axes):  # no wrap-around
         raise ValueError(f"transpose: axes {tuple(axes)} are out of range for the {nd} axes of "
@@ -605,6 +621,10 @@ def sum_to(x, shape: tuple):
     xs = np.shape(_raw(x))
     lead = len(xs) - len(shape)
     axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and xs[lead + i] != 1)
+    if type(x) is np.ndarray:  # first order (a bias's cotangent): one reduction, straight to NumPy
+        if axes and not lead:
+            return np.add.reduce(x, axis=axes, keepdims=True)
+        return (np.add.reduce(x, axis=axes) if axes else x).reshape(shape)
     if axes:
         x = sum(x, axis=axes, keepdims=True)
     return reshape(x, shape) if np.shape(_raw(x)) != tuple(shape) else x

@@ -46,6 +46,24 @@ def test_forward_matches_numpy(case, rng):
     np.testing.assert_allclose(out.data, expected, rtol=1e-12, atol=1e-12, err_msg=repr(case))
 
 
+# rows that call a Tensor method (`x.exp()`): an ndarray has no such method
+FUNCTION_CASES = [case for case in OP_CASES if "method" not in case.id]
+
+
+@pytest.mark.parametrize("case", FUNCTION_CASES, ids=str)
+def test_plain_arrays_in_plain_array_out(case, rng):
+    """Called on arrays an op is its NumPy function (the path every first-order VJP takes, with
+    its own shortcuts in transpose, reshape, sum and sum_to): the same values and dtype as on
+    Tensors, and nothing recorded."""
+    arrays = case.inputs(rng)
+    expected = case.call(*leaves(arrays))
+    with ag.Tape() as tape:
+        out = case.call(*arrays)
+    assert type(out) is not ag.Tensor and not list(tape), f"{case!r}"
+    assert np.shape(out) == expected.shape and np.result_type(out) == expected.dtype, f"{case!r}"
+    np.testing.assert_array_equal(out, expected.data, err_msg=repr(case))
+
+
 @pytest.mark.parametrize("case", OP_CASES, ids=str)
 def test_vjp_matches_central_differences(case, rng):
     report = ag.gradcheck(case.call, case.inputs(rng), raise_on_fail=False, **case.check)
