@@ -624,7 +624,8 @@ def sum_to(x, shape: tuple):
     if type(x) is np.ndarray:  # first order (a bias's cotangent): one reduction, straight to NumPy
         if axes and not lead:
             return np.add.reduce(x, axis=axes, keepdims=True)
-        return (np.add.reduce(x, axis=axes) if axes else x).reshape(shape)
+        x = np.add.reduce(x, axis=axes) if axes else x
+        return x if x.shape == shape else x.reshape(shape)  # (a reshape would make a view)
     if axes:
         x = sum(x, axis=axes, keepdims=True)
     return reshape(x, shape) if np.shape(_raw(x)) != tuple(shape) else x
