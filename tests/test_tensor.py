@@ -301,6 +301,28 @@ def test_leaf_grad_through_a_transpose_is_not_copied_when_nothing_else_holds_it(
     assert W.grad.base is not None and W.grad.flags.writeable  # not copied, ours to change
 
 
+def test_sole_view_counts_every_other_reference():
+    from autograd_core.backward import _sole_view
+
+    sole = _sole_view(np.zeros((2, 3)).T)  # (not inside `assert`: pytest keeps its temporaries)
+    assert sole  # the base is reachable through the view alone
+    held = np.zeros((2, 3))
+    assert not _sole_view(held.T)  # `held` refers to it too
+    view = np.zeros((2, 3)).T
+    other = view.T  # another view: writing through one would change the other
+    assert not _sole_view(view) and not _sole_view(other)
+    assert not _sole_view(np.zeros(6)[:3])  # part of it: copying frees the rest
+
+
+def test_without_reference_counts_leaf_grad_views_are_copied(rng, monkeypatch):
+    from autograd_core import backward
+
+    monkeypatch.setattr(backward, "_SOLE_REFS", -1)  # what an interpreter without them gets
+    W = ag.tensor(rng.standard_normal((3, 4)), requires_grad=True)
+    (rng.standard_normal((5, 4)) @ W.T).sum().backward()
+    assert W.grad.base is None
+
+
 def test_leaf_grad_views_are_copied_when_their_memory_is_shared(rng):
     # the same cotangent, transposed, for two leaves: each .grad owns its memory
     a = ag.tensor(rng.standard_normal((2, 3)), requires_grad=True)
