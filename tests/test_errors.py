@@ -163,6 +163,16 @@ def test_transpose_with_bad_axes(axes):
         t.transpose(*axes)
 
 
+@pytest.mark.parametrize("x", [np.ones((1, 1, 1)), np.ones((2, 1))], ids=["one_element", "column"])
+def test_broadcast_to_fewer_dimensions_names_broadcast_to(x):
+    with pytest.raises(ValueError, match=r"^broadcast_to: ") as info:
+        ag.broadcast_to(ag.tensor(x, requires_grad=True), (3,))
+    assert type(info.value) is ValueError
+    with pytest.raises(ValueError):
+        ag.broadcast_to(x, (3,))
+    assert not ag.broadcast_to(np.ones(1), (2, 3)).flags.writeable  # a view, read-only like NumPy's
+
+
 def test_zero_d_item_and_len():
     t = ag.tensor(np.array(4.25))
     assert t.ndim == 0
