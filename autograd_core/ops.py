@@ -584,9 +584,7 @@ def expand_dims(x, axis: int):
 
 
 def _inverse(axes: tuple[int, ...]) -> tuple[int, ...]:
-    """The permutation that undoes `axes` (a reversal, e.g. a 2-D swap, is its own inverse)."""
-    if axes[::-1] == tuple(range(len(axes))):
-        return axes
+    """The permutation that undoes `axes`."""
     inv = [0] * len(axes)
     for i, a in enumerate(axes):
         inv[a] = i
@@ -596,15 +594,19 @@ def _inverse(axes: tuple[int, ...]) -> tuple[int, ...]:
 _transpose_p = defop(lambda x, *, axes: x.transpose(axes),
                      lambda g, ans, x, *, axes: (transpose(g, axes=_inverse(axes)),),
                      "transpose", reads=())
-_REVERSED = [tuple(range(n))[::-1] for n in range(33)]  # `.T`'s axes by ndim (NumPy allows 32; 64 on 2.x)
 
 
 def transpose(x, axes=None):
     """Permute axes like ``np.transpose`` (None reverses them, as ``.T``)."""
-    if type(x) is np.ndarray:  # inside a first-order VJP: straight to NumPy (which checks axes)
-        return x.T if axes is None else x.transpose(axes)
-    if axes is None and isinstance(x, Tensor) and x.data.ndim < 33:  # `.T`: nothing to check
-        return _transpose_p(x, axes=_REVERSED[x.data.ndim])
+    if type(x) is np.ndarray:  # inside a first-order VJP: straight to NumPy
+        if axes is None:
+            return x.T
+        try:
+            return x.transpose(axes)
+        except ValueError:  # bad axes: the checks below say what is wrong, naming the op
+            pass
+    elif axes is None and isinstance(x, Tensor):  # `.T`: nothing to check
+        return _transpose_p(x, axes=tuple(range(x.data.ndim - 1, -1, -1)))
     nd = np.ndim(_raw(x))
     if axes is not None and builtins.any(not -nd <= int(a) < nd for a in axes):  # no wrap-around
         raise ValueError(f"transpose: axes {tuple(axes)} are out of range for the {nd} axes of "
@@ -621,13 +623,8 @@ def sum_to(x, shape: tuple):
     xs = np.shape(_raw(x))
     lead = len(xs) - len(shape)
     axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and xs[lead + i] != 1)
-    if type(x) is np.ndarray:  # first order (a bias's cotangent): one reduction, straight to NumPy
-        if axes and not lead:
-            return np.add.reduce(x, axis=axes, keepdims=True)
-        x = np.add.reduce(x, axis=axes) if axes else x
-        return x if x.shape == shape else x.reshape(shape)  # (a reshape would make a view)
-    if axes:
-        x = sum(x, axis=axes, keepdims=True)
+    if axes:  # (the size-1 axes of `shape` come back by the reshape: a bias's sum needs none)
+        x = sum(x, axis=axes)
     return reshape(x, shape) if np.shape(_raw(x)) != tuple(shape) else x
 
 

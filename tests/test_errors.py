@@ -161,6 +161,8 @@ def test_transpose_with_bad_axes(axes):
     assert "(2, 3)" in str(info.value)
     with pytest.raises(ValueError, match="transpose"):
         t.transpose(*axes)
+    with pytest.raises(ValueError, match=r"^transpose: axes"):  # a plain array: the same message
+        ag.transpose(np.ones((2, 3)), axes=axes)
 
 
 @pytest.mark.parametrize("x", [np.ones((1, 1, 1)), np.ones((2, 1))], ids=["one_element", "column"])
