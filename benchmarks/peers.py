@@ -27,8 +27,10 @@ def load_torch():
     try:
         torch = importlib.import_module("torch")
     except ImportError:
-        raise Unavailable("torch is not installed (CPU wheel: pip install torch "
-                          "--index-url https://download.pytorch.org/whl/cpu)") from None
+        raise Unavailable("torch is not installed: pip install torch==2.13.0 (this project's machines "
+                          "find a CPU build locally; elsewhere add --index-url "
+                          "https://download.pytorch.org/whl/cpu, not a plain `pip install torch`, "
+                          "which fetches the multi-GB CUDA build)") from None
     torch.set_num_threads(1)
     try:
         torch.set_num_interop_threads(1)

@@ -79,3 +79,25 @@ def test_paired_ratios_are_the_median_of_per_round_ratios():
     run._ratios(res)
     t = res["peers"]["ours"]["timing"]
     assert t["x_floor"] == pytest.approx(0.4) and t["paired_x_floor"] == pytest.approx(1.2)
+
+
+def test_a_missing_peer_is_skipped_with_how_to_install_it(monkeypatch):
+    import importlib
+
+    from benchmarks import peers
+
+    real = importlib.import_module
+
+    def no_torch(name, *args, **kwargs):
+        if name == "torch" or name.startswith("torch."):
+            raise ImportError(f"No module named {name!r}")
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(peers.importlib, "import_module", no_torch)
+    w = next(w for w in run.WORKLOADS if w.key == "W2")
+    res = run.run_workload(w, run.MODES["quick"], ["ours", "numpy", "torch"], tiny=True,
+                           timing=False, log=None)
+    note = res["peers"]["torch"]["skipped"]
+    # the pinned CPU build, never a bare `pip install torch` (a multi-GB CUDA download)
+    assert "pip install torch==2.13.0" in note and "not a plain `pip install torch`" in note
+    assert res["peers"]["ours"]["agreement"]["passed"]  # the others still ran
