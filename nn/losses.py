@@ -27,9 +27,14 @@ def _reduce(per_sample: ag.Tensor, reduction: str, who: str) -> ag.Tensor:
         return per_sample
     if reduction == "sum":
         return ag.sum(per_sample)
-    if np.shape(per_sample)[0] == 0:
-        raise ValueError(f"{who}: the mean over an empty batch (N = 0) is undefined")
+    _check_batch(np.shape(per_sample)[0], who)
     return ag.mean(per_sample)
+
+
+def _check_batch(n: int, who: str) -> None:
+    """A mean over samples needs some (Note [reduction])."""
+    if n == 0:
+        raise ValueError(f"{who}: the mean over an empty batch (N = 0) is undefined")
 
 
 def _check_reduction(reduction: str, who: str) -> None:
@@ -60,8 +65,8 @@ def mse_loss(u: ag.Tensor, y, reduction: str = "mean") -> ag.Tensor:
         return _reduce(per_sample, reduction, "mse_loss")
     # summed or averaged over samples: one sum over every axis, then the constant (a node less
     # than per-sample sums, then a sum or mean; the value differs only by summation order)
-    if reduction == "mean" and u_shape[0] == 0:
-        raise ValueError("mse_loss: the mean over an empty batch (N = 0) is undefined")
+    if reduction == "mean":
+        _check_batch(u_shape[0], "mse_loss")
     return ag.sum(sq) * (0.5 / u_shape[0] if reduction == "mean" else 0.5)
 
 
