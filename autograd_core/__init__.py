@@ -7,11 +7,22 @@
 >>> loss.backward()                  # one generic reverse sweep of vector-Jacobian products
 >>> x.grad.shape, W.grad.shape
 ((4, 3), (3, 2))
+
+Note [layers]: imports run one way, each module using only those above it:
+    tensor      Tensor, a holder of data, grad and the node that made it
+    graph       Node, the recording state, no_grad, read-only protection of saved arrays
+    primitive   @primitive / .defvjp: unwrap, compute, record
+    kernels     array kernels (NumPy only)
+    ops         THE rule table; attaches Tensor's operators and methods at its end
+    anomaly     where a node came from (module scopes, source lines), detect_anomaly
+    backward    the sweep; attaches Tensor.backward
+    transforms, gradcheck, viz, allocator
 """
 
+from . import backward as _sweep  # noqa: F401  (attaches Tensor.backward)
 from . import ops, viz  # viz imports graphviz only when a picture is drawn
 from .allocator import tune_allocator
-from .anomaly import detect_anomaly
+from .anomaly import detect_anomaly, module_scope, record_source, register_library_dir, scope_stack
 from .gradcheck import (
     GradcheckError,
     GradcheckReport,
@@ -20,81 +31,23 @@ from .gradcheck import (
     gradcheck,
     gradgradcheck,
 )
-from .ops import (
-    abs,
-    add,
-    astype,
-    avg_pool,
-    broadcast_to,
-    clip,
-    concatenate,
-    conv2d,
-    divide,
-    einsum,
-    exp,
-    expand_dims,
-    getitem,
-    linear,
-    log,
-    log_softmax,
-    logsumexp,
-    matmul,
-    max,
-    maximum,
-    mean,
-    min,
-    minimum,
-    multiply,
-    negative,
-    pad,
-    power,
-    relu,
-    reshape,
-    sigmoid,
-    sign,
-    sliding_window,
-    softmax,
-    softmax_cross_entropy,
-    sqrt,
-    stack,
-    subtract,
-    sum,
-    sum_to,
-    tanh,
-    transpose,
-    where,
-)
+from .graph import Node, enable_grad, no_grad
+from .ops import *  # noqa: F403  (the rule table's public ops: ops.__all__)
 from .primitive import Primitive, primitive
-from .tape import (
-    Node,
-    Tape,
-    enable_grad,
-    module_scope,
-    no_grad,
-    record_source,
-    register_library_dir,
-    scope_stack,
-)
 from .tensor import Tensor, get_default_dtype, set_default_dtype, tensor
-from .transforms import grad, hessian, jacobian, value_and_grad, vjp
+from .transforms import Tape, grad, hessian, jacobian, value_and_grad, vjp
 
 __all__ = [
     # tensors, recording, dtypes
     "Tensor", "tensor", "Tape", "Node", "no_grad", "enable_grad", "set_default_dtype",
-    "get_default_dtype", "module_scope", "record_source", "register_library_dir",
-    "scope_stack",
+    "get_default_dtype", "module_scope", "record_source", "register_library_dir", "scope_stack",
     # defining ops
     "primitive", "Primitive",
-    # the rule table (ops.py)
-    "abs", "add", "astype", "avg_pool", "broadcast_to", "clip", "concatenate", "conv2d", "divide",
-    "einsum", "exp", "expand_dims", "getitem", "linear", "log", "log_softmax", "logsumexp", "matmul", "max",
-    "maximum", "mean", "min", "minimum", "multiply", "negative", "pad", "power", "relu", "reshape",
-    "sigmoid", "sign", "sliding_window", "softmax", "softmax_cross_entropy", "sqrt", "stack",
-    "subtract", "sum", "sum_to", "tanh", "transpose", "where",
     # transforms, checks, pictures
     "grad", "value_and_grad", "vjp", "jacobian", "hessian", "gradcheck", "gradgradcheck",
     "GradcheckError", "GradcheckReport", "draw_random", "frozen_randomness", "detect_anomaly",
     "viz", "ops",
     # process settings
     "tune_allocator",
+    *ops.__all__,  # the rule table
 ]

@@ -1,4 +1,9 @@
-"""`detect_anomaly`: find the first op whose backward produced NaN or Inf.
+"""Where a node came from, and `detect_anomaly`.
+
+Nodes are stamped with the dotted path of the `nn` module that made them (`module_scope`) and,
+on request, with the user's forward source line (`record_source`); graph pictures, gradient-check
+reports and backward errors cite both. `detect_anomaly` finds the first op whose backward
+produced NaN or Inf:
 
 >>> x = ag.tensor([0.0, 4.0], requires_grad=True)
 >>> with ag.detect_anomaly():
@@ -7,25 +12,65 @@
 Traceback (most recent call last):
 FloatingPointError: backward of 'sqrt' ... produced inf ... forward at ...
 
-Off by default. The sweep (backward.py `_sweep`) reads `state.enabled` once per sweep; only when
-it is on does it wrap its per-node step with `checked`, so an ordinary backward pays one
+Off by default. The sweep (backward.py `sweep`) reads `state.enabled` once per sweep; only when
+it is on does it wrap its per-node VJP with `checked`, so an ordinary backward pays one
 attribute read and nothing per op. The flag is thread-local, like the engine's recording state.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from .tape import Node, record_source
+from . import graph
+from .graph import Node, _Switch, recording
 from .tensor import Tensor
 
 
+def register_library_dir(path: str) -> None:
+    """Frames from files under `path` are skipped when stamping a node's forward source line
+    (so `nn`'s own layers point at the user's line that called them)."""
+    graph._library_dirs.append(os.path.dirname(os.path.abspath(path)))
+
+
+def scope_stack() -> list[str]:
+    """The calling thread's stack of module paths (innermost last) that new nodes are stamped with
+    (``node.module``). Code that pushes a path must pop it in a ``finally``."""
+    return recording.scope
+
+
+class module_scope:
+    """Context manager: nodes recorded inside are stamped with `path` (``node.module``); nested
+    scopes stack, and one object may be entered again and again."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __enter__(self) -> module_scope:
+        recording.scope.append(self.path)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        recording.scope.pop()
+
+
+class record_source(_Switch):
+    """Context manager: stamp each node recorded inside with the forward source line
+    (``node.source``, "file:line"), which backward errors and anomaly reports cite. Off by
+    default because it walks the stack once per op."""
+
+    field = "source"
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.value = enabled
+
+
 class _AnomalyState(threading.local):
-    enabled = False  # read by backward._sweep once per sweep
+    enabled = False  # read by backward.sweep once per sweep
 
 
 state = _AnomalyState()
@@ -86,10 +131,10 @@ def _where(node: Node) -> str:
     return f"{module}; {source}"
 
 
-def checked(apply: Callable) -> Callable:
-    """Wrap the sweep's per-node step so it raises at the first non-finite cotangent."""
+def checked(node_vjp: Callable) -> Callable:
+    """Wrap the sweep's per-node VJP so it raises at the first non-finite cotangent."""
 
-    def apply_checked(node: Node, g, cot: dict, leaf: dict, create_graph: bool, heap=None) -> None:
+    def checked_vjp(node: Node, g, create_graph: bool = False) -> tuple:
         bad = _bad(g)
         if bad is not None:  # every produced cotangent was checked, so this came from the seed
             raise FloatingPointError(
@@ -98,12 +143,9 @@ def checked(apply: Callable) -> Callable:
                 f"is not finite ({_where(node)})"
             )
         with np.errstate(divide="ignore", over="ignore", under="ignore", invalid="ignore"):
-            apply(node, g, cot, leaf, create_graph, heap)
-        for i, t in enumerate(node.inputs):
-            if not isinstance(t, Tensor) or not t.requires_grad:
-                continue
-            c = cot.get(t._node) if t._node is not None else leaf.get(t)
-            bad = None if c is None else _bad(c)  # (_bad finds nothing in the "no cotangent" marker)
+            cots = node_vjp(node, g, create_graph)
+        for i, (t, c) in enumerate(zip(node.inputs, cots, strict=True)):
+            bad = None if c is None else _bad(c)
             if bad is None:
                 continue
             forward_bad = node.ans is not None and _bad(node.ans)
@@ -114,8 +156,9 @@ def checked(apply: Callable) -> Callable:
                 f"{node.out_shape} {node.out_dtype}) produced {bad} in the cotangent of "
                 f"{node.prim.input_label(i)} (shape {t.shape}), {_where(node)}{hint}"
             )
+        return cots
 
-    return apply_checked
+    return checked_vjp
 
 
-__all__ = ["detect_anomaly"]
+__all__ = ["detect_anomaly", "module_scope", "record_source", "register_library_dir", "scope_stack"]

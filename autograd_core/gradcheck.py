@@ -30,9 +30,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import ops
-from .backward import gradients
-from .tape import Node, Tape, enable_grad, no_grad, record_source
+from .anomaly import record_source
+from .graph import Node, enable_grad, no_grad
 from .tensor import Tensor
+from .transforms import Tape, gradients
 
 DEFAULT_ATOL = 1e-8
 DEFAULT_RTOL = 1e-6
@@ -181,7 +182,7 @@ def _outputs(res) -> list[Tensor]:
     items = list(res) if isinstance(res, (tuple, list)) else [res]
     out = []
     for r in items:
-        t = r if isinstance(r, Tensor) else Tensor._result(np.asarray(r), False)
+        t = r if isinstance(r, Tensor) else Tensor._of(np.asarray(r))
         if t.data.dtype.kind != "f":
             raise TypeError(f"gradcheck: f must return floating-point Tensors, got dtype {t.data.dtype}")
         out.append(t)
@@ -320,7 +321,7 @@ def _check(f, inputs, eps, atol, rtol, seed, what, fast_threshold, localize) -> 
     def call(arrays, requires_grad):
         _new_evaluation()
         # the analytic pass gets copies: its graph locks what it saves (Note [saved arrays are read-only])
-        args = [Tensor._result(a.copy() if requires_grad else a, requires_grad) if i in checked else a
+        args = [Tensor._of(a.copy() if requires_grad else a, requires_grad) if i in checked else a
                 for i, a in enumerate(arrays)]
         return args, _outputs(f(*args))
 
@@ -357,32 +358,20 @@ _KINK_NEAR = 1e-2  # the largest relative step gradcheck takes
 
 
 def _at_kink(node: Node) -> bool:
-    """Does this node's input sit within a finite-difference step of the op's kink?"""
-    op, a = node.op, node.args
-    near = lambda d, x: bool(np.any(np.abs(d) <= _KINK_NEAR * np.maximum(1.0, np.abs(x))))  # noqa: E731
-    if op in ("relu", "abs"):
-        return near(a[0], 0.0)
-    if op == "clip":
-        lo, hi = node.kwargs["lo"], node.kwargs["hi"]
-        return (lo is not None and near(a[0] - lo, a[0])) or (hi is not None and near(a[0] - hi, a[0]))
-    if op in ("maximum", "minimum"):
-        return near(np.asarray(a[0]) - np.asarray(a[1]), a[0])
-    if op in ("max", "min"):
-        x = np.asarray(a[0])
-        ans = np.asarray(node.ans)
-        if not node.kwargs["keepdims"]:
-            ans = np.expand_dims(ans, node.kwargs["axis"] if node.kwargs["axis"] is not None
-                                 else tuple(range(x.ndim)))
-        gap = np.abs(x - ans)
-        # a kink when some element other than the winner is within a step of it
-        return bool(np.any((gap > 0) & (gap <= _KINK_NEAR * np.maximum(1.0, np.abs(x)))))
-    return False
+    """Does this node's input sit within a finite-difference step of a kink its primitive
+    declares (`Primitive.kinks`)?"""
+    kinks = node.prim.kinks
+    if kinks is None:
+        return False
+    x = np.asarray(node.args[0])
+    distance = np.asarray(kinks(node.ans, *node.args, **node.kwargs))
+    return bool(np.any(np.abs(distance) <= _KINK_NEAR * np.maximum(1.0, np.abs(x))))
 
 
 def _localize(f, xs, checked, atol, rtol, seed, fast_threshold) -> BadNode | None:
     """Record f once more and check each node's own VJP, in recording order."""
     _new_evaluation()
-    args = [Tensor._result(a.copy(), True) if i in checked else a for i, a in enumerate(xs)]
+    args = [Tensor._of(a.copy(), True) if i in checked else a for i, a in enumerate(xs)]
     with enable_grad(), record_source(), Tape() as tape:
         f(*args)
     rng = np.random.default_rng(seed + 7)
@@ -404,17 +393,15 @@ def _check_node(node: Node, atol, rtol, rng, fast_threshold) -> BadNode | None:
     if prim.vjp_wants_needs:
         kwargs["needs"] = tuple(wanted)
     with no_grad():
+        ans, saved = prim.forward(*arrays, **node.kwargs)
         if prim.saves:
-            ans, kwargs["saved"] = prim.forward(*arrays, **node.kwargs)
-        else:
-            ans = prim.fun(*arrays, **node.kwargs)
-        ans = np.asarray(ans, dtype=np.float64)
-        cots = prim.vjp(v, ans, *arrays, **kwargs)
+            kwargs["saved"] = saved
+        cots = prim.vjp(v, np.asarray(ans, dtype=np.float64), *arrays, **kwargs)
     cots = cots if isinstance(cots, (tuple, list)) else (cots,)
 
     def phi() -> float:
         with no_grad():
-            return float(np.sum(v * prim.fun(*arrays, **node.kwargs)))
+            return float(np.sum(v * prim.forward(*arrays, **node.kwargs)[0]))
 
     f0 = phi()
     for j, w in enumerate(wanted):
@@ -480,21 +467,21 @@ def gradgradcheck(f: Callable, inputs: Sequence, *, eps: float | None = None,
     with frozen_randomness():
         _new_evaluation()
         with enable_grad():
-            probe = _outputs(f(*[Tensor._result(p[0], False) if p[1] else p[0] for p in prepared]))
+            probe = _outputs(f(*[Tensor._of(p[0]) if p[1] else p[0] for p in prepared]))
         rng = np.random.default_rng(seed + 1)
         vs = [rng.standard_normal(o.shape) for o in probe]
 
         def first_grad(*args):
             with enable_grad():
-                srcs = [a if a.requires_grad else Tensor._result(a.data.copy(), True)
+                srcs = [a if a.requires_grad else Tensor._of(a.data.copy(), True)
                         for a in (args[i] for i in checked)]
                 call_args = list(args)
                 for i, s in zip(checked, srcs, strict=True):
                     call_args[i] = s
                 outs = _outputs(f(*call_args))
-                grads = gradients(outs, [Tensor._result(v, False) for v in vs], srcs, create_graph=True)
+                grads = gradients(outs, [Tensor._of(v) for v in vs], srcs, create_graph=True)
                 if not grads:
-                    return Tensor._result(np.zeros(0), False)
+                    return Tensor._of(np.zeros(0))
                 return ops.concatenate([ops.reshape(g, (-1,)) for g in grads])
 
         report = _check(first_grad, inputs, eps, atol, rtol, seed, "second-derivative",

@@ -3,31 +3,35 @@
 Rules read like the math: `g` is the cotangent of the output `ans`, then the forward's inputs,
 then static parameters by keyword. They return one cotangent per input (None for none).
 
-Rules are written with the functions of this file and Tensor operators, so the same rule runs on
-plain arrays in a first-order sweep (NumPy speed, nothing recorded) and on Tensors in a
-`create_graph` sweep (recorded, so it can be differentiated again). Masks at kinks are computed on
-the raw data (`_raw`): they are constants whose derivative is zero.
+One rule per op serves both sweeps: rules are written with the functions of this file and Tensor
+operators, so a first-order sweep runs them on plain arrays (NumPy speed, nothing recorded) and a
+`create_graph` sweep on Tensors (recorded, so they can be differentiated again). Masks at kinks
+are computed on the raw data (`_raw`): constants whose derivative is zero. Array kernels that
+buy a large factor live in kernels.py, each wrapped here as a primitive whose VJP is its adjoint.
 
 Note [broadcasting]: rules ignore broadcasting. Primitives declared `broadcasting=True` may return
 a cotangent of the (broadcast) output's shape; the sweep sums it back to the input's shape once.
 
-Kinks (any valid subgradient is allowed; these are the ones returned):
+Kinks (any valid subgradient is allowed; these are the ones returned, and each kinked primitive
+declares `kinks=` for gradcheck):
 - relu'(0) = 0; abs'(0) = 0 (sign); clip passes the gradient at a bound (lo <= x <= hi);
 - max/min reductions share the gradient equally among tied maxima (like `torch.amax`);
 - maximum/minimum give each of two tied inputs half.
+
+Adding an op: one row (or a rule function right under its forward) here, and one `OpCase` row in
+tests/op_cases.py. Its name joins `ag.__all__` by itself (see `__all__` at the end).
 """
 
 from __future__ import annotations
 
 import builtins
-import functools
 import itertools
 import math
 import string
 
 import numpy as np
 
-from .fpstate import quiet_overflow, restore
+from . import kernels
 from .primitive import Primitive, defop
 from .tensor import Tensor
 
@@ -45,26 +49,29 @@ def _axes(axis, ndim: int) -> tuple[int, ...]:
     if axis is None:
         return tuple(range(ndim))
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
-    out = []
     for a in axes:
         if not -ndim <= a < builtins.max(ndim, 1):
             raise ValueError(f"axis {a} is out of bounds for an array of dimension {ndim}")
-        out.append(int(a) % builtins.max(ndim, 1))
-    return tuple(sorted(out))
+    return tuple(sorted(int(a) % builtins.max(ndim, 1) for a in axes))
 
 
 def _keep(g, shape: tuple, axis, keepdims: bool):
-    """Reshape a reduction's cotangent so it broadcasts against the input (keepdims form)."""
+    """A reduction's cotangent reshaped so it broadcasts against the input (keepdims form)."""
     if keepdims:
         return g
     axes = _axes(axis, len(shape))
     return reshape(g, tuple(1 if i in axes else n for i, n in enumerate(shape)))
 
 
+def _distance(x, to):
+    """|x - to|, or inf where there is no `to` (None): how far x is from a kink at `to`."""
+    return np.full(np.shape(x), np.inf) if to is None else np.abs(x - to)
+
+
 # ---- elementwise arithmetic (broadcasting) -----------------------------------------------------
-add      = defop(np.add,      lambda g, ans, x, y: (g, g),         "add",      broadcasting=True, reads=())
-subtract = defop(np.subtract, lambda g, ans, x, y: (g, -g),        "subtract", broadcasting=True, reads=())
-negative = defop(np.negative, lambda g, ans, x: (-g,),             "negative", reads=())
+add      = defop(np.add,      lambda g, ans, x, y: (g, g),   "add",      broadcasting=True, reads=())
+subtract = defop(np.subtract, lambda g, ans, x, y: (g, -g),  "subtract", broadcasting=True, reads=())
+negative = defop(np.negative, lambda g, ans, x: (-g,),       "negative", reads=())
 
 
 def multiply_vjp(g, ans, x, y, *, needs):
@@ -88,120 +95,52 @@ def power_vjp(g, ans, x, y, *, needs):
         gx = g * y * x ** (where(y0, 1, y - 1) if np.any(y0) else y - 1)
     if needs[1]:
         x0 = _raw(x) == 0
-        gy = g * log(where(x0, 1, x) if np.any(x0) else x) * ans  # log(x) only when y needs it
+        gy = g * log(where(x0, 1, x) if np.any(x0) else x) * ans
     return gx, gy
 
 
 power = defop(np.power, power_vjp, "power", broadcasting=True)
 
 # ---- elementwise functions ---------------------------------------------------------------------
-exp  = defop(np.exp,  lambda g, ans, x: (g * ans,),               "exp",  reads=())
-log  = defop(np.log,  lambda g, ans, x: (g / x,),                 "log",  reads=(0,))
-sqrt = defop(np.sqrt, lambda g, ans, x: (g / (ans * 2),),         "sqrt", reads=())
-tanh = defop(np.tanh, lambda g, ans, x: (g * (1 - ans * ans),),   "tanh", reads=())
-sign = defop(np.sign, lambda g, ans, x: (None,),                  "sign", reads=())  # 0 a.e.
-abs  = defop(np.abs,  lambda g, ans, x: (g * np.sign(_raw(x)),),  "abs",  reads=(0,))
-
-
-# Note [constant operands]: NumPy's `maximum` has a SIMD loop for two contiguous arrays but not
-# for an array and a scalar: np.maximum(x, 0) takes 3.8 µs on a (64, 128) float32 array, against
-# an equally shaped array of zeros 1.7 µs (49 -> 19 µs on W4's first conv output); and every
-# Python-scalar operand costs a conversion (1 + e: 0.95 µs on (32, 64), ones + e: 0.67 µs). So
-# relu and sigmoid take their constants from `_filled`: one read-only array per (shape, dtype,
-# value), for arrays of up to 2^18 elements (beyond that the ops are memory-bound and the copy
-# would only cost memory), at most 16 MiB in all (then the cache starts afresh). The results are
-# bitwise those of the scalar forms, -0.0, NaN and ±inf included (tested).
-_FILLED: dict[tuple, np.ndarray] = {}
-_FILLED_MAX_SIZE = 1 << 18  # elements per array
-_FILLED_MAX_BYTES = 16 << 20  # all arrays together
-
-
-def _filled(x, value):
-    """A read-only array of `value` with x's shape and dtype, or `value` itself where x is not an
-    ndarray or is large (Note [constant operands])."""
-    if type(x) is not np.ndarray or x.size > _FILLED_MAX_SIZE:
-        return value
-    key = (x.shape, x.dtype, value)
-    c = _FILLED.get(key)
-    if c is None:
-        # (a snapshot: another thread may add an entry meanwhile; a new shape is rare in
-        # training, so this runs about once per shape)
-        if builtins.sum(a.nbytes for a in tuple(_FILLED.values())) + x.nbytes > _FILLED_MAX_BYTES:
-            _FILLED.clear()
-        c = np.full(x.shape, value, x.dtype)
-        c.setflags(False)
-        _FILLED[key] = c
-    return c
-
-
-def _relu(x):
-    return np.maximum(x, _filled(x, 0))
-
-
-def relu_vjp(g, ans, x):
-    # the mask from the output: ans > 0 exactly where x > 0, and ans is saved anyway; cast first
-    # (float x float is ~10% faster than float x bool), then multiplied in place into the cast
-    # copy in a first-order sweep (one temporary less: another ~10%)
-    if type(g) is np.ndarray and type(ans) is np.ndarray:
-        m = (ans > 0).astype(g.dtype)
-        m *= g
-        return (m,)
-    return (g * (_raw(ans) > 0).astype(g.dtype),)  # create_graph: g is a Tensor
-
-
-relu = defop(_relu, relu_vjp, "relu", reads=())
+exp   = defop(np.exp,   lambda g, ans, x: (g * ans,),                "exp",   reads=())
+log   = defop(np.log,   lambda g, ans, x: (g / x,),                  "log",   reads=(0,))
+log1p = defop(np.log1p, lambda g, ans, x: (g / (1 + x),),            "log1p", reads=(0,))
+sqrt  = defop(np.sqrt,  lambda g, ans, x: (g / (ans * 2),),          "sqrt",  reads=())
+tanh  = defop(np.tanh,  lambda g, ans, x: (g * (1 - ans * ans),),    "tanh",  reads=())
+sign  = defop(np.sign,  lambda g, ans, x: (None,),                   "sign",  reads=())  # 0 a.e.
+abs   = defop(np.abs,   lambda g, ans, x: (g * np.sign(_raw(x)),),   "abs",   reads=(0,),
+              kinks=lambda ans, x: x)
+relu  = defop(lambda x: np.maximum(x, 0), lambda g, ans, x: (g * (ans > 0),), "relu", reads=(),
+              kinks=lambda ans, x: x)
 
 
 def _sigmoid(x):
-    # 1/(1 + e^{-x}) has relative error of a few ulp everywhere: for x << 0, e^{-x} overflows to
-    # inf and the quotient is the correct limit 0 (the overflow is expected, so not reported).
-    # Four ufuncs; the where-based two-branch form takes seven. (Note [quiet overflow])
-    token = quiet_overflow()
-    try:
-        e = np.exp(np.negative(x))
-        one = _filled(e, 1)  # (Note [constant operands]; in place on our own temporary)
-        e += one
-        return np.divide(one, e, out=e) if e.ndim else one / e
-    finally:
-        restore(token)
+    # 1/(1 + e^{-x}) has a relative error of a few ulp everywhere: for x << 0, e^{-x} overflows
+    # to inf and the quotient is the correct limit 0 (an expected overflow, so not reported)
+    with np.errstate(over="ignore"):
+        return 1 / (1 + np.exp(-x))
 
 
-def sigmoid_vjp(g, ans, x):
-    # σ'(x) = σ(x)·σ(-x), with σ(-x) computed from x: the textbook σ·(1 − σ) loses all relative
-    # precision once σ rounds to 1 (x ≳ 17 in float32), this form keeps it on both sides
-    if type(x) is np.ndarray:  # first order: three more ufuncs than the forward's output
-        token = quiet_overflow()
-        try:
-            d = np.exp(x)
-            d += _filled(d, 1)  # (in place on our own temporaries, Note [constant operands])
-            r = g * ans
-            r /= d
-            return (r,)
-        finally:
-            restore(token)
-    return (g * ans * sigmoid(negative(x)),)  # differentiable again (create_graph)
-
-
-sigmoid = defop(_sigmoid, sigmoid_vjp, "sigmoid", reads=(0,))  # ans is read too: outputs are read-only
-
-
-def _clip(x, *, lo, hi):
-    if lo is None and hi is None:
-        return np.array(x, copy=True)
-    return np.clip(x, lo, hi)
+# σ'(x) = σ(x)·σ(-x): the textbook σ·(1 − σ) loses all relative precision once σ rounds to 1
+sigmoid = defop(_sigmoid, lambda g, ans, x: (g * ans * sigmoid(negative(x)),), "sigmoid", reads=(0,))
 
 
 def clip_vjp(g, ans, x, *, lo, hi):
     xr = _raw(x)
     inside = np.ones(np.shape(xr), dtype=bool)
     if lo is not None:
-        inside &= xr >= _raw(lo)
+        inside &= xr >= lo
     if hi is not None:
-        inside &= xr <= _raw(hi)
+        inside &= xr <= hi
     return (g * inside,)
 
 
-_clip_p = defop(_clip, clip_vjp, "clip", reads=(0,))
+def _clip(x, *, lo, hi):
+    return np.array(x, copy=True) if lo is None and hi is None else np.clip(x, lo, hi)
+
+
+_clip_p = defop(_clip, clip_vjp, "clip", reads=(0,),
+                kinks=lambda ans, x, *, lo, hi: np.minimum(_distance(x, lo), _distance(x, hi)))
 
 
 def clip(x, lo=None, hi=None):
@@ -237,45 +176,38 @@ def _tie_mask(a, b, dtype):
 
 
 def maximum_vjp(g, ans, x, y):
-    xr, yr = _raw(x), _raw(y)
-    m = _tie_mask(xr, yr, _dtype(g))
+    m = _tie_mask(_raw(x), _raw(y), _dtype(g))
     return g * m, g * (1 - m)
 
 
 def minimum_vjp(g, ans, x, y):
-    xr, yr = _raw(x), _raw(y)
-    m = _tie_mask(yr, xr, _dtype(g))  # 1 where x is the smaller (y > x), 1/2 on ties
+    m = _tie_mask(_raw(y), _raw(x), _dtype(g))  # 1 where x is the smaller (y > x), 1/2 on ties
     return g * m, g * (1 - m)
 
 
-maximum = defop(np.maximum, maximum_vjp, "maximum", broadcasting=True, reads=(0, 1))
-minimum = defop(np.minimum, minimum_vjp, "minimum", broadcasting=True, reads=(0, 1))
+maximum = defop(np.maximum, maximum_vjp, "maximum", broadcasting=True, reads=(0, 1),
+                kinks=lambda ans, x, y: x - y)
+minimum = defop(np.minimum, minimum_vjp, "minimum", broadcasting=True, reads=(0, 1),
+                kinks=lambda ans, x, y: x - y)
 
-
-def _astype(x, *, dtype):
-    return np.asarray(x).astype(dtype)
-
-
-_astype_p = defop(_astype, lambda g, ans, x, *, dtype: (astype(g, _dtype(x)),), "astype", reads=())
+_astype = defop(lambda x, *, dtype: np.asarray(x).astype(dtype),
+                lambda g, ans, x, *, dtype: (astype(g, _dtype(x)),), "astype", reads=())
 
 
 def astype(x, dtype):
     """Cast to `dtype`; the gradient is cast back. An integer or bool result carries no gradient."""
-    return _astype_p(x, dtype=np.dtype(dtype))
+    return _astype(x, dtype=np.dtype(dtype))
+
 
 # ---- linear algebra ----------------------------------------------------------------------------
-
-
 def _swap(a):
-    return transpose(a, axes=tuple(range(a.ndim - 2)) + (a.ndim - 1, a.ndim - 2))
+    """`a` with its last two axes swapped."""
+    n = np.ndim(_raw(a))
+    return _transpose(a, axes=tuple(range(n - 2)) + (n - 1, n - 2))
 
 
 def matmul_vjp(g, ans, x, y, *, needs):
     """NumPy matmul semantics, 1-D operands included; batch broadcasting is summed by the sweep."""
-    g = _blas(g)
-    if type(g) is np.ndarray and g.ndim == 2 and type(x) is np.ndarray and type(y) is np.ndarray \
-            and x.ndim == 2 and y.ndim == 2:  # first order, 2-D (`x @ W.T`): NumPy directly
-        return (g @ y.T if needs[0] else None), (x.T @ g if needs[1] else None)
     nx, ny = np.ndim(_raw(x)), np.ndim(_raw(y))
     gx = gy = None
     if nx == 1 and ny == 1:  # inner product
@@ -297,58 +229,30 @@ def matmul_vjp(g, ans, x, y, *, needs):
     return gx, gy
 
 
-matmul = defop(np.matmul, matmul_vjp, "matmul", broadcasting=True, reads=(0, 1))
-
-
-def _blas(a):
-    """NumPy's matmul takes the BLAS path only for arrays with one contiguous axis; anything
-    else (e.g. a cotangent through a transposed view) falls to a loop that is ~100x slower."""
-    if type(a) is np.ndarray and a.ndim >= 2 and not (a.flags.c_contiguous or a.flags.f_contiguous):
-        return np.ascontiguousarray(a)
-    return a
+matmul = defop(lambda x, y: np.matmul(kernels.matmul_operand(x), kernels.matmul_operand(y)),
+               matmul_vjp, "matmul", broadcasting=True, reads=(0, 1))
+matmul.__doc__ = "NumPy's matmul (`x @ y`), batched and 1-D operands included."
 
 
 def _linear(x, W, b=None):
-    if type(x) is not np.ndarray or type(W) is not np.ndarray:
-        x, W = np.asarray(x), np.asarray(W)
-    if not (x.flags.c_contiguous or x.flags.f_contiguous):
-        x = _blas(x)
-    wshape = W.shape
-    if len(wshape) != 2 or x.shape[-1:] != wshape[1:] or (
-            b is not None and (type(b) is not np.ndarray or b.shape != wshape[:1])
-            and np.shape(b) != wshape[:1]):
+    x, W = np.asarray(x), np.asarray(W)
+    if W.ndim != 2 or x.shape[-1:] != W.shape[1:] or (b is not None and np.shape(b) != W.shape[:1]):
         raise ValueError(
-            f"linear: x {np.shape(x)} @ W.T + b needs W of shape (n_out, n_in) with n_in = x's last "
-            f"axis and b of shape (n_out,); got W {np.shape(W)}, b {None if b is None else np.shape(b)}")
-    out = np.matmul(x, W.T)
-    if b is not None:
-        out += b  # in place: `out` is a fresh array
+            f"linear: x {x.shape} @ W.T + b needs W of shape (n_out, n_in) with n_in = x's last "
+            f"axis and b of shape (n_out,); got W {W.shape}, b {None if b is None else np.shape(b)}")
+    out = np.matmul(kernels.matmul_operand(x), W.T)
+    if b is not None:  # in place on the fresh product unless b promotes the dtype (NumPy's rule)
+        out = np.add(out, b, out=out) if np.result_type(out, b) == out.dtype else out + b
     return out
 
 
 def linear_vjp(g, ans, x, W, b=None, *, needs):
-    """gW = gᵀx comes out contiguous in W's own layout: no transpose node, no copy into .grad."""
-    n_inputs = len(needs)  # 2 when called as linear(x, W)
-    if n_inputs != 3:
-        needs = tuple(needs) + (False,) * (3 - n_inputs)
-    if type(g) is np.ndarray and g.ndim == 2 and type(x) is np.ndarray:  # first order, 2-D: NumPy
-        if not (g.flags.c_contiguous or g.flags.f_contiguous):
-            g = np.ascontiguousarray(g)  # (see _blas)
-        gx = (g @ W) if needs[0] else None
-        gW = (g.T @ _blas(x)) if needs[1] else None
-        gb = np.add.reduce(g, 0) if needs[2] else None  # (ndarray.sum goes through Python)
-        return (gx, gW, gb)[:n_inputs]
-    g = _blas(g)
+    """gW = gᵀx comes out in W's own layout: no transpose node, no copy into .grad."""
+    g2 = reshape(g, (-1, g.shape[-1]))
     gx = matmul(g, W) if needs[0] else None
-    gW = gb = None
-    if needs[1] or needs[2]:
-        g2 = reshape(g, (-1, g.shape[-1])) if g.ndim != 2 else g
-        if needs[1]:
-            x2 = reshape(x, (-1, x.shape[-1])) if x.ndim != 2 else x
-            gW = matmul(transpose(g2), x2)
-        if needs[2]:
-            gb = sum(g2, axis=0)
-    return (gx, gW, gb)[:n_inputs]
+    gW = matmul(_swap(g2), reshape(x, (-1, x.shape[-1]))) if needs[1] else None
+    gb = sum(g2, axis=0) if len(needs) > 2 and needs[2] else None
+    return (gx, gW, gb)[:len(needs)]
 
 
 linear = defop(_linear, linear_vjp, "linear", reads=(0, 1))
@@ -363,13 +267,9 @@ def _einsum_parse(subscripts: str, shapes: list[tuple]) -> tuple[list[str], str]
     ins = lhs.split(",")
     if len(ins) != len(shapes):
         raise ValueError(f"einsum: subscripts '{subscripts}' name {len(ins)} operands, got {len(shapes)}")
-    used = set(s) - set(".,->")
-    spare = [c for c in string.ascii_letters if c not in used]
-    n_ell = builtins.max(
-        [len(shp) - len(sub.replace("...", ""))
-         for sub, shp in zip(ins, shapes, strict=True) if "..." in sub],
-        default=0,
-    )
+    spare = [c for c in string.ascii_letters if c not in set(s)]
+    n_ell = builtins.max([len(shp) - len(sub.replace("...", ""))
+                          for sub, shp in zip(ins, shapes, strict=True) if "..." in sub], default=0)
     ell = "".join(spare[:n_ell])
     ins = [sub.replace("...", ell[n_ell - (len(shp) - len(sub.replace("...", ""))):])
            if "..." in sub else sub for sub, shp in zip(ins, shapes, strict=True)]
@@ -387,7 +287,12 @@ def _einsum(*xs, subscripts):
 
 
 def einsum_vjp(g, ans, *xs, subscripts, needs):
-    ins, out = _einsum_parse(subscripts, [np.shape(_raw(x)) for x in xs])
+    shapes = [np.shape(_raw(x)) for x in xs]
+    ins, out = _einsum_parse(subscripts, shapes)
+    size: dict[str, int] = {}  # each letter's size in the computation (size-1 axes broadcast)
+    for sub, shape in zip(ins, shapes, strict=True):
+        for c, n in zip(sub, shape, strict=True):
+            size[c] = builtins.max(size.get(c, 1), n)
     cots = []
     for i, sub in enumerate(ins):
         if not needs[i]:
@@ -396,18 +301,16 @@ def einsum_vjp(g, ans, *xs, subscripts, needs):
         if len(set(sub)) != len(sub):
             raise NotImplementedError(
                 f"einsum: the gradient for operand {i} with a repeated index ('{sub}', a "
-                "diagonal) is not supported; take the diagonal explicitly instead"
-            )
+                "diagonal) is not supported; take the diagonal explicitly instead")
         others = [(s, x) for j, (s, x) in enumerate(zip(ins, xs, strict=True)) if j != i]
         present = set(out).union(*(set(s) for s, _ in others))
         kept = "".join(c for c in sub if c in present)
-        spec = ",".join([out] + [s for s, _ in others]) + "->" + kept
-        c = _einsum_p(g, *[x for _, x in others], subscripts=spec)
+        c = _einsum_p(g, *[x for _, x in others], subscripts=",".join([out] + [s for s, _ in others])
+                      + "->" + kept)
         if kept != sub:  # letters summed over in operand i alone: broadcast back
-            shape = np.shape(_raw(xs[i]))
-            kept_shape = tuple(n if ch in kept else 1 for ch, n in zip(sub, shape, strict=True))
-            c = broadcast_to(reshape(c, kept_shape), shape)
-        cots.append(c)
+            c = broadcast_to(reshape(c, tuple(size[ch] if ch in kept else 1 for ch in sub)),
+                             tuple(size[ch] for ch in sub))
+        cots.append(c)  # at the broadcast sizes: the sweep sums size-1 axes back (broadcasting)
     return tuple(cots)
 
 
@@ -421,21 +324,15 @@ def einsum(subscripts: str, *xs):
 
 
 # ---- reductions --------------------------------------------------------------------------------
-
-
-def sum_vjp(g, ans, x, *, axis, keepdims):
-    return (broadcast_to(_keep(g, np.shape(_raw(x)), axis, keepdims), np.shape(_raw(x))),)
-
-
-_sum_p = defop(lambda x, *, axis, keepdims: np.add.reduce(x, axis=axis, keepdims=keepdims), sum_vjp, "sum",
-               reads=())
+_sum = defop(lambda x, *, axis, keepdims: np.add.reduce(x, axis=axis, keepdims=keepdims),
+             lambda g, ans, x, *, axis, keepdims: (
+                 broadcast_to(_keep(g, np.shape(_raw(x)), axis, keepdims), np.shape(_raw(x))),),
+             "sum", reads=())
 
 
 def sum(x, axis=None, keepdims: bool = False):
     """Sum over `axis` (None: all; an int or a tuple), like ``np.sum``."""
-    if type(x) is np.ndarray:  # inside a first-order VJP: straight to NumPy
-        return np.add.reduce(x, axis=axis, keepdims=keepdims)
-    return _sum_p(x, axis=axis, keepdims=keepdims)
+    return _sum(x, axis=axis, keepdims=keepdims)
 
 
 def _count(shape: tuple, axis) -> int:
@@ -452,8 +349,7 @@ def mean_vjp(g, ans, x, *, axis, keepdims):
     return (broadcast_to(_keep(g / _count(shape, axis), shape, axis, keepdims), shape),)
 
 
-# one node, not sum then divide: every mean-reduced loss ends in it
-_mean_p = defop(_mean, mean_vjp, "mean", reads=())
+_mean_p = defop(_mean, mean_vjp, "mean", reads=())  # one node, not sum then divide
 
 
 def mean(x, axis=None, keepdims: bool = False):
@@ -473,20 +369,26 @@ def extremum_vjp(g, ans, x, *, axis, keepdims):
     return (_keep(g, shape, axis, keepdims) * share,)
 
 
-_max_p = defop(lambda x, *, axis, keepdims: np.max(x, axis=axis, keepdims=keepdims), extremum_vjp, "max",
-               reads=(0,))
-_min_p = defop(lambda x, *, axis, keepdims: np.min(x, axis=axis, keepdims=keepdims), extremum_vjp, "min",
-               reads=(0,))
+def _gap_to_best(ans, x, *, axis, keepdims):
+    """How far each non-winning element is from the winner (a kink where they would tie)."""
+    gap = np.abs(x - _keep(ans, np.shape(x), axis, keepdims))
+    return np.where(gap > 0, gap, np.inf)
+
+
+_max = defop(lambda x, *, axis, keepdims: np.max(x, axis=axis, keepdims=keepdims), extremum_vjp,
+             "max", reads=(0,), kinks=_gap_to_best)
+_min = defop(lambda x, *, axis, keepdims: np.min(x, axis=axis, keepdims=keepdims), extremum_vjp,
+             "min", reads=(0,), kinks=_gap_to_best)
 
 
 def max(x, axis=None, keepdims: bool = False):
     """Largest element over `axis`; tied maxima share the gradient equally."""
-    return _max_p(x, axis=axis, keepdims=keepdims)
+    return _max(x, axis=axis, keepdims=keepdims)
 
 
 def min(x, axis=None, keepdims: bool = False):
     """Smallest element over `axis`; tied minima share the gradient equally."""
-    return _min_p(x, axis=axis, keepdims=keepdims)
+    return _min(x, axis=axis, keepdims=keepdims)
 
 
 def _logsumexp(x, *, axis, keepdims):
@@ -509,53 +411,44 @@ def logsumexp(x, axis=-1, keepdims: bool = False):
     return _logsumexp_p(x, axis=axis, keepdims=keepdims)
 
 
-def _softmax(x, *, axis):
-    e = np.exp(x - np.maximum.reduce(x, axis=axis, keepdims=True))  # ufunc.reduce: no np.max wrapper
-    return e / np.add.reduce(e, axis=axis, keepdims=True)
+def _softmax_fwd(x, *, axis):
+    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    return e / np.sum(e, axis=axis, keepdims=True)
 
 
-softmax_p = defop(_softmax, lambda g, ans, x, *, axis: (ans * (g - sum(g * ans, axis=axis, keepdims=True)),),
-                  "softmax", reads=())
-
-
-def _log_softmax(x, *, axis):
-    return x - _logsumexp(x, axis=axis, keepdims=True)
-
-
-log_softmax_p = defop(_log_softmax,
-                      lambda g, ans, x, *, axis: (g - exp(ans) * sum(g, axis=axis, keepdims=True),),
-                      "log_softmax", reads=())
+_softmax = defop(_softmax_fwd, lambda g, ans, x, *, axis: (
+    ans * (g - sum(g * ans, axis=axis, keepdims=True)),), "softmax", reads=())
+_log_softmax = defop(lambda x, *, axis: x - _logsumexp(x, axis=axis, keepdims=True),
+                     lambda g, ans, x, *, axis: (g - exp(ans) * sum(g, axis=axis, keepdims=True),),
+                     "log_softmax", reads=())
 
 
 def softmax(x, axis: int = -1):
     """exp(x) / Σ exp(x) along `axis`, stable for any size."""
-    return softmax_p(x, axis=axis)
+    return _softmax(x, axis=axis)
 
 
 def log_softmax(x, axis: int = -1):
     """x − logsumexp(x) along `axis`, stable for any size."""
-    return log_softmax_p(x, axis=axis)
+    return _log_softmax(x, axis=axis)
 
 
 def _softmax_cross_entropy(u, labels):
     if np.ndim(u) != 2 or np.shape(labels) != (np.shape(u)[0],):
         raise ValueError(f"softmax_cross_entropy: needs logits (N, K) and labels (N,), got "
                          f"{np.shape(u)} and {np.shape(labels)}")
-    m = np.maximum.reduce(u, axis=1, keepdims=True)
-    m = np.where(np.isfinite(m), m, 0)  # a row of -inf: avoid inf - inf
-    shifted = u - m  # lse(u) - u_y computed on shifted logits: no cancellation of huge numbers
+    m = np.max(u, axis=1, keepdims=True)
+    shifted = u - np.where(np.isfinite(m), m, 0)  # lse(u) - u_y on shifted logits: no cancellation
     e = np.exp(shifted)
-    total = np.add.reduce(e, axis=1, keepdims=True)
-    lse = np.log(total[:, 0])
-    return lse - shifted[np.arange(len(shifted)), labels], e / total  # saves softmax(u) for the VJP
+    total = np.sum(e, axis=1, keepdims=True)
+    return np.log(total[:, 0]) - shifted[np.arange(len(shifted)), labels], e / total
 
 
 def softmax_cross_entropy_vjp(g, ans, u, labels, *, saved):
     onehot = np.zeros(np.shape(u), dtype=_dtype(u))
     onehot[np.arange(len(onehot)), _raw(labels)] = 1
-    if type(g) is np.ndarray:  # first order: the forward's softmax
-        return g[:, None] * (saved - onehot), None
-    return expand_dims(g, -1) * (softmax(u, axis=1) - onehot), None  # differentiable again
+    p = saved if saved is not None else softmax(u, axis=1)  # the forward's softmax, when it may
+    return expand_dims(g, -1) * (p - onehot), None
 
 
 softmax_cross_entropy = defop(_softmax_cross_entropy, softmax_cross_entropy_vjp,
@@ -565,15 +458,13 @@ integer labels (N,), stable for logits of any size; one fused node (gradient sof
 
 
 # ---- shape ops ---------------------------------------------------------------------------------
-_reshape_p = defop(lambda x, *, shape: np.reshape(x, shape),
-                   lambda g, ans, x, *, shape: (reshape(g, np.shape(_raw(x))),), "reshape", reads=())
+_reshape = defop(lambda x, *, shape: np.reshape(x, shape),
+                 lambda g, ans, x, *, shape: (reshape(g, np.shape(_raw(x))),), "reshape", reads=())
 
 
 def reshape(x, shape):
     """NumPy reshape (one dimension may be -1)."""
-    if type(x) is np.ndarray:  # inside a first-order VJP: straight to NumPy
-        return x.reshape(shape)
-    return _reshape_p(x, shape=(shape,) if isinstance(shape, (int, np.integer)) else tuple(shape))
+    return _reshape(x, shape=(shape,) if isinstance(shape, (int, np.integer)) else tuple(shape))
 
 
 def expand_dims(x, axis: int):
@@ -583,39 +474,25 @@ def expand_dims(x, axis: int):
     return reshape(x, tuple(shape))
 
 
-def _inverse(axes: tuple[int, ...]) -> tuple[int, ...]:
-    """The permutation that undoes `axes`."""
-    inv = [0] * len(axes)
-    for i, a in enumerate(axes):
-        inv[a] = i
-    return tuple(inv)
-
-
-_transpose_p = defop(lambda x, *, axes: x.transpose(axes),
-                     lambda g, ans, x, *, axes: (transpose(g, axes=_inverse(axes)),),
-                     "transpose", reads=())
+_transpose = defop(lambda x, *, axes: np.transpose(x, axes),
+                   lambda g, ans, x, *, axes: (_transpose(g, axes=tuple(np.argsort(axes))),),
+                   "transpose", reads=())
 
 
 def transpose(x, axes=None):
     """Permute axes like ``np.transpose`` (None reverses them, as ``.T``)."""
-    if type(x) is np.ndarray:  # inside a first-order VJP: straight to NumPy
-        if axes is None:
-            return x.T
-        try:
-            return x.transpose(axes)
-        except ValueError:  # bad axes: the checks below say what is wrong, naming the op
-            pass
-    elif axes is None and isinstance(x, Tensor):  # `.T`: nothing to check
-        return _transpose_p(x, axes=tuple(range(x.data.ndim - 1, -1, -1)))
-    nd = np.ndim(_raw(x))
-    if axes is not None and builtins.any(not -nd <= int(a) < nd for a in axes):  # no wrap-around
+    shape = np.shape(_raw(x))
+    nd = len(shape)
+    if axes is None:
+        return _transpose(x, axes=tuple(range(nd - 1, -1, -1)))
+    if builtins.any(not -nd <= int(a) < nd for a in axes):  # no wrap-around
         raise ValueError(f"transpose: axes {tuple(axes)} are out of range for the {nd} axes of "
-                         f"shape {np.shape(_raw(x))}")
-    axes = tuple(range(nd))[::-1] if axes is None else tuple(int(a) % builtins.max(nd, 1) for a in axes)
+                         f"shape {shape}")
+    axes = tuple(int(a) % builtins.max(nd, 1) for a in axes)
     if sorted(axes) != list(range(nd)):
         raise ValueError(f"transpose: axes {axes} are not a permutation of the {nd} axes of shape "
-                         f"{np.shape(_raw(x))}")
-    return _transpose_p(x, axes=axes)
+                         f"{shape}")
+    return _transpose(x, axes=axes)
 
 
 def sum_to(x, shape: tuple):
@@ -623,40 +500,38 @@ def sum_to(x, shape: tuple):
     xs = np.shape(_raw(x))
     lead = len(xs) - len(shape)
     axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and xs[lead + i] != 1)
-    if axes:  # (the size-1 axes of `shape` come back by the reshape: a bias's sum needs none)
+    if axes:  # (the size-1 axes of `shape` come back by the reshape)
         x = sum(x, axis=axes)
     return reshape(x, shape) if np.shape(_raw(x)) != tuple(shape) else x
 
 
-_broadcast_to_p = defop(lambda x, *, shape: np.broadcast_to(x, shape),
-                        lambda g, ans, x, *, shape: (sum_to(g, np.shape(_raw(x))),), "broadcast_to",
-                        reads=())
+_broadcast_to = defop(lambda x, *, shape: np.broadcast_to(x, shape),
+                      lambda g, ans, x, *, shape: (sum_to(g, np.shape(_raw(x))),), "broadcast_to",
+                      reads=())
 
 
 def broadcast_to(x, shape):
     """NumPy's broadcast_to (a read-only view); its VJP sums back to x's shape."""
-    return _broadcast_to_p(x, shape=tuple(shape))
+    if len(shape) < np.ndim(_raw(x)):
+        raise ValueError(f"broadcast_to: cannot broadcast shape {np.shape(_raw(x))} to fewer "
+                         f"dimensions {tuple(shape)}")
+    return _broadcast_to(x, shape=tuple(shape))
 
 
-def _has_int_array(index) -> bool:
-    parts = index if isinstance(index, tuple) else (index,)
-    return builtins.any(isinstance(p, np.ndarray) and p.dtype.kind in "iu" for p in parts)
-
-
-def _scatter_add(g, *, index, shape):
+def _scatter_add_fwd(g, *, index, shape):
     out = np.zeros(shape, dtype=np.result_type(g))
-    if _has_int_array(index):
+    parts = index if isinstance(index, tuple) else (index,)
+    if builtins.any(isinstance(p, np.ndarray) and p.dtype.kind in "iu" for p in parts):
         np.add.at(out, index, g)  # repeated integer indices accumulate
     else:
         out[index] = g  # slices and masks never repeat a position
     return out
 
 
-scatter_add = defop(_scatter_add, lambda g, ans, x, *, index, shape: (getitem_p(g, index=index),),
-                    "scatter_add", reads=())
-getitem_p = defop(lambda x, *, index: x[index],
-                  lambda g, ans, x, *, index: (scatter_add(g, index=index, shape=np.shape(_raw(x))),),
-                  "getitem", reads=())
+_scatter_add = defop(_scatter_add_fwd, lambda g, ans, x, *, index, shape: (_getitem(g, index=index),),
+                     "scatter_add", reads=())
+_getitem = defop(lambda x, *, index: x[index], lambda g, ans, x, *, index: (
+    _scatter_add(g, index=index, shape=np.shape(_raw(x))),), "getitem", reads=())
 
 
 def _norm_index(index):
@@ -676,61 +551,46 @@ def _norm_index(index):
 def getitem(x, index):
     """``x[index]``: basic slices (negative steps too), integers, None, Ellipsis, boolean masks and
     integer arrays; repeated integer indices accumulate in backward (``np.add.at``)."""
-    return getitem_p(x, index=_norm_index(index))
-
-
-def _concatenate(*xs, axis):
-    return np.concatenate(xs, axis=axis)
+    return _getitem(x, index=_norm_index(index))
 
 
 def concatenate_vjp(g, ans, *xs, axis):
-    ax = axis % ans.ndim
-    edges = np.cumsum([0] + [np.shape(_raw(x))[ax] for x in xs])
-    pre = (slice(None),) * ax
-    return tuple(getitem_p(g, index=pre + (slice(int(a), int(b)),)) for a, b in itertools.pairwise(edges))
+    edges = np.cumsum([0] + [np.shape(_raw(x))[axis] for x in xs])
+    pre = (slice(None),) * (axis % ans.ndim)
+    return tuple(_getitem(g, index=pre + (slice(int(a), int(b)),)) for a, b in itertools.pairwise(edges))
 
 
-_concatenate_p = defop(_concatenate, concatenate_vjp, "concatenate", reads=())
+_concatenate = defop(lambda *xs, axis: np.concatenate(xs, axis=axis), concatenate_vjp, "concatenate",
+                     reads=())
 
 
 def concatenate(xs, axis: int | None = 0):
     """Join a sequence of arrays along an existing axis (``np.concatenate``; ``axis=None``
     flattens them first)."""
     if axis is None:
-        return _concatenate_p(*[reshape(x, (-1,)) for x in xs], axis=0)
-    return _concatenate_p(*xs, axis=axis)
+        return _concatenate(*[reshape(x, (-1,)) for x in xs], axis=0)
+    return _concatenate(*xs, axis=axis)
 
 
-def _stack(*xs, axis):
-    return np.stack(xs, axis=axis)
-
-
-def stack_vjp(g, ans, *xs, axis):
-    pre = (slice(None),) * (axis % ans.ndim)
-    return tuple(getitem_p(g, index=pre + (i,)) for i in range(len(xs)))
-
-
-_stack_p = defop(_stack, stack_vjp, "stack", reads=())
+_stack = defop(lambda *xs, axis: np.stack(xs, axis=axis), lambda g, ans, *xs, axis: tuple(
+    _getitem(g, index=(slice(None),) * (axis % ans.ndim) + (i,)) for i in range(len(xs))),
+    "stack", reads=())
 
 
 def stack(xs, axis: int = 0):
     """Join a sequence of same-shape arrays along a new axis (``np.stack``)."""
-    return _stack_p(*xs, axis=axis)
+    return _stack(*xs, axis=axis)
 
 
-def _pad(x, *, pad_width):
-    # zeros + one slice assignment: ~4x faster than np.pad's general machinery for zero fill
+def _pad_fwd(x, *, pad_width):
     x = np.asarray(x)
     out = np.zeros(tuple(n + b + a for n, (b, a) in zip(x.shape, pad_width, strict=True)), dtype=x.dtype)
     out[tuple(slice(b, b + n) for n, (b, _) in zip(x.shape, pad_width, strict=True))] = x
     return out
 
 
-_pad_p = defop(_pad,
-               lambda g, ans, x, *, pad_width: (
-                   getitem_p(g, index=tuple(slice(b, b + n) for (b, _), n
-                                            in zip(pad_width, np.shape(_raw(x)), strict=True))),),
-               "pad", reads=())
+_pad = defop(_pad_fwd, lambda g, ans, x, *, pad_width: (_getitem(g, index=tuple(
+    slice(b, b + n) for (b, _), n in zip(pad_width, np.shape(_raw(x)), strict=True))),), "pad", reads=())
 
 
 def pad(x, pad_width):
@@ -744,58 +604,23 @@ def pad(x, pad_width):
                          "give one (before, after) pair per axis") from None
     if (pw < 0).any():
         raise ValueError(f"pad: pad_width {pad_width!r} has negative entries")
-    return _pad_p(x, pad_width=tuple((int(b), int(a)) for b, a in pw))
+    return _pad(x, pad_width=tuple((int(b), int(a)) for b, a in pw))
 
 
-# ---- sliding windows (convolution and pooling are built on these) -----------------------------
-
-
-def _window_out(shape, size, stride):
-    return tuple((n - k) // s + 1 for n, k, s in zip(shape[-len(size):], size, stride, strict=True))
-
-
-def _sliding_window(x, *, size, stride):
-    k = len(size)
-    v = np.lib.stride_tricks.sliding_window_view(x, size, axis=tuple(range(x.ndim - k, x.ndim)))
-    return v[(Ellipsis,) + tuple(slice(None, None, s) for s in stride) + (slice(None),) * k]
-
-
-def _sliding_window_transpose(g, *, shape, size, stride):
-    """Scatter-add windows back into an array of `shape` (col2im): one strided add per offset."""
-    k = len(size)
-    out = np.zeros(shape, dtype=np.result_type(g))
-    outsz = _window_out(shape, size, stride)
-    for offs in itertools.product(*(range(n) for n in size)):
-        dst = tuple(slice(o, o + s * (m - 1) + 1, s) for o, s, m in zip(offs, stride, outsz, strict=True))
-        out[(Ellipsis,) + dst] += g[(Ellipsis,) + offs] if k else g
-    return out
-
-
-sliding_window_p = defop(
-    _sliding_window,
-    lambda g, ans, x, *, size, stride: (
-        sliding_window_transpose(g, shape=np.shape(_raw(x)), size=size, stride=stride),),
+# ---- windows, pooling, convolution: kernels (kernels.py) wrapped as adjoint pairs --------------
+_sliding_window = defop(kernels.sliding_window, lambda g, ans, x, *, size, stride: (
+    _sliding_window_transpose(g, shape=np.shape(_raw(x)), size=size, stride=stride),),
     "sliding_window", reads=())
-sliding_window_transpose = defop(
-    _sliding_window_transpose,
-    lambda g, ans, x, *, shape, size, stride: (sliding_window_p(g, size=size, stride=stride),),
+_sliding_window_transpose = defop(
+    kernels.sliding_window_transpose,
+    lambda g, ans, x, *, shape, size, stride: (_sliding_window(g, size=size, stride=stride),),
     "sliding_window_transpose", reads=())
-
-
-def sliding_window(x, size, stride=1):
-    """Windows over the last ``len(size)`` axes: shape ``x.shape[:-k] + out + size`` with
-    ``out[i] = (n_i - size_i) // stride_i + 1``. A read-only view in the forward (no copy); the
-    VJP adds each window's cotangent back (one strided add per window offset, not per pixel).
-    """
-    size, stride = _window_size_stride("sliding_window", x, size, stride)
-    return sliding_window_p(x, size=size, stride=stride)
 
 
 def _window_size_stride(what: str, x, size, stride) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """Normalize and check `size`/`stride` (ints or tuples) against the input's trailing axes."""
     size = (int(size),) if isinstance(size, (int, np.integer)) else tuple(int(s) for s in size)
-    if stride is None:
-        stride = size
+    stride = size if stride is None else stride
     stride = ((int(stride),) * len(size) if isinstance(stride, (int, np.integer))
               else tuple(int(s) for s in stride))
     shape = np.shape(_raw(x))
@@ -807,211 +632,59 @@ def _window_size_stride(what: str, x, size, stride) -> tuple[tuple[int, ...], tu
     return size, stride
 
 
-# Note [pooling as a matmul]
-# Non-overlapping tiles over the last one or two axes, with few output columns: with kh rows of
-# tiles of kh x kw, each group of kh input rows (kh*w contiguous numbers) maps to one output row
-# of wo numbers by a fixed (kh*w, wo) matrix holding 1/(kh*kw) where input column j // kw is
-# output column, and the VJP maps back by its transpose. One BLAS call instead of kh*kw strided
-# adds (or np.repeat) that move 2 or 3 numbers at a time: at W4's sizes 2-5x faster both ways. The
-# matmul does wo times the additions needed, so it is used only for wo <= 16 (at wo = 32 the
-# strided adds win). A matmul would spread a NaN or inf to its whole row (0 * inf = NaN), so a
-# result that is not all finite is recomputed the exact way.
-_POOL_MATMUL_MAX_WO = 16
+def sliding_window(x, size, stride=1):
+    """Windows over the last ``len(size)`` axes: shape ``x.shape[:-k] + out + size`` with
+    ``out[i] = (n_i - size_i) // stride_i + 1``. A read-only view in the forward (no copy); the
+    VJP adds each window's cotangent back (one strided add per window offset, not per pixel).
+    """
+    size, stride = _window_size_stride("sliding_window", x, size, stride)
+    return _sliding_window(x, size=size, stride=stride)
 
 
-@functools.lru_cache(maxsize=64)
-def _pool_matrix(kh: int, w: int, kw: int, wo: int, dtype: np.dtype) -> np.ndarray:
-    m = np.zeros((kh, w, wo), dtype=dtype)
-    cols = np.arange(wo * kw)
-    m[:, cols, cols // kw] = 1.0 / (kh * kw)
-    m.setflags(write=False)
-    return m.reshape(kh * w, wo)
-
-
-def _pool_by_matmul(size, stride, dtype, wo: int) -> bool:
-    return size == stride and len(size) <= 2 and dtype.kind == "f" and wo <= _POOL_MATMUL_MAX_WO
-
-
-def _avg_pool(x, *, size, stride):
-    # one strided add per window offset over the whole output (a reshape + mean over the small
-    # window axes iterates in steps of 2 or 3 elements and is ~15x slower)
-    outsz = _window_out(x.shape, size, stride)
-    if _pool_by_matmul(size, stride, x.dtype, outsz[-1]):  # Note [pooling as a matmul]
-        kh, kw = (1,) + size if len(size) == 1 else size
-        ho, wo = outsz[-2] if len(size) == 2 else 1, outsz[-1]
-        xc = x[..., :ho * kh, :wo * kw] if len(size) == 2 else x[..., :wo * kw]
-        out = np.matmul(xc.reshape(-1, kh * wo * kw), _pool_matrix(kh, wo * kw, kw, wo, x.dtype))
-        if np.isfinite(out).all():
-            return out.reshape(x.shape[:-len(size)] + outsz)
-    acc = None
-    for offs in itertools.product(*(range(n) for n in size)):
-        src = x[(Ellipsis,) + tuple(slice(o, o + s * (m - 1) + 1, s)
-                                    for o, s, m in zip(offs, stride, outsz, strict=True))]
-        if acc is None:
-            acc = np.array(src, dtype=np.result_type(x.dtype, np.float32) if x.dtype.kind != "f" else x.dtype)
-        else:
-            acc += src
-    acc *= 1.0 / math.prod(size)
-    return acc
-
-
-def avg_pool_vjp(g, ans, x, *, size, stride):
-    # every input in a window gets the window's cotangent over the window size
-    k = len(size)
-    shape = np.shape(_raw(x))
-    if (type(g) is np.ndarray and _pool_by_matmul(size, stride, g.dtype, g.shape[-1])
-            and np.isfinite(g).all()):
-        # Note [pooling as a matmul]: each output row back to its kh input rows
-        kh, kw = (1,) + size if len(size) == 1 else size
-        wo = g.shape[-1]
-        gx = np.matmul(g.reshape(-1, wo), _pool_matrix(kh, wo * kw, kw, wo, g.dtype).T)
-        gx = gx.reshape(shape[:-k] + tuple(m * s for m, s in zip(g.shape[-k:], size, strict=True)))
-        if gx.shape != shape:  # floor mode cut rows/columns: they get zeros
-            gx = np.pad(gx, [(0, n - m) for n, m in zip(shape, gx.shape, strict=True)])
-        return (gx,)
-    if type(g) is np.ndarray and size == stride:
-        # first order, non-overlapping tiles: repeat each entry over its tile (np.repeat is ~3x
-        # faster than adding strided slices into zeros), zeros for the rows/columns floor mode cut
-        gx = g * (1.0 / math.prod(size))
-        for axis, s in zip(range(g.ndim - k, g.ndim), size, strict=True):
-            gx = np.repeat(gx, s, axis=axis)
-        if gx.shape != shape:
-            gx = np.pad(gx, [(0, n - m) for n, m in zip(shape, gx.shape, strict=True)])
-        return (gx,)
-    # in general: broadcast g to the windows' shape (a view), then add the windows back (col2im)
-    gw = broadcast_to(reshape(g * (1.0 / math.prod(size)), np.shape(_raw(g)) + (1,) * k),
-                      np.shape(_raw(g)) + size)
-    return (sliding_window_transpose(gw, shape=shape, size=size, stride=stride),)
-
-
-_avg_pool_p = defop(_avg_pool, avg_pool_vjp, "avg_pool", reads=())
+_avg_pool = defop(kernels.avg_pool, lambda g, ans, x, *, size, stride: (
+    _avg_pool_transpose(g, shape=np.shape(_raw(x)), size=size, stride=stride),), "avg_pool", reads=())
+_avg_pool_transpose = defop(kernels.avg_pool_transpose, lambda g, ans, x, *, shape, size, stride: (
+    _avg_pool(g, size=size, stride=stride),), "avg_pool_transpose", reads=())
 
 
 def avg_pool(x, size, stride=None):
     """Mean over windows of the last ``len(size)`` axes (average pooling): shape
     ``x.shape[:-k] + out`` with ``out[i] = (n_i - size_i) // stride_i + 1``; `stride` defaults
     to `size` (non-overlapping windows, PyTorch's default), no padding, floor mode. The same as
-    ``mean(sliding_window(x, size, stride), axis=(-k, ..., -1))``, computed with one strided
-    add per window offset."""
+    ``mean(sliding_window(x, size, stride), axis=(-k, ..., -1))``."""
     size, stride = _window_size_stride("avg_pool", x, size, stride)
-    return _avg_pool_p(x, size=size, stride=stride)
+    return _avg_pool(x, size=size, stride=stride)
 
 
-# ---- convolution -------------------------------------------------------------------------------
-# Note [conv2d layout]
-# im2col per sample: cols (N, C·kh·kw, L), then ONE batched matmul with the kernel as a
-# (O, C·kh·kw) matrix gives (N, O, L): NCHW directly, no transpose. With stride 1 the columns come
-# from the zero-padded input flattened per channel: the window at offset (i, j) of output pixel
-# (h, w) starts at flat index (h + i)·Wp + (w + j), so for each offset the columns of every pixel
-# are ONE contiguous slice of length L = Ho·Wp (each row carries kw − 1 junk columns, cropped from
-# the output). Building cols is then kh·kw long copies, and col2im in the VJP kh·kw long adds, where
-# window views copy and add W' elements at a time (~2-3x slower at W4's sizes). Other strides
-# take the window-view path. The forward saves cols for the VJP's gW (`saves=True`), as PyTorch's
-# CPU im2col convolution did: kh·kw copies of the input held until backward, instead of building
-# them a second time (~90 µs of W4's second convolution).
-
-
-def _conv_geometry(xshape, wshape, stride, padding):
-    (n, c, h, w), (o, _, kh, kw) = xshape, wshape
-    (sh, sw), (ph, pw) = stride, padding
-    hp, wp = h + 2 * ph, w + 2 * pw
-    return n, c, h, w, o, kh, kw, sh, sw, ph, pw, hp, wp, (hp - kh) // sh + 1, (wp - kw) // sw + 1
-
-
-def _im2col(x, geom):
-    """(cols (N, C·kh·kw, L), L): see Note [conv2d layout]."""
-    n, c, h, w, o, kh, kw, sh, sw, ph, pw, hp, wp, ho, wo = geom
-    if sh == sw == 1:
-        flat = np.zeros((n, c, hp * wp + kw - 1), dtype=x.dtype)
-        flat[:, :, :hp * wp].reshape(n, c, hp, wp)[:, :, ph:ph + h, pw:pw + w] = x
-        L = ho * wp
-        cols = np.empty((n, c, kh, kw, L), dtype=x.dtype)
-        for i in range(kh):
-            for j in range(kw):
-                cols[:, :, i, j] = flat[:, :, i * wp + j: i * wp + j + L]
-        return cols.reshape(n, c * kh * kw, L), L
-    xp = np.zeros((n, c, hp, wp), dtype=x.dtype)
-    xp[:, :, ph:ph + h, pw:pw + w] = x
-    win = np.lib.stride_tricks.sliding_window_view(xp, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]
-    return win.transpose(0, 1, 4, 5, 2, 3).reshape(n, c * kh * kw, ho * wo), ho * wo
-
-
-def _col2im(gcols, geom, dtype):
-    """The adjoint of `_im2col`: add each window's cotangent back; the input's cotangent."""
-    n, c, h, w, o, kh, kw, sh, sw, ph, pw, hp, wp, ho, wo = geom
-    gc = gcols.reshape(n, c, kh, kw, -1)
-    if sh == sw == 1:
-        L = ho * wp
-        flat = np.zeros((n, c, hp * wp + kw - 1), dtype=dtype)
-        for i in range(kh):
-            for j in range(kw):
-                flat[:, :, i * wp + j: i * wp + j + L] += gc[:, :, i, j]
-        return flat[:, :, :hp * wp].reshape(n, c, hp, wp)[:, :, ph:ph + h, pw:pw + w]
-    gxp = np.zeros((n, c, hp, wp), dtype=dtype)
-    gc = gc.reshape(n, c, kh, kw, ho, wo)
-    for i in range(kh):
-        for j in range(kw):
-            gxp[:, :, i:i + sh * (ho - 1) + 1:sh, j:j + sw * (wo - 1) + 1:sw] += gc[:, :, i, j]
-    return gxp[:, :, ph:ph + h, pw:pw + w]
+_im2col = defop(kernels.im2col, lambda g, ans, x, *, geom: (_col2im(g, geom=geom),), "im2col", reads=())
+_col2im = defop(kernels.col2im, lambda g, ans, x, *, geom: (_im2col(g, geom=geom),), "col2im", reads=())
 
 
 def _conv2d(x, W, b=None, *, stride, padding):
     """(output, cols): the columns are saved for the VJP's gW (Note [conv2d layout])."""
     x, W = np.asarray(x), np.asarray(W)
-    b = None if b is None else np.asarray(b)
-    geom = _conv_geometry(x.shape, W.shape, stride, padding)
-    n, o, ho, wo, wp = geom[0], geom[4], geom[13], geom[14], geom[12]
-    cols, L = _im2col(x, geom)
-    out = np.matmul(W.reshape(o, -1), cols)  # (N, O, L), fresh
-    if b is not None:  # in place on the contiguous product: a broadcast add into the cropped
-        out += b.reshape(o, 1)  # view below would be ~1.5x slower than this plus the crop
-    if L != ho * wo:  # stride 1: crop the junk columns
-        return np.ascontiguousarray(out.reshape(n, o, ho, wp)[..., :wo]), cols
-    return out.reshape(n, o, ho, wo), cols
+    geom = kernels.conv_geometry(x.shape, W.shape, stride, padding)
+    cols = kernels.im2col(x, geom)
+    out = np.matmul(W.reshape(geom.o, -1), cols)  # (N, O, L), fresh
+    if b is not None:  # in place unless b promotes the dtype (NumPy's rule)
+        b = np.reshape(b, (geom.o, 1))
+        out = np.add(out, b, out=out) if np.result_type(out, b) == out.dtype else out + b
+    out = out.reshape((geom.n, geom.o) + geom.grid)
+    return (np.ascontiguousarray(out[..., :geom.out[1]]) if geom.flat else out), cols  # junk cropped
 
 
 def conv2d_vjp(g, ans, x, W, b=None, *, stride, padding, needs, saved):
-    n_inputs = len(needs)
-    needs = tuple(needs) + (False,) * (3 - n_inputs)
-    if type(g) is not np.ndarray:
-        return _conv2d_vjp_graph(g, x, W, stride, padding, needs)[:n_inputs]
-    geom = _conv_geometry(x.shape, W.shape, stride, padding)
-    n, o, ho, wo, wp = geom[0], geom[4], geom[13], geom[14], geom[12]
-    gx = gW = gb = None
-    if needs[2]:  # the batch axis first, then the pixels: ~3x faster than one (0, 2, 3) reduce
-        gb = np.add.reduce(np.add.reduce(g, axis=0).reshape(o, -1), axis=1)
-    if needs[0] or needs[1]:
-        if geom[7] == geom[8] == 1:  # stride 1: g on the padded-width grid, zero junk columns
-            gL = np.zeros((n, o, ho, wp), dtype=g.dtype)  # (zeroing all beats a strided fill)
-            gL[..., :wo] = g
-            gL = gL.reshape(n, o, ho * wp)
-        else:
-            gL = g.reshape(n, o, ho * wo)
-        if needs[1]:
-            gW = np.add.reduce(np.matmul(gL, saved.transpose(0, 2, 1)), 0).reshape(W.shape)
-        if needs[0]:
-            gx = _col2im(np.matmul(W.reshape(o, -1).T, gL), geom, g.dtype)
-    return (gx, gW, gb)[:n_inputs]
-
-
-def _conv2d_vjp_graph(g, x, W, stride, padding, needs):
-    """The same VJP with recorded ops (create_graph), so it can be differentiated again."""
-    geom = _conv_geometry(np.shape(_raw(x)), np.shape(_raw(W)), stride, padding)
-    n, c, h, w, o, kh, kw, sh, sw, ph, pw, hp, wp, ho, wo = geom
-    gL = reshape(g, (n, o, ho * wo))
-    Wm = reshape(W, (o, c * kh * kw))
-    gx = gW = gb = None
+    geom = kernels.conv_geometry(np.shape(_raw(x)), np.shape(_raw(W)), stride, padding)
+    (n, o), grid = (geom.n, geom.o), geom.grid
+    gL = reshape(pad(g, ((0, 0), (0, 0), (0, 0), (0, grid[1] - geom.out[1]))), (n, o, grid[0] * grid[1]))
+    Wm = reshape(W, (o, -1))
+    gx = _col2im(matmul(_swap(Wm), gL), geom=geom) if needs[0] else None
+    gW = None
     if needs[1]:
-        win = sliding_window(pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw))), (kh, kw), (sh, sw))
-        cols = reshape(transpose(win, (0, 1, 4, 5, 2, 3)), (n, c * kh * kw, ho * wo))
-        gW = reshape(sum(matmul(gL, transpose(cols, (0, 2, 1))), axis=0), (o, c, kh, kw))
-    if needs[0]:
-        gwin = transpose(reshape(matmul(transpose(Wm), gL), (n, c, kh, kw, ho, wo)), (0, 1, 4, 5, 2, 3))
-        gxp = sliding_window_transpose(gwin, shape=(n, c, hp, wp), size=(kh, kw), stride=(sh, sw))
-        gx = getitem_p(gxp, index=(slice(None), slice(None), slice(ph, ph + h), slice(pw, pw + w)))
-    if needs[2]:
-        gb = sum(g, axis=(0, 2, 3))
-    return gx, gW, gb
+        cols = saved if saved is not None else _im2col(x, geom=geom)  # Primitive's `saves`
+        gW = reshape(sum(matmul(gL, _swap(cols)), axis=0), np.shape(_raw(W)))
+    gb = sum(g, axis=(0, 2, 3)) if len(needs) > 2 and needs[2] else None
+    return (gx, gW, gb)[:len(needs)]
 
 
 _conv2d_p = defop(_conv2d, conv2d_vjp, "conv2d", reads=(0, 1), saves=True)
@@ -1023,7 +696,7 @@ def conv2d(x, W, b=None, stride=1, padding=0):
     xp[n, c, h·s_h + i, w·s_w + j]`` with ``xp`` zero-padded by `padding`; output
     ``(N, c_out, (H + 2p_h − kh)//s_h + 1, (W + 2p_w − kw)//s_w + 1)``. `stride` and `padding`
     are an int or an ``(h, w)`` pair. One node: im2col and one batched matmul forward, one more
-    matmul per needed gradient and col2im backward (Note [conv2d layout])."""
+    matmul per needed gradient and col2im backward (Note [conv2d layout] in kernels.py)."""
     pairs = []
     for name, v, low in (("stride", stride, 1), ("padding", padding, 0)):
         pair = (v, v) if isinstance(v, (int, np.integer)) else tuple(v)
@@ -1046,17 +719,113 @@ def conv2d(x, W, b=None, stride=1, padding=0):
     return _conv2d_p(*args, stride=pairs[0], padding=pairs[1])
 
 
-identity = defop(lambda x: x, lambda g, ans, x: (g,), "identity", reads=())
+_identity = defop(lambda x: x, lambda g, ans, x: (g,), "identity", reads=())
 
-__all__ = [
-    "add", "subtract", "multiply", "divide", "negative", "power", "matmul", "exp", "log", "sqrt",
-    "abs", "tanh", "sigmoid", "relu", "sign", "clip", "where", "maximum", "minimum", "astype",
-    "sum", "mean", "max", "min", "logsumexp", "softmax", "log_softmax", "einsum", "reshape",
-    "expand_dims", "transpose", "broadcast_to", "sum_to", "concatenate", "stack", "pad",
-    "sliding_window", "avg_pool", "conv2d", "getitem", "linear", "softmax_cross_entropy",
-]
 
-# Every Primitive defined above, by op name (the completeness test checks each has a test case).
-PRIMITIVES: dict[str, Primitive] = {
-    v.name: v for v in list(globals().values()) if isinstance(v, Primitive)
-}
+# ---- Tensor's operators and methods, attached once the rules exist (as HIPS's numpy_boxes.py) --
+def _compare(ufunc, x: Tensor, y) -> Tensor:
+    """A bool Tensor with no gradient."""
+    return Tensor._of(ufunc(x.data, _raw(y)))
+
+
+class _TensorMethods:
+    def numpy(self) -> np.ndarray:
+        """The data as a NumPy array (shares memory, like ``torch.Tensor.numpy``)."""
+        return self.data
+
+    def item(self) -> float | int | bool:
+        if self.data.size != 1:
+            raise ValueError(f"item(): only a one-element Tensor converts to a scalar, got shape "
+                             f"{self.shape}")
+        return self.data.item()
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        if dtype is not None and dtype != self.data.dtype:
+            return self.data.astype(dtype)
+        return self.data.copy() if copy else self.data
+
+    def __len__(self) -> int:
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d Tensor")
+        return len(self.data)
+
+    def __iter__(self):
+        if self.data.ndim == 0:
+            raise TypeError("iteration over a 0-d Tensor")
+        return (self[i] for i in range(len(self.data)))
+
+    def __bool__(self) -> bool:
+        return bool(self.data)
+
+    def __float__(self) -> float:
+        return float(self.data)
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, separator=", ", prefix="tensor(")
+        extra = ", requires_grad=True" if self.requires_grad else ""
+        op = f", op={self._node.op}" if self._node is not None else ""
+        return f"tensor({body}, dtype={self.data.dtype}{extra}{op})"
+
+    def __add__(self, other): return add(self, other)
+    def __radd__(self, other): return add(other, self)
+    def __sub__(self, other): return subtract(self, other)
+    def __rsub__(self, other): return subtract(other, self)
+    def __mul__(self, other): return multiply(self, other)
+    def __rmul__(self, other): return multiply(other, self)
+    def __truediv__(self, other): return divide(self, other)
+    def __rtruediv__(self, other): return divide(other, self)
+    def __pow__(self, other): return power(self, other)
+    def __rpow__(self, other): return power(other, self)
+    def __matmul__(self, other): return matmul(self, other)
+    def __rmatmul__(self, other): return matmul(other, self)
+    def __neg__(self): return negative(self)
+    def __pos__(self): return self
+    def __getitem__(self, index): return getitem(self, index)
+    def __lt__(self, other): return _compare(np.less, self, other)
+    def __le__(self, other): return _compare(np.less_equal, self, other)
+    def __gt__(self, other): return _compare(np.greater, self, other)
+    def __ge__(self, other): return _compare(np.greater_equal, self, other)
+    def __eq__(self, other): return _compare(np.equal, self, other)
+    def __ne__(self, other): return _compare(np.not_equal, self, other)
+
+    @property
+    def T(self):
+        """The transpose with all axes reversed (NumPy's ``.T``)."""
+        return transpose(self)
+
+    def sum(self, axis=None, keepdims=False): return sum(self, axis, keepdims)
+    def mean(self, axis=None, keepdims=False): return mean(self, axis, keepdims)
+    def max(self, axis=None, keepdims=False): return max(self, axis, keepdims)
+    def min(self, axis=None, keepdims=False): return min(self, axis, keepdims)
+    def exp(self): return exp(self)
+    def log(self): return log(self)
+    def sqrt(self): return sqrt(self)
+    def abs(self): return abs(self)
+    def tanh(self): return tanh(self)
+    def sigmoid(self): return sigmoid(self)
+    def relu(self): return relu(self)
+    def clip(self, lo=None, hi=None): return clip(self, lo, hi)
+    def astype(self, dtype): return astype(self, dtype)
+
+    def reshape(self, *shape):
+        return reshape(self, shape[0] if len(shape) == 1 else shape)
+
+    def transpose(self, *axes):
+        if len(axes) == 1 and not isinstance(axes[0], (int, np.integer)):
+            axes = axes[0]  # t.transpose((1, 0)) or t.transpose(None); t.transpose(0) is axes (0,)
+        return transpose(self, axes=None if axes is None or len(axes) == 0 else axes)
+
+
+for _name, _method in vars(_TensorMethods).items():
+    if _name not in ("__module__", "__qualname__", "__dict__", "__weakref__", "__doc__"):
+        setattr(Tensor, _name, _method)
+Tensor.__hash__ = object.__hash__  # (defining __eq__ above would unset it)
+
+# The public ops: every primitive or function defined above, but for rules (`*_vjp`) and names
+# with a leading underscore.
+__all__ = sorted(name for name, v in list(globals().items())
+                 if not name.startswith("_") and not name.endswith("_vjp") and (
+                     isinstance(v, Primitive) or (callable(v) and not isinstance(v, type)
+                                                  and getattr(v, "__module__", None) == __name__)))
+# Every primitive, public or internal, by op name (each must have a row in tests/op_cases.py).
+PRIMITIVES: dict[str, Primitive] = {v.name: v for v in list(globals().values()) if isinstance(v, Primitive)}

@@ -1,4 +1,5 @@
-"""Function transforms in JAX's style: `grad`, `value_and_grad`, `vjp`, `jacobian`, `hessian`.
+"""Function transforms in JAX's style: `grad`, `value_and_grad`, `vjp`, `jacobian`, `hessian`;
+and `Tape`, which keeps the nodes recorded in a ``with`` block and differentiates through them.
 
 `f` takes and returns Tensors; arrays passed in are wrapped. Results are Tensors, so transforms
 compose (`hessian` is a `jacobian` of a `grad`): when an argument already carries a graph (we are
@@ -9,14 +10,58 @@ output does not depend on gets zeros, never None.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import weakref
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 
 from . import ops
-from .backward import gradients
-from .tape import enable_grad
+from .backward import released_error, seed_cotangent, sweep
+from .graph import Node, enable_grad, recording
 from .tensor import Tensor
+
+
+def gradients(outputs: list[Tensor], seeds: list, sources: list[Tensor], *,
+              create_graph: bool) -> list[Tensor]:
+    """Cotangents of `sources` for the given outputs and seeds, as Tensors (recorded ones when
+    `create_graph`); zeros for a source the outputs do not depend on. Leaves' `.grad` is not
+    touched and the graph is kept (transforms run several sweeps over it)."""
+    for s in sources:
+        if not isinstance(s, Tensor):
+            raise TypeError(f"gradient sources must be Tensors, got {type(s).__name__}")
+    seeds = [seed_cotangent(o, g, create_graph) for o, g in zip(outputs, seeds, strict=True)]
+    cot = sweep(outputs, seeds, release=False, create_graph=create_graph,
+                 only=_leading_to(outputs, sources), keep={s._node for s in sources})
+    result = []
+    for s in sources:
+        c = cot.get(s if s._node is None else s._node)
+        if not isinstance(c, Tensor):
+            c = Tensor._of(np.zeros(s.shape, s.dtype) if c is None else np.array(c, dtype=s.dtype))
+        result.append(c)
+    return result
+
+
+def _leading_to(outputs: list[Tensor], sources: list[Tensor]) -> set[Node]:
+    """The nodes through which some source is reached from the outputs (a pre-pass pruning a
+    sweep for `sources`): walk back from the outputs, then forward in recording order."""
+    reached: set[Node] = set()
+    stack = [o._node for o in outputs if o._node is not None and o.requires_grad]
+    while stack:
+        node = stack.pop()
+        if node not in reached:
+            if node.args is None:
+                raise released_error(node)
+            reached.add(node)
+            stack += [t._node for t, need in zip(node.inputs, node.needs, strict=True)
+                      if need and t._node is not None]
+    useful = {s._node for s in sources if s._node is not None}
+    leaves = {s for s in sources if s._node is None}
+    for node in sorted(reached, key=lambda n: n.index):
+        if any(need and (t._node in useful if t._node is not None else t in leaves)
+               for t, need in zip(node.inputs, node.needs, strict=True)):
+            useful.add(node)
+    return useful
 
 
 def _argnums(argnums, n: int) -> tuple[tuple[int, ...], bool]:
@@ -45,10 +90,10 @@ def _trace(f: Callable, args: tuple, nums: tuple[int, ...]):
             x = args[i]
             if isinstance(x, Tensor) and x.requires_grad:
                 nested = True
-                s = ops.identity(x)  # a new node: the inner sweep's source; the outer graph goes on
+                s = ops._identity(x)  # a new node: the inner sweep's source; the outer graph goes on
             elif isinstance(x, Tensor):
                 _check_float(x)
-                s = Tensor._result(x.data.copy(), True)  # a copy: the caller's array stays unlocked
+                s = Tensor._of(x.data.copy(), True)  # a copy: the caller's array stays unlocked
             else:
                 s = Tensor(x, requires_grad=True)
             args[i] = s
@@ -66,7 +111,7 @@ def _as_tensor(o) -> Tensor:
     if arr.dtype.kind not in "fiub":
         raise TypeError(f"a transformed function must return Tensors (or a tuple of them), got "
                         f"{type(o).__name__}")
-    return Tensor._result(arr, False)
+    return Tensor._of(arr)
 
 
 def _depends_on_others(outs: list[Tensor], sources: list[Tensor]) -> bool:
@@ -174,7 +219,7 @@ def jacobian(f: Callable, argnums=0) -> Callable:
                 if r:
                     j = ops.reshape(ops.stack(r, axis=0), out.shape + s.shape)
                 else:
-                    j = Tensor._result(np.zeros(out.shape + s.shape, dtype=s.dtype), False)
+                    j = Tensor._of(np.zeros(out.shape + s.shape, dtype=s.dtype))
                 jacs.append(j)
             per_output.append(_pick(jacs, single))
         return tuple(per_output) if tuple_out else per_output[0]
@@ -186,3 +231,56 @@ def hessian(f: Callable, argnums=0) -> Callable:
     """The Hessian of a scalar function: the `jacobian` of its `grad` (shape ``in.shape * 2``).
     With a tuple `argnums`, a nested tuple: ``H[i][j] = d²f / d(arg i) d(arg j)``, as in JAX."""
     return jacobian(grad(f, argnums), argnums)
+
+
+class Tape:
+    """Keeps the nodes recorded inside a ``with`` block, in recording order.
+
+    >>> x = ag.tensor([1.0, 2.0], requires_grad=True)
+    >>> with ag.Tape() as tape:
+    ...     y = (x * x).sum()
+    >>> [node.op for node in tape]
+    ['multiply', 'sum']
+    >>> tape.gradient(y, [x])
+    [tensor([2., 4.], dtype=float32)]
+
+    Only operations that are recorded (some input requires grad, recording on) appear. The tape
+    holds its nodes and their outputs alive until the tape itself is dropped.
+    """
+
+    def __init__(self) -> None:
+        self._nodes: list[Node] = []
+        self._outputs: list = []  # keeps node.output alive while the tape lives
+
+    def __enter__(self) -> Tape:
+        recording.tapes.append(self)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        recording.tapes.remove(self)
+
+    def _record(self, node: Node, out: Tensor) -> None:
+        node._out = weakref.ref(out)  # node.output is then the very object
+        self._nodes.append(node)
+        self._outputs.append(out)
+
+    def __len__(self) -> int:
+        return len(self._nodes)
+
+    def __iter__(self) -> Iterator[Node]:
+        return iter(self._nodes)
+
+    def __getitem__(self, i: int) -> Node:
+        return self._nodes[i]
+
+    def gradient(self, target, sources):
+        """Gradient of `target` (a scalar Tensor) with respect to each of `sources`.
+
+        Returns one Tensor per source: a list for a list (or tuple), a single Tensor for a single
+        source. A source the target does not depend on gets zeros. Leaves' ``.grad`` is not
+        touched, and the graph is kept (call it as often as you like).
+        """
+        single = not isinstance(sources, (list, tuple))
+        srcs = [sources] if single else list(sources)
+        grads = gradients([target], [None], srcs, create_graph=False)
+        return grads[0] if single else type(sources)(grads) if isinstance(sources, tuple) else grads

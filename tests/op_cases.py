@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import autograd_core as ag
-from autograd_core import ops
+from autograd_core import kernels, ops
 
 # ---- domains: (rng, shape) -> float64 (or bool / integer) array -------------------------------
 
@@ -256,6 +256,41 @@ def np_windows_transpose(g, shape, size, stride):
     return out
 
 
+GEOM_S1 = kernels.conv_geometry((2, 2, 4, 3), (3, 2, 3, 2), (1, 1), (1, 1))
+GEOM_S2 = kernels.conv_geometry((1, 2, 5, 5), (1, 2, 3, 3), (2, 2), (0, 0))
+
+
+def np_im2col(x, geom):
+    """Columns (N, C·kh·kw, rows·cols of the output grid) by explicit window loops; stride 1
+    keeps the kernel's junk columns (Note [conv2d layout]), here zero where a window runs past
+    the padded input."""
+    xp = np.pad(x, ((0, 0), (0, 0), (geom.ph,) * 2, (geom.pw,) * 2))
+    (gh, gw), (kh, kw) = geom.grid, (geom.kh, geom.kw)
+    xp = np.pad(xp, ((0, 0), (0, 0), (0, 1), (0, kw)))  # room for the junk windows
+    cols = np.zeros((geom.n, geom.c, kh, kw, gh, gw))
+    for h, w, i, j in np.ndindex(gh, gw, kh, kw):
+        r, c = h * geom.sh + i, w * geom.sw + j
+        if geom.flat and w * geom.sw + kw > xp.shape[3] - kw:  # a junk window wraps to the next row
+            r, c = r + (c // (xp.shape[3] - kw)), c % (xp.shape[3] - kw)
+        cols[:, :, i, j, h, w] = xp[:, :, r, c]
+    return cols.reshape(geom.n, geom.c * kh * kw, gh * gw)
+
+
+def np_col2im(cols, geom):
+    """The adjoint of `np_im2col`, from its matrix: columns back to the input's shape."""
+    shape = (geom.n, geom.c, geom.h, geom.w)
+    out = np.zeros(shape)
+    for idx in np.ndindex(*shape):
+        e = np.zeros(shape)
+        e[idx] = 1.0
+        out[idx] = np.sum(np_im2col(e, geom) * cols)
+    return out
+
+
+COLS_S1 = (2, 2 * 3 * 2, GEOM_S1.grid[0] * GEOM_S1.grid[1])
+COLS_S2 = (1, 2 * 3 * 3, GEOM_S2.grid[0] * GEOM_S2.grid[1])
+
+
 def np_pad(pad_width):
     return lambda x: np.pad(x, pad_width)
 
@@ -325,6 +360,7 @@ OP_CASES: list[OpCase] = [
     OpCase("exp", "0d_method", lambda x: x.exp(), [()], numpy_ref=np.exp),
     OpCase("exp", "T_view", ag.exp, [(2, 3, 4)], view="T", numpy_ref=np.exp),
     OpCase("log", "2d", ag.log, [(3, 4)], "positive", numpy_ref=np.log),
+    OpCase("log1p", "2d", ag.log1p, [(3, 4)], "positive", numpy_ref=np.log1p),
     OpCase("log", "method_step_view", lambda x: x.log(), [(3, 2)], "positive", view="step",
            numpy_ref=np.log),
     OpCase("sqrt", "1d", ag.sqrt, [(5,)], "positive", numpy_ref=np.sqrt),
@@ -342,8 +378,8 @@ OP_CASES: list[OpCase] = [
     OpCase("relu", "2d", ag.relu, [(3, 4)], "away_from_kink", numpy_ref=lambda x: np.maximum(x, 0)),
     OpCase("relu", "method_0d", lambda x: x.relu(), [()], "away_from_kink",
            numpy_ref=lambda x: np.maximum(x, 0)),
-    OpCase("identity", "2d", ops.identity, [(3, 2)], numpy_ref=lambda x: x),
-    OpCase("identity", "0d", ops.identity, [()], numpy_ref=lambda x: x),
+    OpCase("identity", "2d", ops._identity, [(3, 2)], numpy_ref=lambda x: x),
+    OpCase("identity", "0d", ops._identity, [()], numpy_ref=lambda x: x),
     # -- clip: both bounds, one bound, none, array bounds; inputs away from the bounds
     OpCase("clip", "lo_hi", lambda x: ag.clip(x, -0.5, 0.5), [(3, 4)], away_from(-0.5, 0.5),
            numpy_ref=lambda x: np.clip(x, -0.5, 0.5)),
@@ -596,16 +632,16 @@ OP_CASES: list[OpCase] = [
            numpy_ref=lambda x: x[1:, ::2]),
     OpCase("getitem", "empty_slice", lambda x: x[2:2], [(3, 2)], numpy_ref=lambda x: x[2:2]),
     # -- scatter_add (getitem's VJP, called directly)
-    OpCase("scatter_add", "repeated", lambda g: ops.scatter_add(g, index=REPEATED, shape=(5,)),
+    OpCase("scatter_add", "repeated", lambda g: ops._scatter_add(g, index=REPEATED, shape=(5,)),
            [(4,)],
            numpy_ref=lambda g: np_scatter_add(g, REPEATED, (5,))),
     OpCase("scatter_add", "rows_2d",
-           lambda g: ops.scatter_add(g, index=np.array([2, 0, 2]), shape=(3, 2)),
+           lambda g: ops._scatter_add(g, index=np.array([2, 0, 2]), shape=(3, 2)),
            [(3, 2)], numpy_ref=lambda g: np_scatter_add(g, np.array([2, 0, 2]), (3, 2))),
     OpCase("scatter_add", "slice",
-           lambda g: ops.scatter_add(g, index=(slice(None), slice(1, 3)), shape=(2, 4)), [(2, 2)],
+           lambda g: ops._scatter_add(g, index=(slice(None), slice(1, 3)), shape=(2, 4)), [(2, 2)],
            numpy_ref=lambda g: np_scatter_add(g, (slice(None), slice(1, 3)), (2, 4))),
-    OpCase("scatter_add", "mask", lambda g: ops.scatter_add(g, index=MASK_34, shape=(3, 4)), [(6,)],
+    OpCase("scatter_add", "mask", lambda g: ops._scatter_add(g, index=MASK_34, shape=(3, 4)), [(6,)],
            numpy_ref=lambda g: np_scatter_add(g, MASK_34, (3, 4))),
     # -- concatenate / stack
     OpCase("concatenate", "axis0", lambda a, b: ag.concatenate([a, b]), [(2, 3), (1, 3)],
@@ -684,15 +720,34 @@ OP_CASES: list[OpCase] = [
     OpCase("avg_pool", "T_view", lambda x: ag.avg_pool(x, (2, 2)), [(4, 6)], view="T",
            numpy_ref=lambda x: np_windows(x, (2, 2), (2, 2)).mean(axis=(-2, -1))),
     OpCase("sliding_window_transpose", "2d_stride1",
-           lambda g: ops.sliding_window_transpose(g, shape=(2, 4, 4), size=(2, 2), stride=(1, 1)),
+           lambda g: ops._sliding_window_transpose(g, shape=(2, 4, 4), size=(2, 2), stride=(1, 1)),
            [(2, 3, 3, 2, 2)],
            numpy_ref=lambda g: np_windows_transpose(g, (2, 4, 4), (2, 2), (1, 1))),
     OpCase("sliding_window_transpose", "2d_stride2_remainder",
-           lambda g: ops.sliding_window_transpose(g, shape=(5, 5), size=(2, 3), stride=(2, 2)),
+           lambda g: ops._sliding_window_transpose(g, shape=(5, 5), size=(2, 3), stride=(2, 2)),
            [(2, 2, 2, 3)], numpy_ref=lambda g: np_windows_transpose(g, (5, 5), (2, 3), (2, 2))),
     OpCase("sliding_window_transpose", "1d",
-           lambda g: ops.sliding_window_transpose(g, shape=(3, 6), size=(3,), stride=(1,)),
+           lambda g: ops._sliding_window_transpose(g, shape=(3, 6), size=(3,), stride=(1,)),
            [(3, 4, 3)], numpy_ref=lambda g: np_windows_transpose(g, (3, 6), (3,), (1,))),
+
+    # the convolution's adjoint pair and the pooling adjoint (what conv2d's and avg_pool's VJPs
+    # record in a create_graph sweep), against the engine-independent window loops
+    OpCase("im2col", "stride1_pad1", lambda x: ops._im2col(x, geom=GEOM_S1), [(2, 2, 4, 3)],
+           numpy_ref=lambda x: np_im2col(x, GEOM_S1)),
+    OpCase("im2col", "stride2", lambda x: ops._im2col(x, geom=GEOM_S2), [(1, 2, 5, 5)],
+           numpy_ref=lambda x: np_im2col(x, GEOM_S2)),
+    OpCase("col2im", "stride1_pad1", lambda c: ops._col2im(c, geom=GEOM_S1), [COLS_S1],
+           numpy_ref=lambda c: np_col2im(c, GEOM_S1)),
+    OpCase("col2im", "stride2", lambda c: ops._col2im(c, geom=GEOM_S2), [COLS_S2],
+           numpy_ref=lambda c: np_col2im(c, GEOM_S2)),
+    OpCase("avg_pool_transpose", "2x2_tiles",
+           lambda g: ops._avg_pool_transpose(g, shape=(2, 5, 4), size=(2, 2), stride=(2, 2)),
+           [(2, 2, 2)], numpy_ref=lambda g: np_windows_transpose(
+               np.broadcast_to(g[..., None, None] / 4, (2, 2, 2, 2, 2)), (2, 5, 4), (2, 2), (2, 2))),
+    OpCase("avg_pool_transpose", "3_stride1_overlap",
+           lambda g: ops._avg_pool_transpose(g, shape=(2, 6), size=(3,), stride=(1,)),
+           [(2, 4)], numpy_ref=lambda g: np_windows_transpose(
+               np.broadcast_to(g[..., None] / 3, (2, 4, 3)), (2, 6), (3,), (1,))),
 ]
 
 # Public names that are composites of primitives (their rows use these names).

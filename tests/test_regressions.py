@@ -179,9 +179,8 @@ def test_sigmoid_is_exact_and_quiet_in_both_tails(dtype):
 
 
 def test_sigmoid_quiets_only_overflow_and_leaves_the_users_error_state_as_it_was():
-    # Note [quiet overflow]: sigmoid switches `over` off by setting NumPy's error-state context
-    # variable directly; every other setting must stay the user's, also after the user changes it,
-    # and the state must be exactly restored afterwards (also when the op raises)
+    # sigmoid's expected overflow is quiet; every other error setting stays the user's, and the
+    # state is exactly restored afterwards (also when the op raises)
     x = ag.tensor(np.array([-200.0, 0.0, 200.0], dtype=np.float32), requires_grad=True)
     before = np.geterr()
     with np.errstate(under="raise"):  # e^{-200} underflows: the user asked for that to raise
@@ -195,33 +194,6 @@ def test_sigmoid_quiets_only_overflow_and_leaves_the_users_error_state_as_it_was
     np.testing.assert_array_equal(s.data, [0.0, 0.5, 1.0])
     np.testing.assert_array_equal(x.grad, [0.0, 0.25, 0.0])
     assert np.geterr() == before
-
-
-def test_quiet_overflow_falls_back_to_errstate_where_numpy_internals_differ(monkeypatch):
-    import importlib
-    import warnings
-
-    from autograd_core import fpstate
-
-    def gone(**kwargs):
-        raise AttributeError("no _make_extobj in this NumPy")
-
-    monkeypatch.setattr("numpy._core.umath._make_extobj", gone)
-    try:
-        fallback = importlib.reload(fpstate)
-        assert fallback._extobj_contextvar is None
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")
-            token = fallback.quiet_overflow()
-            try:
-                assert np.geterr()["over"] == "ignore"
-                np.exp(np.float32(1000))
-            finally:
-                fallback.restore(token)
-        assert np.geterr()["over"] == "warn"
-    finally:
-        monkeypatch.undo()
-        assert importlib.reload(fpstate)._extobj_contextvar is not None
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
@@ -244,68 +216,3 @@ def test_avg_pool_keeps_a_non_finite_value_in_its_own_window(bad):
     gx = np.repeat(np.repeat(g, 2, axis=-1), 2, axis=-2) / 4
     np.testing.assert_array_equal(x.grad, gx)
     assert np.isfinite(x.grad).sum() == x.grad.size - 4
-
-
-@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64, np.int32])
-@pytest.mark.parametrize("shape", [(), (7,), (64, 128), (2, 3, 5, 4), (1 << 18 | 1,)])
-def test_relu_against_cached_zeros_is_bitwise_numpys_maximum_with_0(dtype, shape):
-    # Note [constant operands]: relu compares with a cached array of zeros (NumPy's fast
-    # two-array loop); it must give exactly np.maximum(x, 0), special values included, for every
-    # shape (above the size limit it uses the scalar form), and the cache must stay bounded
-    from autograd_core import ops
-
-    rng = np.random.default_rng(3)
-    x = (rng.standard_normal(shape) * 4).astype(dtype)
-    if dtype != np.int32 and x.size:
-        flat = x.reshape(-1)
-        flat[::5], flat[1::7], flat[2::11], flat[3::13] = -0.0, np.nan, np.inf, -np.inf
-    for arr in (x, x.T if x.ndim > 1 else x, x[..., ::2] if x.ndim else x):  # views too
-        got = ag.relu(ag.tensor(arr)).data
-        want = np.maximum(arr, 0)
-        assert got.dtype == want.dtype and got.shape == want.shape
-        bits = [np.ascontiguousarray(a).reshape(-1).view(np.uint8) for a in (got, want)]
-        np.testing.assert_array_equal(*bits)
-    assert sum(c.nbytes for c in ops._FILLED.values()) <= ops._FILLED_MAX_BYTES
-    assert all(not c.flags.writeable and c.dtype == dt and c.shape == shape and np.all(c == v)
-               for (shape, dt, v), c in ops._FILLED.items())
-    for n in range(70):  # many large shapes: the cache starts afresh instead of growing
-        ag.relu(ag.tensor(np.ones((1 << 18) - n, np.float64)))
-        assert sum(c.nbytes for c in ops._FILLED.values()) <= ops._FILLED_MAX_BYTES
-
-
-@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
-@pytest.mark.parametrize("shape", [(), (7,), (32, 64), (1 << 18 | 1,)])
-def test_sigmoid_with_cached_ones_is_bitwise_the_scalar_formula(dtype, shape):
-    # Note [constant operands]: sigmoid and its VJP add and divide with a cached array of ones,
-    # in place on their own temporaries; values must be bitwise 1/(1 + e^{-x}) and
-    # g·σ/(1 + e^{x}) as written with Python scalars
-    rng = np.random.default_rng(4)
-    x = (rng.standard_normal(shape) * 30).astype(dtype)
-    g = rng.standard_normal(shape).astype(dtype)
-    t = ag.tensor(x, requires_grad=True)
-    s = ag.sigmoid(t)
-    s.backward(g)
-    with np.errstate(over="ignore"):
-        want = 1 / (1 + np.exp(-x))
-        dwant = g * want / (1 + np.exp(x))
-    for got, w in ((s.data, want), (t.grad, dwant)):
-        assert got.dtype == w.dtype and got.shape == w.shape
-        np.testing.assert_array_equal(np.asarray(got).reshape(-1).view(np.uint8),
-                                      np.asarray(w).reshape(-1).view(np.uint8))
-
-
-def test_filled_cache_sizes_itself_up_from_a_snapshot(monkeypatch):
-    # another thread may add a constant while one thread sums up the cache's bytes: the sum must
-    # run over a snapshot ("dictionary changed size during iteration" otherwise). Simulated
-    # deterministically: reading one entry's size adds an entry, as a thread switch could.
-    from autograd_core import ops
-
-    class Intruder:
-        @property
-        def nbytes(self):
-            ops._FILLED[("intruder", len(ops._FILLED))] = np.zeros(1)
-            return 8
-
-    monkeypatch.setattr(ops, "_FILLED", {("seed",): Intruder()})
-    y = ag.relu(ag.tensor(np.full(5, -1.0)))
-    np.testing.assert_array_equal(y.data, np.zeros(5))

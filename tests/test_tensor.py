@@ -291,36 +291,14 @@ def test_leaf_grads_are_distinct_arrays(rng):
     np.testing.assert_array_equal(y.grad, np.full(3, 2.0))
 
 
-def test_leaf_grad_through_a_transpose_is_not_copied_when_nothing_else_holds_it(rng):
-    # the gradient of W in x @ W.T is a transposed view of a fresh matmul result: handed out as
-    # is (copying it cost 0.8 MB per step for W1's first layer), still correct
+def test_leaf_grad_through_a_transpose_is_the_leafs_own_array(rng):
+    # the gradient of W in x @ W.T is a transposed view of a fresh matmul result: .grad is a
+    # writeable array of W's layout that shares memory with nothing
     x = rng.standard_normal((5, 4))
     W = ag.tensor(rng.standard_normal((3, 4)), requires_grad=True)
     (x @ W.T).sum().backward()
     np.testing.assert_allclose(W.grad, np.ones((5, 3)).T @ x)
-    assert W.grad.base is not None and W.grad.flags.writeable  # not copied, ours to change
-
-
-def test_sole_view_counts_every_other_reference():
-    from autograd_core.backward import _sole_view
-
-    sole = _sole_view(np.zeros((2, 3)).T)  # (not inside `assert`: pytest keeps its temporaries)
-    assert sole  # the base is reachable through the view alone
-    held = np.zeros((2, 3))
-    assert not _sole_view(held.T)  # `held` refers to it too
-    view = np.zeros((2, 3)).T
-    other = view.T  # another view: writing through one would change the other
-    assert not _sole_view(view) and not _sole_view(other)
-    assert not _sole_view(np.zeros(6)[:3])  # part of it: copying frees the rest
-
-
-def test_without_reference_counts_leaf_grad_views_are_copied(rng, monkeypatch):
-    from autograd_core import backward
-
-    monkeypatch.setattr(backward, "_SOLE_REFS", -1)  # what an interpreter without them gets
-    W = ag.tensor(rng.standard_normal((3, 4)), requires_grad=True)
-    (rng.standard_normal((5, 4)) @ W.T).sum().backward()
-    assert W.grad.base is None
+    assert W.grad.base is None and W.grad.flags.writeable
 
 
 def test_leaf_grad_views_are_copied_when_their_memory_is_shared(rng):
@@ -523,12 +501,11 @@ def test_shared_constant_is_writable_after_concurrent_training():
 
 
 def test_a_held_array_stays_read_only_while_other_threads_lock_and_unlock_it():
-    # Further holds on a locked array are taken without the mutex (a reference to its hold
-    # object); a hold must never be lost to a concurrent release, or the array would turn writable
-    # while a graph still needs it.
+    # Claims on a shared array are counted under a mutex; a claim must never be lost to a
+    # concurrent release, or the array would turn writable while a graph still needs it.
     import sys
 
-    from autograd_core import tape
+    from autograd_core import graph
 
     old = sys.getswitchinterval()
     sys.setswitchinterval(1e-6)
@@ -554,30 +531,7 @@ def test_a_held_array_stays_read_only_while_other_threads_lock_and_unlock_it():
     finally:
         sys.setswitchinterval(old)
     assert not problems
-    assert X.data.flags.writeable and id(X.data) not in tape._holds
-
-
-def test_a_hold_taken_while_the_last_one_is_being_retired_keeps_the_array_locked():
-    # Thread T drops the last hold on `a`; its retiring callback waits for the mutex, which we
-    # hold. Meanwhile we lock `a` again (seeing its dead hold). The late callback must then leave
-    # `a` read-only, and our new hold alone decides when it is writable again.
-    from autograd_core import tape
-
-    a = np.ones(3)
-    holds = [tape._lock((a,))]
-    assert not a.flags.writeable
-    with tape._holds_mutex:
-        t = threading.Thread(target=holds.clear)  # runs the callback, which blocks on the mutex
-        t.start()
-        t.join(0.2)
-        assert t.is_alive()  # blocked in the callback: the entry is dead but still registered
-        again = tape._lock((a,))  # the mutex is reentrant for this thread
-        assert len(again) == 1 and not a.flags.writeable
-    t.join(10)
-    assert not t.is_alive()
-    assert not a.flags.writeable  # the late callback saw it was replaced
-    del again
-    assert a.flags.writeable and id(a) not in tape._holds
+    assert X.data.flags.writeable and id(X.data) not in graph._claims
 
 
 # ---- IEEE special values ------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import html
 
 import numpy as np
 
-from ..tape import Node
+from ..graph import Node
 from ..tensor import Tensor
 from .graph import (
     _ancestors,

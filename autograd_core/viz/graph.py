@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..tape import Node
+from ..graph import Node
 from ..tensor import Tensor
 
 # ---- reading the graph -------------------------------------------------------------------------

@@ -6,7 +6,8 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from ..tape import Node, no_grad
+from ..backward import node_vjp
+from ..graph import Node, no_grad
 from ..tensor import Tensor
 
 # viridis, dark (small ‖g‖) to light (large ‖g‖); the first four need white text
@@ -53,8 +54,6 @@ class _GradStats:
 
 def _sweep_grads(output: Tensor, nodes: list[Node], leaves: set[int]):
     """Cotangents of every node's output and every leaf, by a retained first-order sweep."""
-    from ..backward import _apply  # the sweep's own per-node step, so the numbers are backward's
-
     by_node: dict[Node, _GradStats] = {}
     seed = np.ones(output.shape, dtype=output.dtype)
     if output._node is None:
@@ -67,7 +66,11 @@ def _sweep_grads(output: Tensor, nodes: list[Node], leaves: set[int]):
             if g is None:
                 continue
             by_node[node] = _GradStats(g, False)
-            _apply(node, g, cot, leaf, False)
+            for t, c in zip(node.inputs, node_vjp(node, g), strict=True):  # backward's own step
+                if c is not None:
+                    into = leaf if t._node is None else cot
+                    key = t if t._node is None else t._node
+                    into[key] = c if key not in into else into[key] + c
     return by_node, {id(t): _GradStats(g, id(t) in leaves) for t, g in leaf.items()}
 
 
