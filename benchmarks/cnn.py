@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import peers
-from .workload import Built, Data, Workload, rng_for
+from .workload import Built, Data, Workload, engine, rng_for
 
 FULL = {"batch": 64, "hw": 16, "c1": 8, "c2": 16, "classes": 10}
 TINY = {"batch": 3, "hw": 8, "c1": 2, "c2": 3, "classes": 4}
@@ -43,10 +43,9 @@ def make(tiny: bool) -> Data:
 # ---- peers ---------------------------------------------------------------------------------------
 
 
-def build_ours(d: Data) -> Built:
+def build_ours(d: Data, ag=None, nn=None) -> Built:
     """nn.Conv2d (ag.conv2d), nn.AvgPool2d (ag.avg_pool), nn.Flatten, nn.Dense, nn.cross_entropy."""
-    import autograd_core as ag
-    import nn
+    ag, nn = engine(ag, nn)
 
     s = d.spec
     model = nn.Sequential(
@@ -69,9 +68,9 @@ def build_ours(d: Data) -> Built:
     return Built(step)
 
 
-def build_ours_ag(d: Data) -> Built:
+def build_ours_ag(d: Data, ag=None, nn=None) -> Built:
     """Written with ag ops: im2col as reshape + one batched matmul per conv, ag.avg_pool."""
-    import autograd_core as ag
+    ag, _ = engine(ag, nn)
 
     params = [ag.tensor(p, requires_grad=True) for p in d.params]
     x, y = ag.tensor(d.x), d.y

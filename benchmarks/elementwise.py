@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import peers
-from .workload import Built, Data, Workload, rng_for
+from .workload import Built, Data, Workload, engine, rng_for
 
 CYCLES = 50  # 4 ops per cycle
 OPS = 4 * CYCLES
@@ -36,9 +36,9 @@ def _consts(d: Data) -> tuple[np.ndarray, np.ndarray]:
     return d.consts["a"], d.consts["c"]
 
 
-def build_ours(d: Data) -> Built:
+def build_ours(d: Data, ag=None, nn=None) -> Built:
     """The engine (there is no `nn` layer for this: `ours` and `ours-ag` are the same code)."""
-    import autograd_core as ag
+    ag, _ = engine(ag, nn)
 
     a, c = _consts(d)
     x = ag.tensor(d.x, requires_grad=True)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import peers
-from .workload import Built, Data, Workload, interleave, rng_for
+from .workload import Built, Data, Workload, engine, interleave, rng_for
 
 
 @dataclass(frozen=True)
@@ -93,10 +93,10 @@ def _is_block(spec: MLPSpec, j: int) -> bool:
 # ---- peers ---------------------------------------------------------------------------------------
 
 
-def build_ours(d: Data) -> Built:
-    """The engine through `nn`: nn.MLP / nn.ResidualMLP, nn.cross_entropy / nn.mse_loss."""
-    import autograd_core as ag
-    import nn
+def build_ours(d: Data, ag=None, nn=None) -> Built:
+    """The engine through `nn`: nn.MLP / nn.ResidualMLP, nn.cross_entropy / nn.mse_loss.
+    `ag`, `nn`: the engine and nn modules to build with (default: the working tree's)."""
+    ag, nn = engine(ag, nn)
 
     spec = _spec(d)
     if spec.residual:
@@ -120,9 +120,9 @@ def build_ours(d: Data) -> Built:
     return Built(step, params=params)
 
 
-def build_ours_ag(d: Data) -> Built:
+def build_ours_ag(d: Data, ag=None, nn=None) -> Built:
     """The same math written directly with `ag` ops (no Module calls, no loss-argument checks)."""
-    import autograd_core as ag
+    ag, _ = engine(ag, nn)
 
     spec = _spec(d)
     params = [ag.tensor(p, requires_grad=True) for p in d.params]

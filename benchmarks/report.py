@@ -48,9 +48,19 @@ def format_rows(w: dict[str, Any]) -> list[str]:
     return rows
 
 
+def format_vs_baseline(w: dict[str, Any]) -> list[str]:
+    """``ours vs ours@abc1234: 0.98× (paired 0.99×; CPU 0.97×)``: the working tree's time over
+    the baseline's (--baseline), one line per pair timed."""
+    return [f"{r['peer']} vs {r['baseline']}: {r['x']:.2f}× (paired {r['paired_x']:.2f}×; "
+            f"CPU {r['cpu_x']:.2f}×)" for r in w.get("vs_baseline", [])]
+
+
 def format_workload(w: dict[str, Any]) -> str:
     took = f" ({w['elapsed_s']:.1f} s)" if "elapsed_s" in w else ""
-    return "\n".join([f"\n{w['key']}: {w['title']}{took}", TABLE_HEAD, *format_rows(w)])
+    vs = format_vs_baseline(w)
+    if vs:
+        vs = ["", "working tree / baseline time (below 1: the working tree is faster):", *vs]
+    return "\n".join([f"\n{w['key']}: {w['title']}{took}", TABLE_HEAD, *format_rows(w), *vs])
 
 
 # ---- targets -------------------------------------------------------------------------------------
@@ -144,6 +154,10 @@ def format_report(results: dict[str, Any]) -> str:
         f"- engine measured: commit {m['engine'].get('git_head')}, uncommitted changes in "
         f"{m['engine'].get('uncommitted') or 'none'} (autograd_core/, nn/), sources sha256 "
         f"{m['engine']['source_sha256']}",
+        *([f"- baseline (--baseline {b['rev']}): commit {b['commit']}, its autograd_core and nn "
+           f"loaded from git as {' and '.join(b['packages'])}, sources sha256 "
+           f"{b['source_sha256']}; peers {', '.join(b['peers'])}"]
+          if (b := results.get("baseline")) else []),
         f"- threads: {pool_txt}; env " + ", ".join(f"{k}={v}" for k, v in th["env"].items())
         + (f"; torch {th['torch']}" if "torch" in th else "")
         + (f"; XLA_FLAGS={th['jax']['XLA_FLAGS']!r}" if "jax" in th else ""),
@@ -171,10 +185,20 @@ def format_report(results: dict[str, Any]) -> str:
         for p, e in w["peers"].items():
             if "note" in e:
                 lines.append(f"  - {p}: {e['note']}")
+    vs = [f"- {key}: {line}" for key in sorted(results["workloads"])
+          for line in format_vs_baseline(results["workloads"][key])]
+    if vs:
+        lines += ["", f"## Working tree vs the baseline (commit {results['baseline']['short']})",
+                  "", "Time of the working tree's peer over its baseline peer's, both timed in the "
+                  "same rounds: ratio of medians (paired: median of the per-round ratios; CPU: of "
+                  "CPU-time medians). Below 1: the working tree is faster.", "", *vs]
     mem = results.get("memory")
     if mem:
         lines += ["", "## Peak memory, W1 training run (one subprocess each)", "",
                   memory.format_table(mem)]
+        if results.get("baseline"):
+            note = results["baseline"]["memory"]
+            lines += ["", f"{note[0].upper()}{note[1:]}."]
     if results.get("targets"):
         lines += ["", "## Targets (ours = the engine through nn)", "",
                   format_targets(results["targets"])]

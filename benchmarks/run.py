@@ -19,6 +19,10 @@ For each workload:
 
 Then the peak-RSS comparison of a W1 training run (`benchmarks.memory`, one subprocess per peer),
 the targets, and ``results/latest.json`` / ``results/latest.md``.
+
+With ``--baseline REV``, the engine and nn of git revision REV are loaded beside the working
+tree's (baseline.py) and run as the peers ``ours@<short hash>`` and ``ours-ag@<short hash>`` in
+the same rounds; each workload then also reports ours / ours@<hash> (median and paired).
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from . import THREAD_VARS, cnn, elementwise, memory, mlp, peers
+from . import THREAD_VARS, baseline, cnn, elementwise, memory, mlp, peers
 from .report import format_report, format_targets, format_workload, targets
 from .workload import Built, Workload
 
@@ -233,21 +237,24 @@ def time_rounds(built: dict[str, Built], mode: Mode) -> dict[str, dict[str, Any]
 
 
 def run_workload(w: Workload, mode: Mode, peer_names: list[str], *, tiny: bool = False,
-                 timing: bool = True, log=print) -> dict[str, Any]:
+                 timing: bool = True, log=print,
+                 base: baseline.Baseline | None = None) -> dict[str, Any]:
+    """`base`: a loaded baseline, whose peers (``ours@<hash>``...) run when `peer_names` has them."""
     t_start = time.perf_counter()
     d = w.make(tiny)
     res: dict[str, Any] = {"key": w.key, "title": w.title, "unit": w.unit,
                            "ops_per_step": w.ops_per_step, "spec": d.spec, "tiny": tiny,
                            "peers": {}}
     built: dict[str, Built] = {}
-    names = [p for p in peer_names if p in w.builders]
+    builders = {**w.builders, **(base.builders(w.builders) if base else {})}
+    names = [p for p in peer_names if p in builders]
     if peers.FLOOR not in names:
         names.insert(0, peers.FLOOR)  # the reference of the agreement check
     for p in names:
         entry: dict[str, Any] = {}
         res["peers"][p] = entry
         try:
-            built[p] = w.builders[p](d)
+            built[p] = builders[p](d)
             if built[p].note:
                 entry["note"] = built[p].note
         except peers.Unavailable as e:
@@ -268,6 +275,8 @@ def run_workload(w: Workload, mode: Mode, peer_names: list[str], *, tiny: bool =
             entry["error"] = f"step failed: {type(e).__name__}: {e}"
             entry["traceback"] = traceback.format_exc(limit=6)
             del built[p]
+    if base:  # the steps above ran the baseline's lazy imports: check where they came from
+        base.verify()
     if timing:
         # Note [gc]: the imported libraries (torch, jax) hold millions of objects; freezing them
         # keeps every collection (ours and the peers', in-step or between batches) from walking
@@ -298,6 +307,18 @@ def _ratios(res: dict[str, Any]) -> None:
                 t[f"{clock}x_{name}"] = t[field] / ref[field] if ref else None
             t[f"paired_x_{name}"] = float(np.median(
                 np.asarray(t["rounds_s"]) / np.asarray(ref["rounds_s"]))) if ref else None
+    # the working tree's peer over its baseline peer (below 1: the working tree is faster)
+    vs = []
+    for p, t in timed.items():
+        cur = timed.get(baseline.counterpart(p) or "")
+        if cur is not None:
+            vs.append({"peer": baseline.counterpart(p), "baseline": p,
+                       "x": cur["median_s"] / t["median_s"],
+                       "cpu_x": cur["cpu_median_s"] / t["cpu_median_s"],
+                       "paired_x": float(np.median(np.asarray(cur["rounds_s"])
+                                                   / np.asarray(t["rounds_s"])))})
+    if vs:
+        res["vs_baseline"] = vs
 
 
 # ---- entry point ---------------------------------------------------------------------------------
@@ -308,7 +329,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--quick", action="store_true", help="few short rounds (under a minute)")
     ap.add_argument("--only", default="", help="comma-separated workloads, e.g. W1,W5")
     ap.add_argument("--peers", default=",".join(peers.PEERS),
-                    help=f"comma-separated peers (default: all of {', '.join(peers.PEERS)})")
+                    help=f"comma-separated peers (default: all of {', '.join(peers.PEERS)}); "
+                         "with --baseline also ours@base, ours-ag@base (or @<hash>) to run only "
+                         "those baseline peers")
+    ap.add_argument("--baseline", metavar="REV",
+                    help="also run the engine and nn as they were at git revision REV (a commit, "
+                         "branch, tag, HEAD~3...), loaded from git beside the working tree's, as "
+                         "the peers ours@<hash> and ours-ag@<hash> in the same interleaved rounds; "
+                         "each workload reports ours / ours@<hash>, median and paired (below 1: "
+                         "the working tree is faster). Added: the baseline peer of each selected "
+                         "engine peer (ours, ours-ag; both if neither is selected), or those "
+                         "--peers names. Not in the peak-memory comparison; not with --profile")
     ap.add_argument("--tiny", action="store_true",
                     help="tiny sizes (a smoke test, not a benchmark)")
     ap.add_argument("--rounds", type=int, help="override the mode's number of rounds")
@@ -355,6 +386,8 @@ def main(argv: list[str] | None = None) -> int:
         ALLOCATOR["tuned"] = tune_allocator()
     try:
         return _main(args, mode)
+    except baseline.BaselineError as e:
+        raise SystemExit(f"benchmarks: {e}") from None
     finally:
         if limiter is not None:  # a caller in the same process (a test) gets its threads back
             limiter.restore_original_limits()
@@ -362,6 +395,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(args: argparse.Namespace, mode: Mode) -> int:
     workloads = select(args.only)
+    if args.profile is not None and args.baseline:
+        raise SystemExit("--baseline does not apply to --profile (it profiles the working tree)")
     if args.profile is not None:
         from . import profiling
 
@@ -371,9 +406,42 @@ def _main(args: argparse.Namespace, mode: Mode) -> int:
             _write(args.out / f"profile_{w.key}.txt", text)
         return 0
     peer_names = [p.strip() for p in args.peers.split(",") if p.strip()]
-    bad = [p for p in peer_names if p not in peers.PEERS]
+    bad = [p for p in peer_names if p not in peers.PEERS and not (
+        args.baseline and baseline.counterpart(p) in baseline.ENGINE_PEERS)]
     if bad:
-        raise SystemExit(f"unknown peer(s) {', '.join(bad)}; known: {', '.join(peers.PEERS)}")
+        raise SystemExit(f"unknown peer(s) {', '.join(bad)}; known: {', '.join(peers.PEERS)}"
+                         + ("" if args.baseline else " (ours@... needs --baseline REV)"))
+    base = baseline.load(args.baseline) if args.baseline else None
+    try:
+        if base:
+            peer_names = _with_baseline_peers(peer_names, base)
+        return _run(args, mode, workloads, peer_names, base)
+    finally:
+        if base:
+            base.close()
+
+
+def _with_baseline_peers(peer_names: list[str], base: baseline.Baseline) -> list[str]:
+    """The selected peers with the baseline's: those `--peers` names, else the counterparts of
+    the selected engine peers (all of them when none is selected); each right after its
+    working-tree counterpart, so the two run back to back in every round."""
+    named = [p for p in peer_names if "@" in p]
+    wrong = [p for p in named if not base.matches(p)]
+    if wrong:
+        raise SystemExit(f"{', '.join(wrong)}: not a peer of the baseline {base.short} "
+                         f"(use {', '.join(base.peers)} or {baseline.ALIAS} after the @)")
+    out = [p for p in peer_names if "@" not in p]
+    wanted = ({baseline.counterpart(p) for p in named} or set(baseline.ENGINE_PEERS) & set(out)
+              or set(baseline.ENGINE_PEERS))
+    for p in base.peers:
+        if baseline.counterpart(p) in wanted:
+            cur = baseline.counterpart(p)
+            out.insert(out.index(cur) + 1 if cur in out else len(out), p)
+    return out
+
+
+def _run(args: argparse.Namespace, mode: Mode, workloads: list[Workload], peer_names: list[str],
+         base: baseline.Baseline | None) -> int:
     t_start = time.time()
     results: dict[str, Any] = {
         "mode": mode.name, "tiny": args.tiny, "started": time.strftime("%Y-%m-%d %H:%M:%S"),
@@ -381,14 +449,19 @@ def _main(args: argparse.Namespace, mode: Mode) -> int:
     }
     print(f"benchmarks: {mode.name} mode, workloads {', '.join(w.key for w in workloads)}, "
           f"peers {', '.join(peer_names)}", flush=True)
+    if base:
+        results["baseline"] = base.info(peer_names)
+        print(f"baseline: {args.baseline} = commit {base.commit}, its autograd_core and nn "
+              f"loaded from git as {', '.join(results['baseline']['packages'])}", flush=True)
     for w in workloads:
         results["workloads"][w.key] = run_workload(w, mode, peer_names, tiny=args.tiny,
                                                    timing=not args.check_only,
-                                                   log=lambda s: print(s, flush=True))
+                                                   log=lambda s: print(s, flush=True), base=base)
     if (not args.no_memory and not args.check_only and "W1" in results["workloads"]
             and {"ours", "numpy"} <= set(peer_names)):
         results["memory"] = memory.compare(mode.memory_steps, tiny=args.tiny)
-        print("\nPeak memory, W1 training run:\n" + memory.format_table(results["memory"]))
+        print("\nPeak memory, W1 training run:\n" + memory.format_table(results["memory"])
+              + (f"\n({baseline.MEMORY_NOTE})" if base else ""))
     results["threads"] = thread_report()
     results["machine"]["loadavg_end"] = _loadavg()
     results["elapsed_s"] = time.time() - t_start

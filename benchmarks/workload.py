@@ -54,6 +54,18 @@ def rng_for(key: str) -> np.random.Generator:
     return np.random.default_rng(sum(ord(c) * 31 ** i for i, c in enumerate(key)))
 
 
+def engine(ag=None, nn=None) -> tuple:
+    """The engine and nn modules an engine peer builds with: the ones given (a baseline's, see
+    baseline.py), else the working tree's ``autograd_core`` and ``nn``."""
+    if (ag is None) != (nn is None):  # one version's nn on another's engine would measure neither
+        raise TypeError("engine(): give both ag and nn, or neither")
+    if ag is None:
+        import autograd_core as ag
+    if nn is None:
+        import nn
+    return ag, nn
+
+
 def interleave(Ws: list, bs: list) -> list:
     """[W0, b0, W1, b1, ...]: the gradient order of the MLP workloads."""
     return [a for pair in zip(Ws, bs, strict=True) for a in pair]

@@ -101,3 +101,89 @@ def test_a_missing_peer_is_skipped_with_how_to_install_it(monkeypatch):
     # the pinned CPU build, never a bare `pip install torch` (a multi-GB CUDA download)
     assert "pip install torch==2.13.0" in note and "not a plain `pip install torch`" in note
     assert res["peers"]["ours"]["agreement"]["passed"]  # the others still ran
+
+
+def _git_checkout() -> bool:
+    import subprocess
+
+    try:
+        p = subprocess.run(["git", "rev-parse", "--verify", "--quiet", "HEAD^{commit}"], cwd=ROOT,
+                           capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return p.returncode == 0 and bool(p.stdout.strip())
+
+
+needs_git = pytest.mark.skipif(not _git_checkout(),
+                               reason="--baseline loads a revision from git: not a git checkout "
+                                      "(or git missing, or no commit yet)")
+
+
+def test_baseline_renaming_of_the_copys_own_imports():
+    from benchmarks.baseline import leftover_imports, rewrite_source
+
+    src = ("import autograd_core as ag\n"
+           "import nn\n"
+           "import numpy as np, nn.layers\n"
+           "from nn.reference import backprop  # the floor\n"
+           "from . import tape\n"
+           "import nnx, autograd_core_extra\n"
+           "def f():\n"
+           "    from autograd_core import tensor\n"
+           "    return importlib.import_module('autograd_core.viz'), \"nn\", 'snn', \"x.nn\"\n")
+    assert leftover_imports(src)  # every form above that names the packages is found
+    out = rewrite_source(src)
+    assert out == ("import autograd_core_base as ag\n"
+                   "import nn_base as nn\n"
+                   "import numpy as np, nn_base.layers, nn_base as nn\n"
+                   "from nn_base.reference import backprop  # the floor\n"
+                   "from . import tape\n"
+                   "import nnx, autograd_core_extra\n"
+                   "def f():\n"
+                   "    from autograd_core_base import tensor\n"
+                   "    return importlib.import_module('autograd_core_base.viz'), \"nn_base\", "
+                   "'snn', \"x.nn\"\n")
+    assert leftover_imports(out) == []
+
+
+@needs_git
+def test_baseline_head_loads_apart_from_the_working_tree():
+    import autograd_core
+    from benchmarks import baseline
+
+    base = baseline.load("HEAD")
+    try:
+        assert base.ag is not autograd_core and base.ag.__name__ == "autograd_core_base"
+        assert base.nn.Dense.__module__ == "nn_base.layers"  # a lazy import, inside the copy
+        assert base.nn.layers.ag is base.ag
+        mods = base.modules()
+        assert "nn_base.layers" in mods
+        for name, mod in mods.items():
+            assert Path(mod.__file__).resolve().is_relative_to(base.tmpdir.resolve()), name
+        base.verify()
+        base.nn.layers.stray = autograd_core  # what an import the renaming missed would leave
+        with pytest.raises(baseline.BaselineError, match="nn_base.layers.stray"):
+            base.verify()
+    finally:
+        base.close()
+    assert not base.tmpdir.exists() and not base.modules()
+
+
+@needs_git
+def test_quick_cli_with_a_baseline_reports_the_ratio(tmp_path):
+    rc = run.main(["--quick", "--tiny", "--baseline", "HEAD", "--only", "W2,W5", "--peers",
+                   "ours,ours-ag,numpy", "--rounds", "2", "--no-memory", "--out", str(tmp_path)])
+    assert rc == 0
+    results = json.loads((tmp_path / "latest.json").read_text())
+    short = results["baseline"]["short"]
+    assert results["baseline"]["commit"].startswith(short)
+    md = (tmp_path / "latest.md").read_text()
+    for key, pairs in (("W2", ("ours", "ours-ag")), ("W5", ("ours",))):
+        w = results["workloads"][key]
+        assert [r["baseline"] for r in w["vs_baseline"]] == [f"{p}@{short}" for p in pairs]
+        for p in pairs:
+            entry = w["peers"][f"{p}@{short}"]
+            assert entry["agreement"]["passed"] and "timing" in entry, entry
+        assert f"- {key}: ours vs ours@{short}: " in md
+    assert "paired" in md.split("## Working tree vs the baseline")[1]
+    assert not any(m.startswith(("autograd_core_base", "nn_base")) for m in sys.modules)
