@@ -9,6 +9,7 @@
 ((4, 3), (3, 2))
 
 Note [layers]: imports run one way, each module using only those above it:
+    numpy_data  user data to arrays, the default dtype (Note [dtypes])
     tensor      Tensor, a holder of data, grad and the node that made it
     graph       Node, the recording state, no_grad, read-only protection of saved arrays
     primitive   @primitive / .defvjp: unwrap, compute, record
@@ -32,9 +33,10 @@ from .gradcheck import (
     gradgradcheck,
 )
 from .graph import Node, enable_grad, no_grad
+from .numpy_data import get_default_dtype, set_default_dtype
 from .ops import *  # noqa: F403  (the rule table's public ops: ops.__all__)
 from .primitive import Primitive, primitive
-from .tensor import Tensor, get_default_dtype, set_default_dtype, tensor
+from .tensor import Tensor, tensor
 from .transforms import Tape, grad, hessian, jacobian, value_and_grad, vjp
 
 __all__ = [

@@ -20,21 +20,31 @@ attribute read and nothing per op. The flag is thread-local, like the engine's r
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from . import graph
 from .graph import Node, _Switch, recording
 from .tensor import Tensor
+
+_library_dirs = [os.path.dirname(os.path.abspath(__file__))]
 
 
 def register_library_dir(path: str) -> None:
     """Frames from files under `path` are skipped when stamping a node's forward source line
     (so `nn`'s own layers point at the user's line that called them)."""
-    graph._library_dirs.append(os.path.dirname(os.path.abspath(path)))
+    _library_dirs.append(os.path.dirname(os.path.abspath(path)))
+
+
+def _call_site() -> str | None:
+    """file:line of the innermost frame outside the engine and registered library code."""
+    f = sys._getframe(1)
+    while f is not None and f.f_code.co_filename.startswith(tuple(_library_dirs)):
+        f = f.f_back
+    return None if f is None else f"{f.f_code.co_filename}:{f.f_lineno}"
 
 
 def scope_stack() -> list[str]:
@@ -66,7 +76,7 @@ class record_source(_Switch):
     field = "source"
 
     def __init__(self, enabled: bool = True) -> None:
-        self.value = enabled
+        self.value = _call_site if enabled else None
 
 
 class _AnomalyState(threading.local):

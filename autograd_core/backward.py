@@ -21,34 +21,31 @@ from .tensor import Tensor
 
 
 def backward(self: Tensor, grad=None, retain_graph: bool = False, create_graph: bool = False) -> None:
-    """Accumulate d(self)/d(leaf) into every leaf's `.grad` by one reverse sweep.
-
-    `grad` is the cotangent of self (array or Tensor of self's shape); it may be omitted only for
-    a one-element Tensor. The graph's saved arrays are released afterwards unless
-    `retain_graph=True` (or `create_graph=True`, which also records the sweep so the resulting
-    `.grad` Tensors can be differentiated again). A `.grad` array is the leaf's own: writeable,
-    sharing memory with nothing else.
-    """
+    """Accumulate d(self)/d(leaf) into every leaf's `.grad` (the leaf's own array: writeable,
+    sharing memory with nothing else) by one reverse sweep. `grad`, the cotangent of self (array or
+    Tensor), may be omitted only for a one-element Tensor. The graph's saved arrays are released
+    unless `retain_graph=True` (or `create_graph=True`, which also records the sweep so that the
+    `.grad` Tensors it leaves can be differentiated again)."""
     if not self.requires_grad:
         raise RuntimeError("backward() on a Tensor that does not require grad: no input of the "
                            "computation had requires_grad=True (or it ran under no_grad)")
     seed = seed_cotangent(self, grad, create_graph)
     cot = sweep([self], [seed], release=not (retain_graph or create_graph),
                  create_graph=create_graph)
-    handed_out: set[int] = set()  # ids of the arrays given to leaves in this sweep
+    owned: set[int] = set()  # ids of the arrays given to leaves in this sweep
     for t, c in cot.items():
         if isinstance(t, Node) or c is None:
             continue
-        if create_graph:
-            t.grad = c if t.grad is None else ops.add(t.grad, c)
-        elif t.grad is not None:
-            t.grad = np.asarray(t.grad + c)
+        if t.grad is not None:
+            grad = t.grad + c
+            t.grad = grad if isinstance(grad, Tensor) else np.asarray(grad)
+        elif create_graph:
+            t.grad = c
         else:  # a view, a read-only array, the seed or another leaf's grad is copied, not shared
-            if type(c) is not np.ndarray:  # a 0-d sum is a NumPy scalar
-                c = np.asarray(c)
-            elif c.base is not None or not c.flags.writeable or c is seed or id(c) in handed_out:
+            c = np.asarray(c)  # (a 0-d sum is a NumPy scalar)
+            if c.base is not None or not c.flags.writeable or c is seed or id(c) in owned:
                 c = c.copy()
-            handed_out.add(id(c))
+            owned.add(id(c))
             t.grad = c
 
 
@@ -119,11 +116,8 @@ def node_vjp(node: Node, g, create_graph: bool = False) -> tuple:
             kwargs["saved"] = None if create_graph else node.saved  # Primitive's `saves`
         if prim.vjp_wants_needs:
             kwargs["needs"] = node.needs
-    cots = prim.vjp(g, ans, *args, **kwargs)
-    n = len(node.inputs)
-    if isinstance(cots, list):
-        cots = tuple(cots)
-    elif not isinstance(cots, tuple):
+    cots, n = prim.vjp(g, ans, *args, **kwargs), len(node.inputs)
+    if not isinstance(cots, (tuple, list)):
         if n != 1:
             raise TypeError(f"VJP of '{node.op}' returned {type(cots).__name__}; it must return a "
                             f"tuple of {n} cotangents, one per input (None where an input gets none)")
@@ -141,7 +135,8 @@ def _fit(c, t: Tensor, node: Node, i: int, create_graph: bool):
     if type(c) is np.ndarray and c.shape == d.shape and c.dtype == d.dtype and not create_graph:
         return c
     if np.shape(c) != d.shape:
-        if node.prim.broadcasting and _broadcasts_to(d.shape, np.shape(c)):
+        if node.prim.broadcasting and len(d.shape) <= len(np.shape(c)) and all(
+                s == 1 or s == n for s, n in zip(d.shape[::-1], np.shape(c)[::-1], strict=False)):
             c = ops.sum_to(c, d.shape)  # Note [broadcasting]: undone once, here
         else:
             raise ValueError(
@@ -157,29 +152,23 @@ def _fit(c, t: Tensor, node: Node, i: int, create_graph: bool):
     return Tensor._of(c) if create_graph else c
 
 
-def _broadcasts_to(shape: tuple, target: tuple) -> bool:
-    return len(shape) <= len(target) and all(
-        s == 1 or s == n for s, n in zip(shape[::-1], target[::-1], strict=False))
-
-
 def seed_cotangent(out: Tensor, grad, create_graph: bool):
-    if grad is None:
-        if out.data.size != 1:
-            raise RuntimeError(
-                f"backward() on a Tensor of shape {out.shape} needs `grad` (the cotangent, same "
-                "shape as the Tensor); only a one-element Tensor has an implicit grad of 1. "
-                "Reduce it first (e.g. .sum()) or pass grad=np.ones(shape)")
-        g = np.ones(out.shape, dtype=out.dtype)
-    else:
-        graw = grad.data if isinstance(grad, Tensor) else np.asarray(grad)
-        if graw.shape != out.shape:
-            raise ValueError(f"backward(): grad has shape {graw.shape} but the Tensor has shape "
-                             f"{out.shape}; they must match")
-        if graw.dtype.kind != "f":
-            raise TypeError(f"backward(): grad must be floating point, got dtype {graw.dtype}")
-        if create_graph and isinstance(grad, Tensor):
-            return grad if grad.dtype == out.dtype else ops.astype(grad, out.dtype)
-        g = graw.astype(out.dtype, copy=False)
+    """The cotangent a sweep starts from: `grad`, checked, or 1 for a one-element output."""
+    shape, dtype = out.data.shape, out.data.dtype
+    if grad is None and out.data.size != 1:
+        raise RuntimeError(
+            f"backward() on a Tensor of shape {shape} needs `grad` (the cotangent, same shape as "
+            "the Tensor); only a one-element Tensor has an implicit grad of 1. Reduce it first "
+            "(e.g. .sum()) or pass grad=np.ones(shape)")
+    g = np.ones(shape, dtype) if grad is None else grad.data if isinstance(grad, Tensor) else np.asarray(grad)
+    if g.shape != shape:
+        raise ValueError(f"backward(): grad has shape {g.shape} but the Tensor has shape {shape}; "
+                         "they must match")
+    if g.dtype.kind != "f":
+        raise TypeError(f"backward(): grad must be floating point, got dtype {g.dtype}")
+    if create_graph and isinstance(grad, Tensor):  # the seed may carry a graph of its own
+        return grad if g.dtype == dtype else ops.astype(grad, dtype)
+    g = g.astype(dtype, copy=False)
     return Tensor._of(g) if create_graph else g
 
 

@@ -10,9 +10,8 @@ switch recording off in another.
 from __future__ import annotations
 
 import copy
+import functools
 import itertools
-import os
-import sys
 import threading
 from typing import Any
 
@@ -23,14 +22,12 @@ from .tensor import Tensor
 _counter = itertools.count()  # next() on itertools.count is atomic under the GIL
 
 
-class _Recording(threading.local):
-    """The calling thread's recording state."""
-
+class _Recording(threading.local):  # the calling thread's recording state
     def __init__(self) -> None:
         self.enabled = True  # off under no_grad
         self.tapes: list = []  # open `with Tape()` blocks
         self.scope: list[str] = []  # module paths (nn pushes one per Module call), innermost last
-        self.source = False  # stamp nodes with the user's forward line (record_source)
+        self.source = None  # None, or a function giving the forward's source line (record_source)
 
 
 recording = _Recording()
@@ -89,20 +86,15 @@ class _Claim:
 
 
 def _needs_claim(a) -> bool:
-    if type(a) is not np.ndarray:
-        return False
-    o = _owner(a)
-    return id(o) in _claims or o.flags.writeable or a.flags.writeable
+    o = _owner(a) if type(a) is np.ndarray else None
+    return o is not None and (id(o) in _claims or o.flags.writeable or a.flags.writeable)
 
 
 class Node:
-    """One recorded primitive call: ``ans = prim(*inputs, **kwargs)``.
-
-    `inputs` are the call's positional arguments as given (Tensors or constants); `args` are the
-    same as plain arrays, exactly the objects the forward computed with (what the VJP receives in
-    a first-order sweep). `needs[i]` says whether input i needs a cotangent. Release drops these
-    (that frees the memory); `op`, `out_shape` and `out_dtype` remain.
-    """
+    """One recorded primitive call: ``ans = prim(*inputs, **kwargs)``. `inputs` are the call's
+    arguments as given (Tensors or constants), `args` the arrays the forward computed with (what
+    the VJP gets in a first-order sweep); `needs[i]`: does input i need a cotangent. Release drops
+    these (that frees the memory); `op`, `out_shape` and `out_dtype` remain."""
 
     __slots__ = ("index", "prim", "inputs", "args", "kwargs", "ans", "needs", "saved", "claim",
                  "out_shape", "out_dtype", "module", "source", "_out", "__weakref__")
@@ -118,7 +110,7 @@ class Node:
         self.claim = _Claim(read) if read else None
         rec = recording
         self.module = rec.scope[-1] if rec.scope else None
-        self.source = _call_site() if rec.source else None
+        self.source = rec.source() if rec.source else None
 
     @property
     def op(self) -> str:
@@ -134,9 +126,7 @@ class Node:
             t = Tensor._of(self.ans, True, self)
         return t
 
-    @property
-    def released(self) -> bool:
-        return self.args is None
+    released = property(lambda self: self.args is None)
 
     def release(self) -> None:
         """Drop what backward needed (saved arrays, inputs) and the claim on them."""
@@ -144,17 +134,6 @@ class Node:
 
     def __repr__(self) -> str:
         return f"<Node #{self.index} {self.op} -> {self.out_shape} {self.out_dtype}>"
-
-
-_library_dirs = [os.path.dirname(os.path.abspath(__file__))]  # (anomaly.register_library_dir)
-
-
-def _call_site() -> str | None:
-    """file:line of the innermost frame outside the engine and registered library code."""
-    f = sys._getframe(2)
-    while f is not None and f.f_code.co_filename.startswith(tuple(_library_dirs)):
-        f = f.f_back
-    return None if f is None else f"{f.f_code.co_filename}:{f.f_lineno}"
 
 
 class _Switch:
@@ -172,13 +151,11 @@ class _Switch:
         setattr(recording, self.field, self._prev)
 
     def __call__(self, fun):
+        @functools.wraps(fun)
         def wrapper(*args, **kwargs):
             with copy.copy(self):
                 return fun(*args, **kwargs)
 
-        wrapper.__wrapped__ = fun
-        wrapper.__name__ = getattr(fun, "__name__", "wrapper")
-        wrapper.__doc__ = getattr(fun, "__doc__", None)
         return wrapper
 
 

@@ -729,6 +729,31 @@ def _compare(ufunc, x: Tensor, y) -> Tensor:
 
 
 class _TensorMethods:
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    def _no_inplace(self, *_):
+        raise TypeError(
+            "in-place operators (+=, -=, *=, /=, x[i] = v) are not supported on Tensors: they "
+            "would change data recorded for backward. Write `x = x + y`, or rebind `x.data = ...` "
+            "under no_grad for parameters")
+
+    __iadd__ = __isub__ = __imul__ = __itruediv__ = __ipow__ = __imatmul__ = _no_inplace
+    __setitem__ = _no_inplace
+
     def numpy(self) -> np.ndarray:
         """The data as a NumPy array (shares memory, like ``torch.Tensor.numpy``)."""
         return self.data

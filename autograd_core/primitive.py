@@ -1,13 +1,8 @@
-"""`@primitive` and `.defvjp`: the one way ops are defined, built-in and user-written alike.
-
-A primitive wraps a NumPy function. Called with no Tensor among its arguments it *is* that
-function (nothing recorded), which is what keeps first-order backward at NumPy speed: the sweep
-feeds rules plain arrays, and rules are written with these same primitives. Called with Tensors
-it unwraps them, computes, and, if an input requires grad and recording is on, records a `Node`.
-"""
+"""`@primitive` and `.defvjp`: the one way ops are defined, built-in and user-written alike."""
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable
 
@@ -20,44 +15,39 @@ from .tensor import Tensor
 class Primitive:
     """A differentiable function: a NumPy forward plus a vector-Jacobian product (VJP).
 
+    Called with no Tensor among its arguments it *is* the forward (nothing recorded), which keeps
+    first-order backward at NumPy speed: the sweep feeds rules plain arrays, and rules are written
+    with primitives. Called with Tensors it unwraps them, computes, and records a `Node` when an
+    input requires grad and recording is on.
+
     The VJP is called as ``vjp(g, ans, *inputs, **kwargs)`` and returns one cotangent per
-    positional input (None where an input gets none); a bare cotangent is accepted for a
-    one-input primitive. If the VJP has a keyword-only parameter ``needs``, it also receives a
-    tuple of bools saying which inputs need a cotangent, so it can skip work.
+    positional input (None where an input gets none; a bare one for a one-input primitive). A VJP
+    with a keyword-only parameter ``needs`` also gets a tuple of bools: which inputs need one.
 
-    `broadcasting=True` declares that the forward broadcasts its inputs NumPy-style; only then
-    does the sweep sum a cotangent back to its input's shape (Note [broadcasting] in ops.py). For
-    any other primitive a cotangent of the wrong shape is an error naming the primitive and input.
-
-    `reads` names the inputs whose values the VJP reads (None: all of them and the output, the
-    safe default). Only those are kept read-only while the node lives (Note [saved arrays are
-    read-only] in graph.py); e.g. `add` reads none, `multiply` both, `exp` only its output.
-
-    `saves=True` (like PyTorch's ``ctx.save_for_backward``): `fun` returns ``(ans, saved)``, where
-    `saved` is what the VJP would otherwise recompute (e.g. conv2d's im2col columns); the VJP
-    receives it as keyword ``saved``. In a ``create_graph`` sweep it receives ``saved=None`` and
-    must recompute from its (Tensor) inputs, so that the result is differentiable again. Called
-    on plain arrays, the primitive returns `ans` alone.
-
-    `kinks(ans, *inputs, **kwargs)`, for a primitive that is not differentiable everywhere,
-    returns how far each element of the first input is from a kink (0 on it): gradcheck uses it
-    to tell a kink near the evaluation point from a wrong VJP.
+    Options, each declared beside the rule:
+    - `broadcasting=True`: the forward broadcasts NumPy-style, so the sweep sums a cotangent
+      back to its input's shape (Note [broadcasting] in ops.py); for any other primitive a
+      cotangent of the wrong shape is an error naming the primitive and the input.
+    - `reads`: the inputs whose values the VJP reads (None: all of them and the output). Only
+      those are kept read-only while the node lives (Note [saved arrays are read-only]).
+    - `saves=True`: `fun` returns ``(ans, saved)``, and the VJP gets `saved` as a keyword (like
+      PyTorch's ``ctx.save_for_backward``); in a ``create_graph`` sweep it gets ``saved=None``
+      and recomputes from its Tensor inputs, so that its result is differentiable again.
+    - `kinks(ans, *inputs, **kwargs)`: how far each element of the first input is from a point
+      where the function is not differentiable; gradcheck uses it to tell a kink from a bug.
     """
 
     def __init__(self, fun: Callable, name: str | None = None, broadcasting: bool = False,
                  reads: tuple[int, ...] | None = None, saves: bool = False,
                  kinks: Callable | None = None):
-        self.fun = fun
-        self.name = name or getattr(fun, "__name__", "primitive")
+        self.fun, self.name = fun, name or getattr(fun, "__name__", "primitive")
         self.broadcasting, self.reads, self.saves, self.kinks = broadcasting, reads, saves, kinks
         self.vjp: Callable | None = None
         self.vjp_wants_needs = False
-        self.__doc__ = getattr(fun, "__doc__", None)
-        self.__wrapped__ = fun
+        self.__doc__, self.__wrapped__ = getattr(fun, "__doc__", None), fun
         try:
-            params = inspect.signature(fun).parameters.values()
-            self.input_names = tuple(p.name for p in params if p.kind in (
-                p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL))
+            self.input_names = tuple(p.name for p in inspect.signature(fun).parameters.values()
+                                     if p.kind not in (p.KEYWORD_ONLY, p.VAR_KEYWORD))
         except (TypeError, ValueError):  # NumPy ufuncs have no signature
             self.input_names = ()
 
@@ -72,31 +62,26 @@ class Primitive:
         return vjp
 
     def input_label(self, i: int) -> str:
-        names = self.input_names
-        if i < len(names) and not (i == len(names) - 1 and names[-1] in ("xs", "args", "arrays")):
-            return f"input {i} ({names[i]})"
-        return f"input {i}"
+        named = i < len(self.input_names) and self.input_names[i] not in ("xs", "args", "arrays")
+        return f"input {i} ({self.input_names[i]})" if named else f"input {i}"
 
     def read(self, args: tuple, ans: np.ndarray) -> tuple:
         """The arrays the VJP reads (`reads`)."""
         return args + (ans,) if self.reads is None else tuple(args[i] for i in self.reads)
 
-    def forward(self, *args, **kwargs) -> tuple[np.ndarray, object]:
-        """``(ans, saved)`` of the NumPy forward on plain arrays (saved is None unless `saves`)."""
-        if not self.saves:
-            return self.fun(*args, **kwargs), None
+    def forward(self, *args, **kwargs) -> tuple:
+        """``(ans, saved)`` of the NumPy forward (saved is None unless `saves`)."""
         result = self.fun(*args, **kwargs)
+        if not self.saves:
+            return result, None
         if type(result) is not tuple or len(result) != 2:
             raise TypeError(f"primitive '{self.name}' has saves=True: its forward must return a "
                             f"pair (output, saved), got {type(result).__name__}")
         return result
 
     def __call__(self, *args, **kwargs):
-        for a in args:
-            if isinstance(a, Tensor):
-                break
-        else:  # plain arrays in, plain array out: the rules of a first-order sweep
-            return self.fun(*args, **kwargs) if not self.saves else self.forward(*args, **kwargs)[0]
+        if not any(isinstance(a, Tensor) for a in args):  # the rules of a first-order sweep
+            return self.forward(*args, **kwargs)[0]
         raw = tuple(a.data if isinstance(a, Tensor) else a for a in args)
         try:
             ans, saved = self.forward(*raw, **kwargs)
@@ -127,8 +112,7 @@ class Primitive:
 
 
 def primitive(fun: Callable | None = None, *, name: str | None = None, broadcasting: bool = False,
-              reads: tuple[int, ...] | None = None, saves: bool = False,
-              kinks: Callable | None = None):
+              reads: tuple[int, ...] | None = None, saves: bool = False, kinks: Callable | None = None):
     """Turn a NumPy function into a differentiable primitive; attach its VJP with `.defvjp`.
 
     >>> @primitive
@@ -138,15 +122,13 @@ def primitive(fun: Callable | None = None, *, name: str | None = None, broadcast
     ... def cube_vjp(g, ans, x):
     ...     return (3 * x ** 2 * g,)
 
-    The forward receives NumPy arrays (and constants as passed) and must return an array. The VJP
+    The forward receives NumPy arrays (and constants as passed) and returns an array. The VJP
     receives arrays in an ordinary sweep and Tensors in a ``create_graph`` sweep, so a VJP written
-    with ``autograd_core`` functions and operators can be differentiated again.
+    with ``autograd_core`` functions and operators can be differentiated again. The options are
+    `Primitive`'s.
     """
-    def make(f: Callable) -> Primitive:
-        return Primitive(f, name=name, broadcasting=broadcasting, reads=reads, saves=saves,
-                         kinks=kinks)
-
-    return make if fun is None else make(fun)
+    options = dict(name=name, broadcasting=broadcasting, reads=reads, saves=saves, kinks=kinks)
+    return functools.partial(Primitive, **options) if fun is None else Primitive(fun, **options)
 
 
 def defop(fun: Callable, vjp: Callable, name: str | None = None, **options) -> Primitive:

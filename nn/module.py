@@ -12,20 +12,12 @@ import autograd_core as ag
 ag.register_library_dir(__file__)  # a node's forward line points at the user's code, not nn's
 
 
-class _Calls:
-    __slots__ = ("depth", "scope")
-
-    def __init__(self) -> None:
-        self.depth = 0  # how many Module calls are running in this thread
-        self.scope = ag.scope_stack()  # this thread's module-path stack (nodes are stamped from it)
-
-
-class _PerThread(threading.local):
+class _Calls(threading.local):
     def __init__(self) -> None:  # runs once in each thread that reads it
-        self.calls = _Calls()  # a plain object: one thread-local read per call, then slot reads
+        self.depth = 0  # how many Module calls are running in this thread
 
 
-_per_thread = _PerThread()
+_calls = _Calls()
 _structure_version = [0]  # bumped when any module gains or loses a submodule
 
 
@@ -103,22 +95,18 @@ class Module:
     def __call__(self, *args, **kwargs):
         # Nodes recorded inside are stamped with this module's dotted path (node.module), which
         # graph pictures and gradient-check reports use. The outermost call names the paths.
-        calls = _per_thread.calls
+        calls = _calls
         depth = calls.depth
         if depth == 0:
             naming = self._naming
             if (naming is None or not naming.valid or naming.version != _structure_version[0]
                     or naming.root != id(self)):  # named as another root's submodule
                 self._name_tree()
-        # (what `with ag.module_scope(path)` does, without its two method calls: this runs once
-        # per layer call, and in an overhead-bound model every 0.1 µs of it shows)
-        scope = calls.scope
-        scope.append(self._path)
         calls.depth = depth + 1
         try:
-            return self.forward(*args, **kwargs) if kwargs else self.forward(*args)
+            with ag.module_scope(self._path):
+                return self.forward(*args, **kwargs)
         finally:
-            scope.pop()
             calls.depth = depth
 
     def _name_tree(self) -> None:
