@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from .graph import Node, _Switch, recording
+from .graph import Node, _Switch, local
 from .tensor import Tensor
 
 _library_dirs = [os.path.dirname(os.path.abspath(__file__))]
@@ -50,7 +50,7 @@ def _call_site() -> str | None:
 def scope_stack() -> list[str]:
     """The calling thread's stack of module paths (innermost last) that new nodes are stamped with
     (``node.module``). Code that pushes a path must pop it in a ``finally``."""
-    return recording.scope
+    return local.recording.scope
 
 
 class module_scope:
@@ -61,11 +61,11 @@ class module_scope:
         self.path = path
 
     def __enter__(self) -> module_scope:
-        recording.scope.append(self.path)
+        local.recording.scope.append(self.path)
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        recording.scope.pop()
+        local.recording.scope.pop()
 
 
 class record_source(_Switch):
@@ -154,8 +154,8 @@ def checked(node_vjp: Callable) -> Callable:
             )
         with np.errstate(divide="ignore", over="ignore", under="ignore", invalid="ignore"):
             cots = node_vjp(node, g, create_graph)
-        for i, (t, c) in enumerate(zip(node.inputs, cots, strict=True)):
-            bad = None if c is None else _bad(c)
+        for i, (t, c, need) in enumerate(zip(node.inputs, cots, node.needs, strict=True)):
+            bad = None if c is None or not need else _bad(c)
             if bad is None:
                 continue
             forward_bad = node.ans is not None and _bad(node.ans)

@@ -16,7 +16,7 @@ from heapq import heappop, heappush
 import numpy as np
 
 from . import anomaly, ops
-from .graph import Node, recording
+from .graph import Node, local
 from .tensor import Tensor
 
 
@@ -56,13 +56,20 @@ def sweep(outputs: list[Tensor], seeds: list, *, release: bool, create_graph: bo
            only: set[Node] | None = None, keep: set = frozenset()) -> dict:
     """Run the sweep; returns the cotangents by leaf and, for the nodes in `keep`, by node.
     With `only`, the VJPs of other nodes are skipped (they lead to no source)."""
-    cot: dict = {}  # node or leaf -> its cotangent so far (None: reached, zero so far)
+    cot: dict = {}  # node (for its output) or leaf -> its cotangent so far (None: zero so far)
     kept: dict = {}
     heap: list[tuple[int, Node]] = []  # (-index, node): the latest node first
     for o, g in zip(outputs, seeds, strict=True):
         if o.requires_grad:
-            _add(cot, heap, o, g)
-    prev, recording.enabled = recording.enabled, create_graph  # a first-order sweep records nothing
+            key = o._node or o  # a node stands for its output, a leaf for itself
+            if key in cot:
+                cot[key] = cot[key] + g
+            else:
+                cot[key] = g
+                if key is o._node:
+                    heappush(heap, (-key.index, key))
+    rec = local.recording
+    prev, rec.enabled = rec.enabled, create_graph  # a first-order sweep records nothing
     vjp = anomaly.checked(node_vjp) if anomaly.state.enabled else node_vjp
     try:
         while heap:
@@ -78,13 +85,22 @@ def sweep(outputs: list[Tensor], seeds: list, *, release: bool, create_graph: bo
                 cots = (None,) * len(node.inputs)
             else:
                 continue
-            for t, c, need in zip(node.inputs, cots, node.needs, strict=True):
-                if need:
-                    _add(cot, heap, t, c)
+            for i, (t, c, need) in enumerate(zip(node.inputs, cots, node.needs, strict=True)):
+                if need:  # add c into t's cotangent, fitted to t's shape and dtype
+                    if c is not None and (create_graph or type(c) is not np.ndarray
+                                          or c.shape != t.data.shape or c.dtype != t.data.dtype):
+                        c = fit(c, t, node, i, create_graph)
+                    key = t._node or t
+                    if key not in cot:
+                        cot[key] = c
+                        if key is t._node:  # reached for the first time: its VJP will run
+                            heappush(heap, (-key.index, key))
+                    elif c is not None:
+                        cot[key] = c if cot[key] is None else cot[key] + c
             if release:
                 node.release()
     finally:
-        recording.enabled = prev
+        rec.enabled = prev
         if release:  # after an error: the nodes still waiting
             for _, node in heap:
                 node.release()
@@ -92,21 +108,9 @@ def sweep(outputs: list[Tensor], seeds: list, *, release: bool, create_graph: bo
     return cot
 
 
-def _add(cot: dict, heap: list, t: Tensor, c) -> None:
-    """Add cotangent `c` (None: zero) into t's; a node reached for the first time joins the heap."""
-    key = t if t._node is None else t._node
-    if key not in cot:
-        cot[key] = c
-        if key is t._node:
-            heappush(heap, (-key.index, key))
-    elif c is not None:
-        prev = cot[key]
-        cot[key] = c if prev is None else prev + c
-
-
-def node_vjp(node: Node, g, create_graph: bool = False) -> tuple:
-    """The node's VJP applied to cotangent `g`: one cotangent per input, fitted to its input's
-    shape and dtype; None where the input needs none (or gets zero)."""
+def node_vjp(node: Node, g, create_graph: bool = False) -> tuple | list:
+    """The node's VJP applied to cotangent `g`: one cotangent per input (None for zero), as the
+    rule returned them (`fit` them to their inputs)."""
     prim = node.prim
     ans, args = (node.output, node.inputs) if create_graph else (node.ans, node.args)
     kwargs = node.kwargs
@@ -125,15 +129,12 @@ def node_vjp(node: Node, g, create_graph: bool = False) -> tuple:
     if len(cots) != n:
         raise ValueError(f"VJP of '{node.op}' returned {len(cots)} cotangents for {n} inputs"
                          f"{_where(node)}; return one per input, None where an input gets none")
-    return tuple(None if c is None or not need else _fit(c, t, node, i, create_graph)
-                 for i, (c, t, need) in enumerate(zip(cots, node.inputs, node.needs, strict=True)))
+    return cots
 
 
-def _fit(c, t: Tensor, node: Node, i: int, create_graph: bool):
+def fit(c, t: Tensor, node: Node, i: int, create_graph: bool = False):
     """Check cotangent `c` for input `t` of `node`; undo broadcasting; match t's dtype."""
     d = t.data
-    if type(c) is np.ndarray and c.shape == d.shape and c.dtype == d.dtype and not create_graph:
-        return c
     if np.shape(c) != d.shape:
         if node.prim.broadcasting and len(d.shape) <= len(np.shape(c)) and all(
                 s == 1 or s == n for s, n in zip(d.shape[::-1], np.shape(c)[::-1], strict=False)):

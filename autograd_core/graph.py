@@ -13,6 +13,7 @@ import copy
 import functools
 import itertools
 import threading
+import weakref
 from typing import Any
 
 import numpy as np
@@ -22,7 +23,11 @@ from .tensor import Tensor
 _counter = itertools.count()  # next() on itertools.count is atomic under the GIL
 
 
-class _Recording(threading.local):  # the calling thread's recording state
+class _Recording:
+    """One thread's recording state (a plain object: one thread-local read per op, then slots)."""
+
+    __slots__ = ("enabled", "tapes", "scope", "source")
+
     def __init__(self) -> None:
         self.enabled = True  # off under no_grad
         self.tapes: list = []  # open `with Tape()` blocks
@@ -30,64 +35,76 @@ class _Recording(threading.local):  # the calling thread's recording state
         self.source = None  # None, or a function giving the forward's source line (record_source)
 
 
-recording = _Recording()
+class _Local(threading.local):
+    def __init__(self) -> None:  # runs once in each thread that reads it
+        self.recording = _Recording()
+
+
+local = _Local()  # `local.recording`: the calling thread's recording state
 
 
 # Note [saved arrays are read-only]
-# A VJP reads arrays its forward saw. Had the user written into one in place between forward
-# and backward, the gradient would be silently wrong. So a node claims the arrays its VJP reads:
-# each array, and the array owning its memory when it is a view (a write through the owner
-# reaches the view), is made read-only while a claim on it lives. The claim is dropped when the
-# node is released (after backward) or garbage collected (the graph dropped); the last claim
-# gone, the arrays are writable again, so a user's own array is not left locked. Arrays that
-# were read-only already are left alone. Op outputs are the engine's own: they are made
-# read-only once and stay so (a chain of ops then claims nothing).
-_claims: dict[int, list] = {}  # id(owner) -> [owner, number of claims, views locked with it]
-_mutex = threading.RLock()  # reentrant: the garbage collector may drop a claim while we hold it
+# A VJP reads arrays its forward saw. Had the user written into one in place between forward and
+# backward, the gradient would be silently wrong. So a node holds a `_Lock` on the memory of each
+# array its VJP reads (the array owning that memory, and the view it read, if a view: a write
+# through either would reach it), shared by every node reading that memory, which stays
+# read-only while any node holds the lock. CPython's reference count does the counting: when the
+# last node holding a lock is released (after backward) or dropped (the graph dropped), a weakref
+# callback makes the arrays writable again, so a user's own array is not left locked. Arrays that
+# were read-only already are left alone. Op outputs are the engine's own: made read-only once,
+# they stay so (a chain of ops then locks nothing).
+class _Lock:
+    __slots__ = ("__weakref__",)
+
+
+class _Unlock(weakref.ref):  # a lock's weakref; its callback unlocks `arrays` (the owner first)
+    __slots__ = ("arrays",)
+
+
+_locks: dict[int, _Unlock] = {}  # id(owner) -> its lock's weakref (which keeps the owner alive)
+_mutex = threading.RLock()  # reentrant: the garbage collector may run a callback while we hold it
 
 
 def _owner(a: np.ndarray) -> np.ndarray:
-    while isinstance(a.base, np.ndarray):
-        a = a.base
+    """The array owning `a`'s memory (followed through the wrapper `as_strided` puts between)."""
+    b = a.base
+    while b is not None:
+        if isinstance(b, np.ndarray):
+            a = b
+        b = getattr(b, "base", None)
     return a
 
 
-class _Claim:
-    """A node's claim on the arrays its VJP reads; dropping it releases them."""
+def _unlock(ref: _Unlock) -> None:
+    with _mutex:
+        if _locks.get(id(ref.arrays[0])) is ref:  # else a new lock took over while this one died
+            del _locks[id(ref.arrays[0])]
+            for a in ref.arrays:
+                a.setflags(write=True)
 
-    __slots__ = ("owners",)
 
-    def __init__(self, arrays) -> None:
-        self.owners = []
+def _lock(a: np.ndarray) -> _Lock | None:
+    """The lock keeping `a`'s memory read-only (None where there is nothing to guard)."""
+    o = a if a.base is None else _owner(a)
+    ref = _locks.get(id(o))
+    lock = None if ref is None else ref()
+    if lock is None:
+        if ref is None and not (o.flags.writeable or a.flags.writeable):
+            return None  # read-only, and not by us
         with _mutex:
-            for a in arrays:
-                o = _owner(a)
-                entry = _claims.get(id(o))
-                if entry is None and o.flags.writeable:
-                    entry = _claims[id(o)] = [o, 0, []]
-                    o.setflags(write=False)
-                if entry is not None:
-                    entry[1] += 1
-                    self.owners.append(o)
-                    if a is not o and a.flags.writeable:
-                        a.setflags(write=False)
-                        entry[2].append(a)
-
-    def __del__(self) -> None:
-        with _mutex:
-            for o in self.owners:
-                entry = _claims[id(o)]
-                entry[1] -= 1
-                if entry[1] == 0:
-                    del _claims[id(o)]
-                    o.setflags(write=True)
-                    for view in entry[2]:
-                        view.setflags(write=True)
-
-
-def _needs_claim(a) -> bool:
-    o = _owner(a) if type(a) is np.ndarray else None
-    return o is not None and (id(o) in _claims or o.flags.writeable or a.flags.writeable)
+            ref = _locks.get(id(o))
+            lock = None if ref is None else ref()
+            if lock is None:  # a first lock, or one taking over from a dying one (its arrays too)
+                lock = _Lock()
+                new = _locks[id(o)] = _Unlock(lock, _unlock)
+                new.arrays = [o] if ref is None else ref.arrays
+                for b in new.arrays:
+                    b.setflags(write=False)
+                ref = new
+    if a is not o and a.flags.writeable:  # a view of the owner, made before the lock
+        a.setflags(write=False)
+        ref.arrays.append(a)
+    return lock
 
 
 class Node:
@@ -96,19 +113,24 @@ class Node:
     the VJP gets in a first-order sweep); `needs[i]`: does input i need a cotangent. Release drops
     these (that frees the memory); `op`, `out_shape` and `out_dtype` remain."""
 
-    __slots__ = ("index", "prim", "inputs", "args", "kwargs", "ans", "needs", "saved", "claim",
-                 "out_shape", "out_dtype", "module", "source", "_out", "__weakref__")
+    __slots__ = ("index", "prim", "inputs", "args", "kwargs", "ans", "needs", "saved", "locks",
+                 "module", "source", "_out", "_shape", "_dtype", "__weakref__")
 
     def __init__(self, prim, inputs: tuple, args: tuple, kwargs: dict, ans: np.ndarray,
-                 needs: tuple[bool, ...], saved=None) -> None:
+                 needs: tuple[bool, ...], saved, rec: _Recording) -> None:
         self.index = next(_counter)
         self.prim, self.inputs, self.args, self.kwargs = prim, inputs, args, kwargs
         self.ans, self.needs, self.saved, self._out = ans, needs, saved, None
-        self.out_shape, self.out_dtype = ans.shape, ans.dtype
         ans.setflags(write=False)  # ours (Note [saved arrays are read-only])
-        read = [a for a in prim.read(args, ans) if _needs_claim(a)]
-        self.claim = _Claim(read) if read else None
-        rec = recording
+        read = prim.read(args, ans)
+        if ans.base is not None:  # a view: a write through the input it views reaches it too
+            read += tuple(r for r in args if type(r) is np.ndarray and _owner(r) is _owner(ans))
+        self.locks = None
+        if read:
+            self.locks = []
+            for a in read:  # (a chain's fresh, read-only outputs need no lock)
+                if type(a) is np.ndarray and (id(a) in _locks or a.base is not None or a.flags.writeable):
+                    self.locks.append(_lock(a))
         self.module = rec.scope[-1] if rec.scope else None
         self.source = rec.source() if rec.source else None
 
@@ -128,9 +150,14 @@ class Node:
 
     released = property(lambda self: self.args is None)
 
+    out_shape = property(lambda self: self._shape if self.ans is None else self.ans.shape)
+    out_dtype = property(lambda self: self._dtype if self.ans is None else self.ans.dtype)
+
     def release(self) -> None:
-        """Drop what backward needed (saved arrays, inputs) and the claim on them."""
-        self.inputs = self.args = self.ans = self.saved = self.claim = None
+        """Drop what backward needed (saved arrays, inputs) and the locks on them."""
+        if self.ans is not None:
+            self._shape, self._dtype = self.ans.shape, self.ans.dtype
+        self.inputs = self.args = self.ans = self.saved = self.locks = None
 
     def __repr__(self) -> str:
         return f"<Node #{self.index} {self.op} -> {self.out_shape} {self.out_dtype}>"
@@ -143,12 +170,12 @@ class _Switch:
     value: Any = None
 
     def __enter__(self):
-        self._prev = getattr(recording, self.field)
-        setattr(recording, self.field, self.value)
+        self._prev = getattr(local.recording, self.field)
+        setattr(local.recording, self.field, self.value)
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        setattr(recording, self.field, self._prev)
+        setattr(local.recording, self.field, self._prev)
 
     def __call__(self, fun):
         @functools.wraps(fun)

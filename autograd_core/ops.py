@@ -40,6 +40,10 @@ def _raw(x):
     return x.data if isinstance(x, Tensor) else x
 
 
+def _shape(x) -> tuple[int, ...]:
+    return x.shape if isinstance(x, (np.ndarray, Tensor)) else np.shape(x)
+
+
 def _dtype(x) -> np.dtype:
     return x.dtype if hasattr(x, "dtype") else np.result_type(x)
 
@@ -60,7 +64,7 @@ def _keep(g, shape: tuple, axis, keepdims: bool):
     if keepdims:
         return g
     axes = _axes(axis, len(shape))
-    return reshape(g, tuple(1 if i in axes else n for i, n in enumerate(shape)))
+    return g.reshape(tuple(1 if i in axes else n for i, n in enumerate(shape)))
 
 
 def _distance(x, to):
@@ -87,12 +91,13 @@ divide   = defop(np.divide,   divide_vjp,   "divide",   broadcasting=True, reads
 
 
 def power_vjp(g, ans, x, y, *, needs):
-    # at y = 0 the x-gradient is 0 (not 0 * x**-1 = nan at x = 0); at x = 0 the y-gradient is 0
-    # (the limit of x**y log x for y > 0), as in PyTorch and JAX
+    # at x = y = 0 the x-gradient is 0 (not 0 * 0**-1 = nan); at x = 0 the y-gradient is 0 (the
+    # limit of x**y log x for y > 0), as in PyTorch and JAX. The masks leave y free elsewhere, so
+    # the rule's own derivative in y stays right (d/dy y x**(y-1) = 1/x at y = 0).
     gx = gy = None
     if needs[0]:
-        y0 = _raw(y) == 0
-        gx = g * y * x ** (where(y0, 1, y - 1) if np.any(y0) else y - 1)
+        both0 = (_raw(x) == 0) & (_raw(y) == 0)
+        gx = g * y * (where(both0, 1, x) if np.any(both0) else x) ** (y - 1)
     if needs[1]:
         x0 = _raw(x) == 0
         gy = g * log(where(x0, 1, x) if np.any(x0) else x) * ans
@@ -151,8 +156,8 @@ def clip(x, lo=None, hi=None):
         if isinstance(b, Tensor) and b.requires_grad:
             raise TypeError(f"clip: bound {name} requires grad, but clip's bounds are constants; "
                             "use ag.maximum(x, lo) / ag.minimum(x, hi) for a differentiable bound")
-    xs = np.shape(_raw(x))
-    shapes = [np.shape(_raw(b)) for b in (lo, hi) if b is not None]
+    xs = _shape(x)
+    shapes = [_shape(b) for b in (lo, hi) if b is not None]
     if shapes and np.broadcast_shapes(xs, *shapes) != xs:
         raise ValueError(f"clip: bounds of shapes {shapes} would broadcast x of shape {xs} to "
                          f"{np.broadcast_shapes(xs, *shapes)}; clip keeps x's shape")
@@ -191,7 +196,7 @@ minimum = defop(np.minimum, minimum_vjp, "minimum", broadcasting=True, reads=(0,
                 kinks=lambda ans, x, y: x - y)
 
 _astype = defop(lambda x, *, dtype: np.asarray(x).astype(dtype),
-                lambda g, ans, x, *, dtype: (astype(g, _dtype(x)),), "astype", reads=())
+                lambda g, ans, x, *, dtype: (g.astype(_dtype(x)),), "astype", reads=())
 
 
 def astype(x, dtype):
@@ -202,8 +207,7 @@ def astype(x, dtype):
 # ---- linear algebra ----------------------------------------------------------------------------
 def _swap(a):
     """`a` with its last two axes swapped."""
-    n = np.ndim(_raw(a))
-    return _transpose(a, axes=tuple(range(n - 2)) + (n - 1, n - 2))
+    return a.transpose(tuple(range(a.ndim - 2)) + (a.ndim - 1, a.ndim - 2))
 
 
 def matmul_vjp(g, ans, x, y, *, needs):
@@ -214,18 +218,15 @@ def matmul_vjp(g, ans, x, y, *, needs):
         gx = g * y if needs[0] else None
         gy = g * x if needs[1] else None
     elif nx == 1:  # (k,) @ (..., k, n) -> (..., n)
-        if needs[0]:
-            gx = reshape(matmul(y, expand_dims(g, -1)), g.shape[:-1] + (y.shape[-2],))
-        if needs[1]:
-            gy = expand_dims(x, -1) * expand_dims(g, -2)
+        gx = (y @ g[..., None])[..., 0] if needs[0] else None
+        gy = x[:, None] * g[..., None, :] if needs[1] else None
     elif ny == 1:  # (..., m, k) @ (k,) -> (..., m)
-        if needs[0]:
-            gx = expand_dims(g, -1) * y
-        if needs[1]:
-            gy = reshape(matmul(_swap(x), expand_dims(g, -1)), g.shape[:-1] + (x.shape[-1],))
+        gx = g[..., None] * y if needs[0] else None
+        gy = (_swap(x) @ g[..., None])[..., 0] if needs[1] else None
     else:
-        gx = matmul(g, _swap(y)) if needs[0] else None
-        gy = matmul(_swap(x), g) if needs[1] else None
+        g = kernels.matmul_operand(g)
+        gx = g @ _swap(y) if needs[0] else None
+        gy = _swap(x) @ g if needs[1] else None
     return gx, gy
 
 
@@ -248,10 +249,10 @@ def _linear(x, W, b=None):
 
 def linear_vjp(g, ans, x, W, b=None, *, needs):
     """gW = gᵀx comes out in W's own layout: no transpose node, no copy into .grad."""
-    g2 = reshape(g, (-1, g.shape[-1]))
-    gx = matmul(g, W) if needs[0] else None
-    gW = matmul(_swap(g2), reshape(x, (-1, x.shape[-1]))) if needs[1] else None
-    gb = sum(g2, axis=0) if len(needs) > 2 and needs[2] else None
+    g2 = kernels.matmul_operand(g.reshape(-1, g.shape[-1]))
+    gx = g2.reshape(g.shape) @ W if needs[0] else None
+    gW = g2.T @ x.reshape(-1, x.shape[-1]) if needs[1] else None
+    gb = g2.sum(axis=0) if len(needs) > 2 and needs[2] else None
     return (gx, gW, gb)[:len(needs)]
 
 
@@ -287,7 +288,7 @@ def _einsum(*xs, subscripts):
 
 
 def einsum_vjp(g, ans, *xs, subscripts, needs):
-    shapes = [np.shape(_raw(x)) for x in xs]
+    shapes = [_shape(x) for x in xs]
     ins, out = _einsum_parse(subscripts, shapes)
     size: dict[str, int] = {}  # each letter's size in the computation (size-1 axes broadcast)
     for sub, shape in zip(ins, shapes, strict=True):
@@ -308,7 +309,7 @@ def einsum_vjp(g, ans, *xs, subscripts, needs):
         c = _einsum_p(g, *[x for _, x in others], subscripts=",".join([out] + [s for s, _ in others])
                       + "->" + kept)
         if kept != sub:  # letters summed over in operand i alone: broadcast back
-            c = broadcast_to(reshape(c, tuple(size[ch] if ch in kept else 1 for ch in sub)),
+            c = broadcast_to(c.reshape(tuple(size[ch] if ch in kept else 1 for ch in sub)),
                              tuple(size[ch] for ch in sub))
         cots.append(c)  # at the broadcast sizes: the sweep sums size-1 axes back (broadcasting)
     return tuple(cots)
@@ -326,7 +327,7 @@ def einsum(subscripts: str, *xs):
 # ---- reductions --------------------------------------------------------------------------------
 _sum = defop(lambda x, *, axis, keepdims: np.add.reduce(x, axis=axis, keepdims=keepdims),
              lambda g, ans, x, *, axis, keepdims: (
-                 broadcast_to(_keep(g, np.shape(_raw(x)), axis, keepdims), np.shape(_raw(x))),),
+                 broadcast_to(_keep(g, _shape(x), axis, keepdims), _shape(x)),),
              "sum", reads=())
 
 
@@ -345,7 +346,7 @@ def _mean(x, *, axis, keepdims):
 
 
 def mean_vjp(g, ans, x, *, axis, keepdims):
-    shape = np.shape(_raw(x))
+    shape = _shape(x)
     return (broadcast_to(_keep(g / _count(shape, axis), shape, axis, keepdims), shape),)
 
 
@@ -359,7 +360,7 @@ def mean(x, axis=None, keepdims: bool = False):
 
 
 def extremum_vjp(g, ans, x, *, axis, keepdims):
-    shape = np.shape(_raw(x))
+    shape = _shape(x)
     xr, best = _raw(x), _keep(_raw(ans), shape, axis, keepdims)
     winners = xr == best
     if np.isnan(best).any():  # NaN wins (max/min propagate it): its gradient goes there, not 0/0
@@ -399,7 +400,7 @@ def _logsumexp(x, *, axis, keepdims):
 
 
 def logsumexp_vjp(g, ans, x, *, axis, keepdims):
-    shape = np.shape(_raw(x))
+    shape = _shape(x)
     return (_keep(g, shape, axis, keepdims) * exp(x - _keep(ans, shape, axis, keepdims)),)
 
 
@@ -417,9 +418,9 @@ def _softmax_fwd(x, *, axis):
 
 
 _softmax = defop(_softmax_fwd, lambda g, ans, x, *, axis: (
-    ans * (g - sum(g * ans, axis=axis, keepdims=True)),), "softmax", reads=())
+    ans * (g - (g * ans).sum(axis=axis, keepdims=True)),), "softmax", reads=())
 _log_softmax = defop(lambda x, *, axis: x - _logsumexp(x, axis=axis, keepdims=True),
-                     lambda g, ans, x, *, axis: (g - exp(ans) * sum(g, axis=axis, keepdims=True),),
+                     lambda g, ans, x, *, axis: (g - exp(ans) * g.sum(axis=axis, keepdims=True),),
                      "log_softmax", reads=())
 
 
@@ -448,7 +449,7 @@ def softmax_cross_entropy_vjp(g, ans, u, labels, *, saved):
     onehot = np.zeros(np.shape(u), dtype=_dtype(u))
     onehot[np.arange(len(onehot)), _raw(labels)] = 1
     p = saved if saved is not None else softmax(u, axis=1)  # the forward's softmax, when it may
-    return expand_dims(g, -1) * (p - onehot), None
+    return g[:, None] * (p - onehot), None
 
 
 softmax_cross_entropy = defop(_softmax_cross_entropy, softmax_cross_entropy_vjp,
@@ -459,7 +460,7 @@ integer labels (N,), stable for logits of any size; one fused node (gradient sof
 
 # ---- shape ops ---------------------------------------------------------------------------------
 _reshape = defop(lambda x, *, shape: np.reshape(x, shape),
-                 lambda g, ans, x, *, shape: (reshape(g, np.shape(_raw(x))),), "reshape", reads=())
+                 lambda g, ans, x, *, shape: (g.reshape(_shape(x)),), "reshape", reads=())
 
 
 def reshape(x, shape):
@@ -469,19 +470,19 @@ def reshape(x, shape):
 
 def expand_dims(x, axis: int):
     """Insert a size-1 axis (a reshape)."""
-    shape = list(np.shape(_raw(x)))
+    shape = list(_shape(x))
     shape.insert(axis if axis >= 0 else len(shape) + 1 + axis, 1)
     return reshape(x, tuple(shape))
 
 
 _transpose = defop(lambda x, *, axes: np.transpose(x, axes),
-                   lambda g, ans, x, *, axes: (_transpose(g, axes=tuple(np.argsort(axes))),),
+                   lambda g, ans, x, *, axes: (g.transpose(tuple(np.argsort(axes))),),
                    "transpose", reads=())
 
 
 def transpose(x, axes=None):
     """Permute axes like ``np.transpose`` (None reverses them, as ``.T``)."""
-    shape = np.shape(_raw(x))
+    shape = _shape(x)
     nd = len(shape)
     if axes is None:
         return _transpose(x, axes=tuple(range(nd - 1, -1, -1)))
@@ -497,23 +498,23 @@ def transpose(x, axes=None):
 
 def sum_to(x, shape: tuple):
     """Sum `x` down to `shape` (the reverse of broadcasting `shape` up to x's shape)."""
-    xs = np.shape(_raw(x))
+    xs = _shape(x)
     lead = len(xs) - len(shape)
     axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and xs[lead + i] != 1)
     if axes:  # (the size-1 axes of `shape` come back by the reshape)
-        x = sum(x, axis=axes)
-    return reshape(x, shape) if np.shape(_raw(x)) != tuple(shape) else x
+        x = x.sum(axis=axes)
+    return x.reshape(shape) if x.shape != tuple(shape) else x
 
 
 _broadcast_to = defop(lambda x, *, shape: np.broadcast_to(x, shape),
-                      lambda g, ans, x, *, shape: (sum_to(g, np.shape(_raw(x))),), "broadcast_to",
+                      lambda g, ans, x, *, shape: (sum_to(g, _shape(x)),), "broadcast_to",
                       reads=())
 
 
 def broadcast_to(x, shape):
     """NumPy's broadcast_to (a read-only view); its VJP sums back to x's shape."""
     if len(shape) < np.ndim(_raw(x)):
-        raise ValueError(f"broadcast_to: cannot broadcast shape {np.shape(_raw(x))} to fewer "
+        raise ValueError(f"broadcast_to: cannot broadcast shape {_shape(x)} to fewer "
                          f"dimensions {tuple(shape)}")
     return _broadcast_to(x, shape=tuple(shape))
 
@@ -528,10 +529,10 @@ def _scatter_add_fwd(g, *, index, shape):
     return out
 
 
-_scatter_add = defop(_scatter_add_fwd, lambda g, ans, x, *, index, shape: (_getitem(g, index=index),),
+_scatter_add = defop(_scatter_add_fwd, lambda g, ans, x, *, index, shape: (g[index],),
                      "scatter_add", reads=())
 _getitem = defop(lambda x, *, index: x[index], lambda g, ans, x, *, index: (
-    _scatter_add(g, index=index, shape=np.shape(_raw(x))),), "getitem", reads=())
+    _scatter_add(g, index=index, shape=_shape(x)),), "getitem", reads=())
 
 
 def _norm_index(index):
@@ -555,9 +556,9 @@ def getitem(x, index):
 
 
 def concatenate_vjp(g, ans, *xs, axis):
-    edges = np.cumsum([0] + [np.shape(_raw(x))[axis] for x in xs])
+    edges = np.cumsum([0] + [_shape(x)[axis] for x in xs])
     pre = (slice(None),) * (axis % ans.ndim)
-    return tuple(_getitem(g, index=pre + (slice(int(a), int(b)),)) for a, b in itertools.pairwise(edges))
+    return tuple(g[pre + (slice(int(a), int(b)),)] for a, b in itertools.pairwise(edges))
 
 
 _concatenate = defop(lambda *xs, axis: np.concatenate(xs, axis=axis), concatenate_vjp, "concatenate",
@@ -573,7 +574,7 @@ def concatenate(xs, axis: int | None = 0):
 
 
 _stack = defop(lambda *xs, axis: np.stack(xs, axis=axis), lambda g, ans, *xs, axis: tuple(
-    _getitem(g, index=(slice(None),) * (axis % ans.ndim) + (i,)) for i in range(len(xs))),
+    g[(slice(None),) * (axis % ans.ndim) + (i,)] for i in range(len(xs))),
     "stack", reads=())
 
 
@@ -589,8 +590,8 @@ def _pad_fwd(x, *, pad_width):
     return out
 
 
-_pad = defop(_pad_fwd, lambda g, ans, x, *, pad_width: (_getitem(g, index=tuple(
-    slice(b, b + n) for (b, _), n in zip(pad_width, np.shape(_raw(x)), strict=True))),), "pad", reads=())
+_pad = defop(_pad_fwd, lambda g, ans, x, *, pad_width: (g[tuple(
+    slice(b, b + n) for (b, _), n in zip(pad_width, _shape(x), strict=True))],), "pad", reads=())
 
 
 def pad(x, pad_width):
@@ -609,7 +610,7 @@ def pad(x, pad_width):
 
 # ---- windows, pooling, convolution: kernels (kernels.py) wrapped as adjoint pairs --------------
 _sliding_window = defop(kernels.sliding_window, lambda g, ans, x, *, size, stride: (
-    _sliding_window_transpose(g, shape=np.shape(_raw(x)), size=size, stride=stride),),
+    _sliding_window_transpose(g, shape=_shape(x), size=size, stride=stride),),
     "sliding_window", reads=())
 _sliding_window_transpose = defop(
     kernels.sliding_window_transpose,
@@ -623,7 +624,7 @@ def _window_size_stride(what: str, x, size, stride) -> tuple[tuple[int, ...], tu
     stride = size if stride is None else stride
     stride = ((int(stride),) * len(size) if isinstance(stride, (int, np.integer))
               else tuple(int(s) for s in stride))
-    shape = np.shape(_raw(x))
+    shape = _shape(x)
     if len(stride) != len(size) or len(size) > len(shape):
         raise ValueError(f"{what}: size {size} and stride {stride} do not fit input shape {shape}")
     too_big = builtins.any(k < 1 or k > n for k, n in zip(size, shape[-len(size):], strict=True))
@@ -642,7 +643,7 @@ def sliding_window(x, size, stride=1):
 
 
 _avg_pool = defop(kernels.avg_pool, lambda g, ans, x, *, size, stride: (
-    _avg_pool_transpose(g, shape=np.shape(_raw(x)), size=size, stride=stride),), "avg_pool", reads=())
+    _avg_pool_transpose(g, shape=_shape(x), size=size, stride=stride),), "avg_pool", reads=())
 _avg_pool_transpose = defop(kernels.avg_pool_transpose, lambda g, ans, x, *, shape, size, stride: (
     _avg_pool(g, size=size, stride=stride),), "avg_pool_transpose", reads=())
 
@@ -674,16 +675,17 @@ def _conv2d(x, W, b=None, *, stride, padding):
 
 
 def conv2d_vjp(g, ans, x, W, b=None, *, stride, padding, needs, saved):
-    geom = kernels.conv_geometry(np.shape(_raw(x)), np.shape(_raw(W)), stride, padding)
+    geom = kernels.conv_geometry(_shape(x), _shape(W), stride, padding)
     (n, o), grid = (geom.n, geom.o), geom.grid
-    gL = reshape(pad(g, ((0, 0), (0, 0), (0, 0), (0, grid[1] - geom.out[1]))), (n, o, grid[0] * grid[1]))
-    Wm = reshape(W, (o, -1))
-    gx = _col2im(matmul(_swap(Wm), gL), geom=geom) if needs[0] else None
+    if geom.flat:  # the output's grid has junk columns (Note [conv2d layout]): zero cotangent
+        g = pad(g, ((0, 0), (0, 0), (0, 0), (0, grid[1] - geom.out[1])))
+    gL = g.reshape(n, o, grid[0] * grid[1])
+    gx = _col2im(W.reshape(o, -1).T @ gL, geom=geom) if needs[0] else None
     gW = None
     if needs[1]:
         cols = saved if saved is not None else _im2col(x, geom=geom)  # Primitive's `saves`
-        gW = reshape(sum(matmul(gL, _swap(cols)), axis=0), np.shape(_raw(W)))
-    gb = sum(g, axis=(0, 2, 3)) if len(needs) > 2 and needs[2] else None
+        gW = (gL @ cols.transpose(0, 2, 1)).sum(axis=0).reshape(_shape(W))
+    gb = g.sum(axis=(0, 2, 3)) if len(needs) > 2 and needs[2] else None
     return (gx, gW, gb)[:len(needs)]
 
 
@@ -704,13 +706,13 @@ def conv2d(x, W, b=None, stride=1, padding=0):
                                                for p in pair) or builtins.min(pair) < low:
             raise ValueError(f"conv2d: {name} must be an int >= {low} or a pair of them, got {v!r}")
         pairs.append((int(pair[0]), int(pair[1])))
-    xs, ws = np.shape(_raw(x)), np.shape(_raw(W))
+    xs, ws = _shape(x), _shape(W)
     if len(xs) != 4 or len(ws) != 4 or xs[1] != ws[1]:
         raise ValueError(f"conv2d: x must be (N, C, H, W) and W (c_out, C, kh, kw) with the same C; "
                          f"got x {xs}, W {ws}")
-    if b is not None and np.shape(_raw(b)) != ws[:1]:
+    if b is not None and _shape(b) != ws[:1]:
         raise ValueError(f"conv2d: b must have shape ({ws[0]},) (one bias per output channel), "
-                         f"got {np.shape(_raw(b))}")
+                         f"got {_shape(b)}")
     (ph, pw) = pairs[1]
     if xs[2] + 2 * ph < ws[2] or xs[3] + 2 * pw < ws[3]:
         raise ValueError(f"conv2d: input of spatial size {xs[2:]} with padding {pairs[1]} is smaller "

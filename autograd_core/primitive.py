@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .graph import Node, recording
+from .graph import Node, local
 from .tensor import Tensor
 
 
@@ -67,7 +67,7 @@ class Primitive:
 
     def read(self, args: tuple, ans: np.ndarray) -> tuple:
         """The arrays the VJP reads (`reads`)."""
-        return args + (ans,) if self.reads is None else tuple(args[i] for i in self.reads)
+        return args + (ans,) if self.reads is None else tuple([args[i] for i in self.reads])
 
     def forward(self, *args, **kwargs) -> tuple:
         """``(ans, saved)`` of the NumPy forward (saved is None unless `saves`)."""
@@ -80,20 +80,26 @@ class Primitive:
         return result
 
     def __call__(self, *args, **kwargs):
-        if not any(isinstance(a, Tensor) for a in args):  # the rules of a first-order sweep
-            return self.forward(*args, **kwargs)[0]
-        raw = tuple(a.data if isinstance(a, Tensor) else a for a in args)
+        for a in args:
+            if isinstance(a, Tensor):
+                break
+        else:  # no Tensor: plain arrays in, plain array out (the rules of a first-order sweep)
+            return self.forward(*args, **kwargs)[0] if self.saves else self.fun(*args, **kwargs)
+        raw = tuple([a.data if isinstance(a, Tensor) else a for a in args])
         try:
-            ans, saved = self.forward(*raw, **kwargs)
+            ans, saved = self.forward(*raw, **kwargs) if self.saves else (self.fun(*raw, **kwargs), None)
         except ValueError as e:  # NumPy's shape errors do not name our op
             msg = str(e).removeprefix(f"{self.name}: ")  # a rule's own message may name it already
             shapes = ", ".join(str(np.shape(r)) for r in raw)
             raise ValueError(f"{self.name}: {msg} (input shapes: {shapes})") from None
         ans = np.asarray(ans)
-        if any(ans is r for r in raw):  # an input handed back: the output gets its own view
-            ans = ans.view()
-        needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
-        if not (True in needs and recording.enabled and ans.dtype.kind in "fc"):
+        for r in raw:
+            if r is ans:  # an input handed back: the output gets its own view
+                ans = ans.view()
+                break
+        needs = tuple([isinstance(a, Tensor) and a.requires_grad for a in args])
+        rec = local.recording
+        if not (True in needs and rec.enabled and ans.dtype.kind in "fc"):
             return Tensor._of(ans)  # integer and bool results carry no gradient
         if ans.dtype.kind == "c":  # a real gradient of a complex graph would be silently wrong
             raise TypeError(f"{self.name}: complex result ({ans.dtype}) in a recorded computation; "
@@ -101,9 +107,9 @@ class Primitive:
         if self.vjp is None:
             raise NotImplementedError(
                 f"primitive '{self.name}' has no VJP: define one with @{self.name}.defvjp")
-        node = Node(self, args, raw, kwargs, ans, needs, saved)
+        node = Node(self, args, raw, kwargs, ans, needs, saved, rec)
         out = Tensor._of(ans, True, node)
-        for tape in recording.tapes:
+        for tape in rec.tapes:
             tape._record(node, out)
         return out
 

@@ -43,7 +43,10 @@ class Tensor:
     def _of(cls, data: np.ndarray, requires_grad: bool = False, node=None) -> Tensor:
         """A Tensor on `data` as it is (no copy, no checks): op outputs and internal leaves."""
         t = cls.__new__(cls)
-        t.data, t.requires_grad, t.grad, t._node = data, requires_grad, None, node
+        t.data = data
+        t.requires_grad = requires_grad
+        t.grad = None
+        t._node = node
         return t
 
     @property

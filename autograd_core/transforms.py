@@ -18,7 +18,7 @@ import numpy as np
 
 from . import ops
 from .backward import released_error, seed_cotangent, sweep
-from .graph import Node, enable_grad, recording
+from .graph import Node, enable_grad, local
 from .tensor import Tensor
 
 
@@ -253,11 +253,11 @@ class Tape:
         self._outputs: list = []  # keeps node.output alive while the tape lives
 
     def __enter__(self) -> Tape:
-        recording.tapes.append(self)
+        local.recording.tapes.append(self)
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        recording.tapes.remove(self)
+        local.recording.tapes.remove(self)
 
     def _record(self, node: Node, out: Tensor) -> None:
         node._out = weakref.ref(out)  # node.output is then the very object

@@ -65,6 +65,7 @@ class Module:
         object.__setattr__(self, "_buffers", {})
         object.__setattr__(self, "training", True)
         object.__setattr__(self, "_path", "")
+        object.__setattr__(self, "_scope", ag.module_scope(""))  # stamps nodes with _path
         object.__setattr__(self, "_naming", None)  # the naming this module's paths come from
 
     def __setattr__(self, name: str, value) -> None:
@@ -104,7 +105,7 @@ class Module:
                 self._name_tree()
         calls.depth = depth + 1
         try:
-            with ag.module_scope(self._path):
+            with self._scope:
                 return self.forward(*args, **kwargs)
         finally:
             calls.depth = depth
@@ -116,6 +117,7 @@ class Module:
             if m._naming is not None:
                 m._naming.valid = False  # e.g. another root named it: that root must rename
             object.__setattr__(m, "_path", path)
+            object.__setattr__(m, "_scope", ag.module_scope(path))
             object.__setattr__(m, "_naming", naming)
 
     # ---- traversal -----------------------------------------------------------------------------

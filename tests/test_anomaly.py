@@ -106,11 +106,11 @@ def test_off_by_default_and_restored():
     with pytest.raises(FloatingPointError), ag.detect_anomaly():
         x2 = ag.tensor(np.array([0.0]), requires_grad=True)
         ag.sqrt(x2).sum().backward()
-    assert not anomaly.state.enabled and not ag.graph.recording.source
+    assert not anomaly.state.enabled and not ag.graph.local.recording.source
     with ag.detect_anomaly():
         with ag.detect_anomaly(enabled=False):
             assert not anomaly.state.enabled
-        assert anomaly.state.enabled and ag.graph.recording.source
+        assert anomaly.state.enabled and ag.graph.local.recording.source
     assert not anomaly.state.enabled
 
 

@@ -216,3 +216,60 @@ def test_avg_pool_keeps_a_non_finite_value_in_its_own_window(bad):
     gx = np.repeat(np.repeat(g, 2, axis=-1), 2, axis=-2) / 4
     np.testing.assert_array_equal(x.grad, gx)
     assert np.isfinite(x.grad).sum() == x.grad.size - 4
+
+
+# ---- issue #19: four defects found by random graphs -----------------------------------------------
+
+
+@pytest.mark.parametrize("read", ["x[1:] * w", "x @ W.T", "x.reshape(2, 2) * w2", "broadcast_to"])
+def test_a_saved_view_protects_the_array_it_views(read):
+    # the write goes through the leaf's own array, not through the view the node saved
+    x = ag.tensor(np.array([1.0, 2.0, 3.0, 4.0]), requires_grad=True)
+    w = ag.tensor(np.ones(3), requires_grad=True)
+    if read == "x[1:] * w":
+        loss, expected = (x[1:] * w).sum(), [2.0, 3.0, 4.0]
+    elif read == "x @ W.T":
+        W = ag.tensor(np.ones((3, 4)), requires_grad=True)
+        loss, expected = (W @ x.T).sum(), None
+    elif read == "x.reshape(2, 2) * w2":
+        w2 = ag.tensor(np.ones((2, 2)), requires_grad=True)
+        loss, expected = (x.reshape(2, 2) * w2).sum(), None
+    else:
+        w3 = ag.tensor(np.ones((3, 4)), requires_grad=True)
+        loss, expected = (ag.broadcast_to(x, (3, 4)) * w3).sum(), None
+    with pytest.raises(ValueError, match="read-only"):
+        x.data[1] = 100.0
+    loss.backward()
+    if expected is not None:
+        np.testing.assert_array_equal(w.grad, expected)  # the forward's values, not the write's
+    x.data[1] = 100.0  # released by backward: the user's array is writable again
+
+
+def test_einsum_with_a_broadcast_size_1_batch_axis():
+    a = ag.tensor(np.ones((1, 2, 3)), requires_grad=True)
+    b = ag.tensor(np.ones((4, 3, 2)), requires_grad=True)
+    ag.einsum("...ij,...jk->...", a, b).sum().backward()
+    np.testing.assert_array_equal(a.grad, np.full((1, 2, 3), 8.0))
+    np.testing.assert_array_equal(b.grad, np.full((4, 3, 2), 2.0))
+
+
+@pytest.mark.parametrize("reduce", ["sum", "mean"])
+def test_grad_is_a_writeable_array_of_its_own_after_a_size_1_reduction(reduce):
+    x = ag.tensor(np.ones(1), requires_grad=True)
+    (getattr(x, reduce)() * 3.0).backward()
+    x.grad *= 0.5
+    np.testing.assert_array_equal(x.grad, [1.5])
+    assert x.grad.base is None and not np.shares_memory(x.grad, x.data)
+
+
+def test_linear_and_conv2d_follow_numpys_dtype_rule_like_their_spelled_out_forms():
+    rng = np.random.default_rng(0)
+    x, W, b = (rng.standard_normal(s).astype(np.float32) for s in [(4, 3), (2, 3), (2,)])
+    b64 = b.astype(np.float64)
+    assert ag.linear(x, W, b64).dtype == (ag.tensor(x) @ ag.tensor(W).T + b64).dtype == np.float64
+    assert ag.linear(x, W, b).dtype == np.float32
+    xi, K = (rng.standard_normal(s).astype(np.float32) for s in [(1, 2, 4, 4), (2, 2, 3, 3)])
+    assert ag.conv2d(xi, K, b64).dtype == np.float64 and ag.conv2d(xi, K, b).dtype == np.float32
+    bt = ag.tensor(b64, requires_grad=True)
+    ag.linear(ag.tensor(x), ag.tensor(W), bt).sum().backward()
+    assert bt.grad.dtype == np.float64

@@ -501,7 +501,7 @@ def test_shared_constant_is_writable_after_concurrent_training():
 
 
 def test_a_held_array_stays_read_only_while_other_threads_lock_and_unlock_it():
-    # Claims on a shared array are counted under a mutex; a claim must never be lost to a
+    # Locks on a shared array are shared and counted by reference; one must never be lost to a
     # concurrent release, or the array would turn writable while a graph still needs it.
     import sys
 
@@ -531,7 +531,7 @@ def test_a_held_array_stays_read_only_while_other_threads_lock_and_unlock_it():
     finally:
         sys.setswitchinterval(old)
     assert not problems
-    assert X.data.flags.writeable and id(X.data) not in graph._claims
+    assert X.data.flags.writeable and id(X.data) not in graph._locks
 
 
 # ---- IEEE special values ------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from ..backward import node_vjp
+from ..backward import fit, node_vjp
 from ..graph import Node, no_grad
 from ..tensor import Tensor
 
@@ -66,8 +66,9 @@ def _sweep_grads(output: Tensor, nodes: list[Node], leaves: set[int]):
             if g is None:
                 continue
             by_node[node] = _GradStats(g, False)
-            for t, c in zip(node.inputs, node_vjp(node, g), strict=True):  # backward's own step
-                if c is not None:
+            for i, (t, c, need) in enumerate(zip(node.inputs, node_vjp(node, g), node.needs, strict=True)):
+                if need and c is not None:  # backward's own step
+                    c = fit(c, t, node, i)
                     into = leaf if t._node is None else cot
                     key = t if t._node is None else t._node
                     into[key] = c if key not in into else into[key] + c
