@@ -85,8 +85,10 @@ def sweep(outputs: list[Tensor], seeds: list, *, release: bool, create_graph: bo
                 cots = (None,) * len(node.inputs)
             else:
                 continue
-            for i, (t, c, need) in enumerate(zip(node.inputs, cots, node.needs, strict=True)):
-                if need:  # add c into t's cotangent, fitted to t's shape and dtype
+            inputs, needs = node.inputs, node.needs
+            for i in range(len(inputs)):
+                if needs[i]:  # add the cotangent into the input's, fitted to its shape and dtype
+                    t, c = inputs[i], cots[i]
                     if c is not None and (create_graph or type(c) is not np.ndarray
                                           or c.shape != t.data.shape or c.dtype != t.data.dtype):
                         c = fit(c, t, node, i, create_graph)
@@ -120,7 +122,7 @@ def node_vjp(node: Node, g, create_graph: bool = False) -> tuple | list:
             kwargs["saved"] = None if create_graph else node.saved  # Primitive's `saves`
         if prim.vjp_wants_needs:
             kwargs["needs"] = node.needs
-    cots, n = prim.vjp(g, ans, *args, **kwargs), len(node.inputs)
+    cots, n = prim.vjp(g, ans, *args, **kwargs) if kwargs else prim.vjp(g, ans, *args), len(node.inputs)
     if not isinstance(cots, (tuple, list)):
         if n != 1:
             raise TypeError(f"VJP of '{node.op}' returned {type(cots).__name__}; it must return a "

@@ -107,6 +107,23 @@ def _lock(a: np.ndarray) -> _Lock | None:
     return lock
 
 
+def _lock_all(reads: tuple[int, ...] | None, args: tuple, ans: np.ndarray) -> list:
+    """Locks on the arrays a VJP reads (`Primitive.reads`; None: every input and the output),
+    and on the inputs `ans` is a view of (a write through them reaches it). A chain's fresh
+    outputs are read-only already and need none."""
+    arrays = (*args, ans)
+    indices = range(len(arrays)) if reads is None else reads
+    if ans.base is not None:
+        indices = [*indices, *(i for i, a in enumerate(args)
+                               if type(a) is np.ndarray and _owner(a) is _owner(ans))]
+    locks = []
+    for i in indices:
+        a = arrays[i]
+        if type(a) is np.ndarray and (id(a) in _locks or a.base is not None or a.flags.writeable):
+            locks.append(_lock(a))
+    return locks
+
+
 class Node:
     """One recorded primitive call: ``ans = prim(*inputs, **kwargs)``. `inputs` are the call's
     arguments as given (Tensors or constants), `args` the arrays the forward computed with (what
@@ -116,23 +133,21 @@ class Node:
     __slots__ = ("index", "prim", "inputs", "args", "kwargs", "ans", "needs", "saved", "locks",
                  "module", "source", "_out", "_shape", "_dtype", "__weakref__")
 
-    def __init__(self, prim, inputs: tuple, args: tuple, kwargs: dict, ans: np.ndarray,
-                 needs: tuple[bool, ...], saved, rec: _Recording) -> None:
+    @classmethod
+    def record(cls, prim, inputs: tuple, args: tuple, kwargs: dict, ans: np.ndarray,
+               needs: tuple[bool, ...], saved, rec: _Recording) -> Node:
+        """The node of a primitive call (a classmethod, not `__init__`: a class call runs
+        `__init__` through CPython's slower generic call path, once per recorded op)."""
+        self = object.__new__(cls)
         self.index = next(_counter)
         self.prim, self.inputs, self.args, self.kwargs = prim, inputs, args, kwargs
         self.ans, self.needs, self.saved, self._out = ans, needs, saved, None
-        ans.setflags(write=False)  # ours (Note [saved arrays are read-only])
-        read = prim.read(args, ans)
-        if ans.base is not None:  # a view: a write through the input it views reaches it too
-            read += tuple(r for r in args if type(r) is np.ndarray and _owner(r) is _owner(ans))
-        self.locks = None
-        if read:
-            self.locks = []
-            for a in read:  # (a chain's fresh, read-only outputs need no lock)
-                if type(a) is np.ndarray and (id(a) in _locks or a.base is not None or a.flags.writeable):
-                    self.locks.append(_lock(a))
+        ans.setflags(False)  # write=False: ours (Note [saved arrays are read-only])
+        reads = prim.reads
+        self.locks = _lock_all(reads, args, ans) if reads != () or ans.base is not None else None
         self.module = rec.scope[-1] if rec.scope else None
         self.source = rec.source() if rec.source else None
+        return self
 
     @property
     def op(self) -> str:

@@ -123,11 +123,24 @@ def _sigmoid(x):
     # 1/(1 + e^{-x}) has a relative error of a few ulp everywhere: for x << 0, e^{-x} overflows
     # to inf and the quotient is the correct limit 0 (an expected overflow, so not reported)
     with np.errstate(over="ignore"):
-        return 1 / (1 + np.exp(-x))
+        e = np.exp(np.negative(x))
+        e += 1  # (in place on our own temporaries)
+        return np.divide(1, e, out=e) if e.ndim else 1 / e
 
 
-# σ'(x) = σ(x)·σ(-x): the textbook σ·(1 − σ) loses all relative precision once σ rounds to 1
-sigmoid = defop(_sigmoid, lambda g, ans, x: (g * ans * sigmoid(negative(x)),), "sigmoid", reads=(0,))
+def _sigmoid_slope_fwd(x):
+    # σ'(x) = σ(x)σ(−x) = 1/(2 + 2 cosh x): a few ulp everywhere, where the textbook σ·(1 − σ)
+    # loses all relative precision once σ rounds to 1; cosh overflows to inf where σ' is 0
+    with np.errstate(over="ignore"):
+        d = np.cosh(x)
+        d *= 2  # (in place on our own temporary)
+        d += 2
+        return np.reciprocal(d, out=d) if d.ndim else 1 / d
+
+
+_sigmoid_slope = defop(_sigmoid_slope_fwd, lambda g, ans, x: (-g * ans * tanh(x / 2),), "sigmoid_slope",
+                       reads=(0,))
+sigmoid = defop(_sigmoid, lambda g, ans, x: (g * _sigmoid_slope(x),), "sigmoid", reads=(0,))
 
 
 def clip_vjp(g, ans, x, *, lo, hi):
@@ -249,9 +262,10 @@ def _linear(x, W, b=None):
 
 def linear_vjp(g, ans, x, W, b=None, *, needs):
     """gW = gᵀx comes out in W's own layout: no transpose node, no copy into .grad."""
-    g2 = kernels.matmul_operand(g.reshape(-1, g.shape[-1]))
-    gx = g2.reshape(g.shape) @ W if needs[0] else None
-    gW = g2.T @ x.reshape(-1, x.shape[-1]) if needs[1] else None
+    g = kernels.matmul_operand(g)
+    g2 = g if g.ndim == 2 else g.reshape(-1, g.shape[-1])
+    gx = g @ W if needs[0] else None
+    gW = g2.T @ (x if x.ndim == 2 else x.reshape(-1, x.shape[-1])) if needs[1] else None
     gb = g2.sum(axis=0) if len(needs) > 2 and needs[2] else None
     return (gx, gW, gb)[:len(needs)]
 
@@ -677,15 +691,16 @@ def _conv2d(x, W, b=None, *, stride, padding):
 def conv2d_vjp(g, ans, x, W, b=None, *, stride, padding, needs, saved):
     geom = kernels.conv_geometry(_shape(x), _shape(W), stride, padding)
     (n, o), grid = (geom.n, geom.o), geom.grid
-    if geom.flat:  # the output's grid has junk columns (Note [conv2d layout]): zero cotangent
-        g = pad(g, ((0, 0), (0, 0), (0, 0), (0, grid[1] - geom.out[1])))
-    gL = g.reshape(n, o, grid[0] * grid[1])
+    gL = g if not geom.flat else _pad(  # the grid's junk columns (Note [conv2d layout]) get 0
+        g, pad_width=((0, 0), (0, 0), (0, 0), (0, grid[1] - geom.out[1])))
+    gL = gL.reshape(n, o, grid[0] * grid[1])
     gx = _col2im(W.reshape(o, -1).T @ gL, geom=geom) if needs[0] else None
     gW = None
     if needs[1]:
         cols = saved if saved is not None else _im2col(x, geom=geom)  # Primitive's `saves`
         gW = (gL @ cols.transpose(0, 2, 1)).sum(axis=0).reshape(_shape(W))
-    gb = g.sum(axis=(0, 2, 3)) if len(needs) > 2 and needs[2] else None
+    # the batch axis first, then the pixels: one reduction over (0, 2, 3) strides badly
+    gb = g.sum(axis=0).reshape(o, -1).sum(axis=1) if len(needs) > 2 and needs[2] else None
     return (gx, gW, gb)[:len(needs)]
 
 

@@ -65,10 +65,6 @@ class Primitive:
         named = i < len(self.input_names) and self.input_names[i] not in ("xs", "args", "arrays")
         return f"input {i} ({self.input_names[i]})" if named else f"input {i}"
 
-    def read(self, args: tuple, ans: np.ndarray) -> tuple:
-        """The arrays the VJP reads (`reads`)."""
-        return args + (ans,) if self.reads is None else tuple([args[i] for i in self.reads])
-
     def forward(self, *args, **kwargs) -> tuple:
         """``(ans, saved)`` of the NumPy forward (saved is None unless `saves`)."""
         result = self.fun(*args, **kwargs)
@@ -85,29 +81,33 @@ class Primitive:
                 break
         else:  # no Tensor: plain arrays in, plain array out (the rules of a first-order sweep)
             return self.forward(*args, **kwargs)[0] if self.saves else self.fun(*args, **kwargs)
-        raw = tuple([a.data if isinstance(a, Tensor) else a for a in args])
+        raw, needs = [], []
+        for a in args:
+            is_tensor = isinstance(a, Tensor)
+            raw.append(a.data if is_tensor else a)
+            needs.append(is_tensor and a.requires_grad)
         try:
             ans, saved = self.forward(*raw, **kwargs) if self.saves else (self.fun(*raw, **kwargs), None)
         except ValueError as e:  # NumPy's shape errors do not name our op
             msg = str(e).removeprefix(f"{self.name}: ")  # a rule's own message may name it already
             shapes = ", ".join(str(np.shape(r)) for r in raw)
             raise ValueError(f"{self.name}: {msg} (input shapes: {shapes})") from None
-        ans = np.asarray(ans)
+        if type(ans) is not np.ndarray:
+            ans = np.asarray(ans)
         for r in raw:
             if r is ans:  # an input handed back: the output gets its own view
                 ans = ans.view()
                 break
-        needs = tuple([isinstance(a, Tensor) and a.requires_grad for a in args])
-        rec = local.recording
-        if not (True in needs and rec.enabled and ans.dtype.kind in "fc"):
+        rec, kind = local.recording, ans.dtype.kind
+        if not (True in needs and rec.enabled and kind in "fc"):
             return Tensor._of(ans)  # integer and bool results carry no gradient
-        if ans.dtype.kind == "c":  # a real gradient of a complex graph would be silently wrong
+        if kind == "c":  # a real gradient of a complex graph would be silently wrong
             raise TypeError(f"{self.name}: complex result ({ans.dtype}) in a recorded computation; "
                             "the engine differentiates real-valued functions only")
         if self.vjp is None:
             raise NotImplementedError(
                 f"primitive '{self.name}' has no VJP: define one with @{self.name}.defvjp")
-        node = Node(self, args, raw, kwargs, ans, needs, saved, rec)
+        node = Node.record(self, args, raw, kwargs, ans, tuple(needs), saved, rec)
         out = Tensor._of(ans, True, node)
         for tape in rec.tapes:
             tape._record(node, out)

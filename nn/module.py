@@ -65,7 +65,6 @@ class Module:
         object.__setattr__(self, "_buffers", {})
         object.__setattr__(self, "training", True)
         object.__setattr__(self, "_path", "")
-        object.__setattr__(self, "_scope", ag.module_scope(""))  # stamps nodes with _path
         object.__setattr__(self, "_naming", None)  # the naming this module's paths come from
 
     def __setattr__(self, name: str, value) -> None:
@@ -103,11 +102,13 @@ class Module:
             if (naming is None or not naming.valid or naming.version != _structure_version[0]
                     or naming.root != id(self)):  # named as another root's submodule
                 self._name_tree()
+        scope = ag.scope_stack()  # nodes recorded inside are stamped with the top path
+        scope.append(self._path)
         calls.depth = depth + 1
         try:
-            with self._scope:
-                return self.forward(*args, **kwargs)
+            return self.forward(*args, **kwargs)
         finally:
+            scope.pop()
             calls.depth = depth
 
     def _name_tree(self) -> None:
@@ -117,7 +118,6 @@ class Module:
             if m._naming is not None:
                 m._naming.valid = False  # e.g. another root named it: that root must rename
             object.__setattr__(m, "_path", path)
-            object.__setattr__(m, "_scope", ag.module_scope(path))
             object.__setattr__(m, "_naming", naming)
 
     # ---- traversal -----------------------------------------------------------------------------
