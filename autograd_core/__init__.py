@@ -11,7 +11,8 @@
 Note [layers]: imports run one way, each module using only those above it:
     numpy_data  user data to arrays, the default dtype (Note [dtypes])
     tensor      Tensor, a holder of data, grad and the node that made it
-    graph       Node, the recording state, no_grad, read-only protection of saved arrays
+    numpy_locks read-only protection of the arrays a VJP reads (Note [saved arrays are read-only])
+    graph       Node, the recording state, no_grad
     primitive   @primitive / .defvjp: unwrap, compute, record
     kernels     array kernels (NumPy only)
     ops         THE rule table; attaches Tensor's operators and methods at its end

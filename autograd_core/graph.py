@@ -1,5 +1,5 @@
-"""The graph: one `Node` per recorded primitive call, the recording state, and the read-only
-guard on the arrays a node's VJP will read.
+"""The graph: one `Node` per recorded primitive call, and the recording state. A node locks the
+arrays its VJP will read (numpy_locks.py).
 
 Each node is stamped with an increasing index, so recording order is a topological order and
 the sweep can walk nodes by index in reverse (backward.py). Recording state is thread-local:
@@ -13,11 +13,11 @@ import copy
 import functools
 import itertools
 import threading
-import weakref
 from typing import Any
 
 import numpy as np
 
+from .numpy_locks import lock_all
 from .tensor import Tensor
 
 _counter = itertools.count()  # next() on itertools.count is atomic under the GIL
@@ -43,87 +43,6 @@ class _Local(threading.local):
 local = _Local()  # `local.recording`: the calling thread's recording state
 
 
-# Note [saved arrays are read-only]
-# A VJP reads arrays its forward saw. Had the user written into one in place between forward and
-# backward, the gradient would be silently wrong. So a node holds a `_Lock` on the memory of each
-# array its VJP reads (the array owning that memory, and the view it read, if a view: a write
-# through either would reach it), shared by every node reading that memory, which stays
-# read-only while any node holds the lock. CPython's reference count does the counting: when the
-# last node holding a lock is released (after backward) or dropped (the graph dropped), a weakref
-# callback makes the arrays writable again, so a user's own array is not left locked. Arrays that
-# were read-only already are left alone. Op outputs are the engine's own: made read-only once,
-# they stay so (a chain of ops then locks nothing).
-class _Lock:
-    __slots__ = ("__weakref__",)
-
-
-class _Unlock(weakref.ref):  # a lock's weakref; its callback unlocks `arrays` (the owner first)
-    __slots__ = ("arrays",)
-
-
-_locks: dict[int, _Unlock] = {}  # id(owner) -> its lock's weakref (which keeps the owner alive)
-_mutex = threading.RLock()  # reentrant: the garbage collector may run a callback while we hold it
-
-
-def _owner(a: np.ndarray) -> np.ndarray:
-    """The array owning `a`'s memory (followed through the wrapper `as_strided` puts between)."""
-    b = a.base
-    while b is not None:
-        if isinstance(b, np.ndarray):
-            a = b
-        b = getattr(b, "base", None)
-    return a
-
-
-def _unlock(ref: _Unlock) -> None:
-    with _mutex:
-        if _locks.get(id(ref.arrays[0])) is ref:  # else a new lock took over while this one died
-            del _locks[id(ref.arrays[0])]
-            for a in ref.arrays:
-                a.setflags(write=True)
-
-
-def _lock(a: np.ndarray) -> _Lock | None:
-    """The lock keeping `a`'s memory read-only (None where there is nothing to guard)."""
-    o = a if a.base is None else _owner(a)
-    ref = _locks.get(id(o))
-    lock = None if ref is None else ref()
-    if lock is None:
-        if ref is None and not (o.flags.writeable or a.flags.writeable):
-            return None  # read-only, and not by us
-        with _mutex:
-            ref = _locks.get(id(o))
-            lock = None if ref is None else ref()
-            if lock is None:  # a first lock, or one taking over from a dying one (its arrays too)
-                lock = _Lock()
-                new = _locks[id(o)] = _Unlock(lock, _unlock)
-                new.arrays = [o] if ref is None else ref.arrays
-                for b in new.arrays:
-                    b.setflags(write=False)
-                ref = new
-    if a is not o and a.flags.writeable:  # a view of the owner, made before the lock
-        a.setflags(write=False)
-        ref.arrays.append(a)
-    return lock
-
-
-def _lock_all(reads: tuple[int, ...] | None, args: tuple, ans: np.ndarray) -> list:
-    """Locks on the arrays a VJP reads (`Primitive.reads`; None: every input and the output),
-    and on the inputs `ans` is a view of (a write through them reaches it). A chain's fresh
-    outputs are read-only already and need none."""
-    arrays = (*args, ans)
-    indices = range(len(arrays)) if reads is None else reads
-    if ans.base is not None:
-        indices = [*indices, *(i for i, a in enumerate(args)
-                               if type(a) is np.ndarray and _owner(a) is _owner(ans))]
-    locks = []
-    for i in indices:
-        a = arrays[i]
-        if type(a) is np.ndarray and (id(a) in _locks or a.base is not None or a.flags.writeable):
-            locks.append(_lock(a))
-    return locks
-
-
 class Node:
     """One recorded primitive call: ``ans = prim(*inputs, **kwargs)``. `inputs` are the call's
     arguments as given (Tensors or constants), `args` the arrays the forward computed with (what
@@ -133,21 +52,16 @@ class Node:
     __slots__ = ("index", "prim", "inputs", "args", "kwargs", "ans", "needs", "saved", "locks",
                  "module", "source", "_out", "_shape", "_dtype", "__weakref__")
 
-    @classmethod
-    def record(cls, prim, inputs: tuple, args: tuple, kwargs: dict, ans: np.ndarray,
-               needs: tuple[bool, ...], saved, rec: _Recording) -> Node:
-        """The node of a primitive call (a classmethod, not `__init__`: a class call runs
-        `__init__` through CPython's slower generic call path, once per recorded op)."""
-        self = object.__new__(cls)
+    def __init__(self, prim, inputs: tuple, args: list, kwargs: dict, ans: np.ndarray,
+                 needs: tuple[bool, ...], saved, rec: _Recording) -> None:
         self.index = next(_counter)
         self.prim, self.inputs, self.args, self.kwargs = prim, inputs, args, kwargs
         self.ans, self.needs, self.saved, self._out = ans, needs, saved, None
         ans.setflags(False)  # write=False: ours (Note [saved arrays are read-only])
         reads = prim.reads
-        self.locks = _lock_all(reads, args, ans) if reads != () or ans.base is not None else None
+        self.locks = lock_all(reads, args, ans) if reads != () or ans.base is not None else None
         self.module = rec.scope[-1] if rec.scope else None
         self.source = rec.source() if rec.source else None
-        return self
 
     @property
     def op(self) -> str:

@@ -107,7 +107,7 @@ class Primitive:
         if self.vjp is None:
             raise NotImplementedError(
                 f"primitive '{self.name}' has no VJP: define one with @{self.name}.defvjp")
-        node = Node.record(self, args, raw, kwargs, ans, tuple(needs), saved, rec)
+        node = Node(self, args, raw, kwargs, ans, tuple(needs), saved, rec)
         out = Tensor._of(ans, True, node)
         for tape in rec.tapes:
             tape._record(node, out)

@@ -505,7 +505,7 @@ def test_a_held_array_stays_read_only_while_other_threads_lock_and_unlock_it():
     # concurrent release, or the array would turn writable while a graph still needs it.
     import sys
 
-    from autograd_core import graph
+    from autograd_core import numpy_locks
 
     old = sys.getswitchinterval()
     sys.setswitchinterval(1e-6)
@@ -531,7 +531,7 @@ def test_a_held_array_stays_read_only_while_other_threads_lock_and_unlock_it():
     finally:
         sys.setswitchinterval(old)
     assert not problems
-    assert X.data.flags.writeable and id(X.data) not in graph._locks
+    assert X.data.flags.writeable and id(X.data) not in numpy_locks._locks
 
 
 # ---- IEEE special values ------------------------------------------------------------------------
