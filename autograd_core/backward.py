@@ -44,7 +44,7 @@ def backward(self: Tensor, grad=None, retain_graph: bool = False, create_graph: 
         else:  # a view, a read-only array, the seed or another leaf's grad is copied, not shared
             c = np.asarray(c)  # (a 0-d sum is a NumPy scalar)
             if c.base is not None or not c.flags.writeable or c is seed or id(c) in owned:
-                c = c.copy()
+                c = c.copy(order="K")  # (in its own layout: a transposed view copies straight)
             owned.add(id(c))
             t.grad = c
 

@@ -86,6 +86,11 @@ def lock_all(reads: tuple[int, ...] | None, args: tuple, ans: np.ndarray) -> lis
     locks = []
     for i in indices:
         a = arrays[i]
-        if type(a) is np.ndarray and (id(a) in _locks or a.base is not None or a.flags.writeable):
-            locks.append(_lock(a))
+        if type(a) is np.ndarray:
+            ref = _locks.get(id(a))
+            lock = None if ref is None else ref()
+            if lock is not None:  # an array locked already (the common case: a parameter)
+                locks.append(lock)
+            elif a.base is not None or a.flags.writeable:
+                locks.append(_lock(a))
     return locks

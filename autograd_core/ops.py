@@ -489,9 +489,16 @@ def expand_dims(x, axis: int):
     return reshape(x, tuple(shape))
 
 
+def _inverse(axes: tuple[int, ...]) -> tuple[int, ...]:
+    """The permutation that undoes `axes`."""
+    inverse = [0] * len(axes)
+    for i, a in enumerate(axes):
+        inverse[a] = i
+    return tuple(inverse)
+
+
 _transpose = defop(lambda x, *, axes: np.transpose(x, axes),
-                   lambda g, ans, x, *, axes: (g.transpose(tuple(np.argsort(axes))),),
-                   "transpose", reads=())
+                   lambda g, ans, x, *, axes: (g.transpose(_inverse(axes)),), "transpose", reads=())
 
 
 def transpose(x, axes=None):
