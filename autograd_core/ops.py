@@ -128,19 +128,20 @@ def _sigmoid(x):
         return np.divide(1, e, out=e) if e.ndim else 1 / e
 
 
-def _sigmoid_slope_fwd(x):
-    # σ'(x) = σ(x)σ(−x) = 1/(2 + 2 cosh x): a few ulp everywhere, where the textbook σ·(1 − σ)
-    # loses all relative precision once σ rounds to 1; cosh overflows to inf where σ' is 0
+def _sigmoid_slope_fwd(x, s):
+    # σ'(x) = σ(x)σ(−x) = s/(1 + e^x) with s = σ(x): a few ulp everywhere, where the textbook
+    # s·(1 − s) loses all relative precision once s rounds to 1; e^x overflows where σ' is 0
     with np.errstate(over="ignore"):
-        d = np.cosh(x)
-        d *= 2  # (in place on our own temporary)
-        d += 2
-        return np.reciprocal(d, out=d) if d.ndim else 1 / d
+        d = np.exp(x)
+        d += 1  # (in place on our own temporary)
+        return np.divide(s, d, out=d) if d.ndim else s / d
 
 
-_sigmoid_slope = defop(_sigmoid_slope_fwd, lambda g, ans, x: (-g * ans * tanh(x / 2),), "sigmoid_slope",
-                       reads=(0,))
-sigmoid = defop(_sigmoid, lambda g, ans, x: (g * _sigmoid_slope(x),), "sigmoid", reads=(0,))
+# ∂/∂x s/(1 + e^x) = −ans·σ(x) and ∂/∂s = σ(−x): bounded, so second derivatives stay finite
+_sigmoid_slope = defop(_sigmoid_slope_fwd,
+                       lambda g, ans, x, s: (-g * ans * sigmoid(x), g * sigmoid(-x)),
+                       "sigmoid_slope", reads=(0,))
+sigmoid = defop(_sigmoid, lambda g, ans, x: (g * _sigmoid_slope(x, ans),), "sigmoid", reads=(0,))
 
 
 def clip_vjp(g, ans, x, *, lo, hi):
@@ -249,14 +250,14 @@ matmul.__doc__ = "NumPy's matmul (`x @ y`), batched and 1-D operands included."
 
 
 def _linear(x, W, b=None):
-    x, W = np.asarray(x), np.asarray(W)
-    if W.ndim != 2 or x.shape[-1:] != W.shape[1:] or (b is not None and np.shape(b) != W.shape[:1]):
+    x, W, b = np.asarray(x), np.asarray(W), (None if b is None else np.asarray(b))
+    if W.ndim != 2 or x.shape[-1:] != W.shape[1:] or (b is not None and b.shape != W.shape[:1]):
         raise ValueError(
             f"linear: x {x.shape} @ W.T + b needs W of shape (n_out, n_in) with n_in = x's last "
             f"axis and b of shape (n_out,); got W {W.shape}, b {None if b is None else np.shape(b)}")
     out = np.matmul(kernels.matmul_operand(x), W.T)
     if b is not None:  # in place on the fresh product unless b promotes the dtype (NumPy's rule)
-        out = np.add(out, b, out=out) if np.result_type(out, b) == out.dtype else out + b
+        out = np.add(out, b, out=out) if np.can_cast(b, out.dtype, "safe") else out + b
     return out
 
 

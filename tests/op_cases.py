@@ -371,9 +371,10 @@ OP_CASES: list[OpCase] = [
     OpCase("sigmoid", "large_magnitude", ag.sigmoid, [(6,)],
            lambda rng, s: 30 * rng.standard_normal(s), numpy_ref=np_sigmoid),
     OpCase("sigmoid", "method_1d", lambda x: x.sigmoid(), [(4,)], numpy_ref=np_sigmoid),
-    OpCase("sigmoid_slope", "2d", ops._sigmoid_slope, [(3, 4)],
-           numpy_ref=lambda x: np_sigmoid(x) * np_sigmoid(-x)),
-    OpCase("sigmoid_slope", "large_magnitude", ops._sigmoid_slope, [(6,)],
+    # the slope s/(1 + e^x), checked in both of its inputs (sigmoid's VJP passes s = σ(x))
+    OpCase("sigmoid_slope", "2d", ops._sigmoid_slope, [(3, 4), (3, 4)], ("real", "positive"),
+           numpy_ref=lambda x, s: s / (1 + np.exp(x))),
+    OpCase("sigmoid_slope", "of_sigmoid_large", lambda x: ops._sigmoid_slope(x, ag.sigmoid(x)), [(6,)],
            lambda rng, s: 30 * rng.standard_normal(s), numpy_ref=lambda x: np_sigmoid(x) * np_sigmoid(-x)),
     OpCase("sign", "2d", ag.sign, [(3, 4)], "away_from_kink", numpy_ref=np.sign, no_grad=True),
     OpCase("abs", "2d", ag.abs, [(3, 4)], "away_from_kink", numpy_ref=np.abs),
