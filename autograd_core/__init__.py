@@ -15,14 +15,16 @@ Note [layers]: imports run one way, each module using only those above it:
     graph       Node, the recording state, no_grad
     primitive   @primitive / .defvjp: unwrap, compute, record
     kernels     array kernels (NumPy only)
-    ops         THE rule table; attaches Tensor's operators and methods at its end
+    ops         THE rule table's core; attaches Tensor's operators and methods at its end
+    ops_math, ops_array, ops_products, linalg, special   the rest of the rule table, by family
+    table       the families gathered: public names, every primitive by op name
     anomaly     where a node came from (module scopes, source lines), detect_anomaly
     backward    the sweep; attaches Tensor.backward
     transforms, gradcheck, viz, allocator
 """
 
 from . import backward as _sweep  # noqa: F401  (attaches Tensor.backward)
-from . import ops, viz  # viz imports graphviz only when a picture is drawn
+from . import linalg, ops, special, table, viz  # viz imports graphviz only when a picture is drawn
 from .allocator import tune_allocator
 from .anomaly import detect_anomaly, module_scope, record_source, register_library_dir, scope_stack
 from .gradcheck import (
@@ -35,7 +37,10 @@ from .gradcheck import (
 )
 from .graph import Node, enable_grad, no_grad
 from .numpy_data import get_default_dtype, set_default_dtype
-from .ops import *  # noqa: F403  (the rule table's public ops: ops.__all__)
+from .ops import *  # noqa: F403  (the rule table's public ops: table.OPS)
+from .ops_array import *  # noqa: F403
+from .ops_math import *  # noqa: F403
+from .ops_products import *  # noqa: F403
 from .primitive import Primitive, primitive
 from .tensor import Tensor, tensor
 from .transforms import Tape, grad, hessian, jacobian, value_and_grad, vjp
@@ -49,8 +54,8 @@ __all__ = [
     # transforms, checks, pictures
     "grad", "value_and_grad", "vjp", "jacobian", "hessian", "gradcheck", "gradgradcheck",
     "GradcheckError", "GradcheckReport", "draw_random", "frozen_randomness", "detect_anomaly",
-    "viz", "ops",
+    "viz", "ops", "linalg", "special",
     # process settings
     "tune_allocator",
-    *ops.__all__,  # the rule table
+    *table.OPS,  # the rule table
 ]

@@ -32,8 +32,8 @@ import string
 import numpy as np
 
 from . import kernels
-from .primitive import Primitive, defop
-from .tensor import Tensor
+from .primitive import defop, rule_table
+from .tensor import Tensor, attach_methods
 
 
 def _raw(x):
@@ -866,16 +866,8 @@ class _TensorMethods:
         return transpose(self, axes=None if axes is None or len(axes) == 0 else axes)
 
 
-for _name, _method in vars(_TensorMethods).items():
-    if _name not in ("__module__", "__qualname__", "__dict__", "__weakref__", "__doc__"):
-        setattr(Tensor, _name, _method)
-Tensor.__hash__ = object.__hash__  # (defining __eq__ above would unset it)
+attach_methods(_TensorMethods)
 
-# The public ops: every primitive or function defined above, but for rules (`*_vjp`) and names
-# with a leading underscore.
-__all__ = sorted(name for name, v in list(globals().items())
-                 if not name.startswith("_") and not name.endswith("_vjp") and (
-                     isinstance(v, Primitive) or (callable(v) and not isinstance(v, type)
-                                                  and getattr(v, "__module__", None) == __name__)))
-# Every primitive, public or internal, by op name (each must have a row in tests/op_cases.py).
-PRIMITIVES: dict[str, Primitive] = {v.name: v for v in list(globals().values()) if isinstance(v, Primitive)}
+# The public ops (every primitive or function defined above, but for rules `*_vjp` and names with
+# a leading underscore) and every primitive by op name (each needs a row in tests/op_cases.py).
+__all__, PRIMITIVES = rule_table(globals(), __name__)

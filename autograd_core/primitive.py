@@ -142,3 +142,14 @@ def defop(fun: Callable, vjp: Callable, name: str | None = None, **options) -> P
     p = Primitive(fun, name=name, **options)
     p.defvjp(vjp)
     return p
+
+
+def rule_table(namespace: dict, module: str) -> tuple[list[str], dict[str, Primitive]]:
+    """A rule module's public ops and its primitives by op name, from its globals: every
+    primitive or function defined there, but for rules (`*_vjp`) and names with a leading
+    underscore (internal primitives are in the second, not the first)."""
+    public = sorted(name for name, v in list(namespace.items())
+                    if not name.startswith("_") and not name.endswith("_vjp") and (
+                        isinstance(v, Primitive) or (callable(v) and not isinstance(v, type)
+                                                     and getattr(v, "__module__", None) == module)))
+    return public, {v.name: v for v in list(namespace.values()) if isinstance(v, Primitive)}

@@ -69,3 +69,11 @@ def tensor(data: Any, requires_grad: bool = False, dtype=None) -> Tensor:
     >>> x = tensor([[1.0, 2.0]], requires_grad=True)   # float32: the default dtype
     """
     return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+
+
+def attach_methods(methods: type) -> None:
+    """Copy the operators and methods a rule module defines (on a plain class) onto Tensor."""
+    for name, method in vars(methods).items():
+        if name not in ("__module__", "__qualname__", "__dict__", "__weakref__", "__doc__"):
+            setattr(Tensor, name, method)
+    Tensor.__hash__ = object.__hash__  # (defining __eq__ unsets it)
