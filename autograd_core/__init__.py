@@ -16,15 +16,15 @@ Note [layers]: imports run one way, each module using only those above it:
     primitive   @primitive / .defvjp: unwrap, compute, record
     kernels     array kernels (NumPy only)
     ops         THE rule table's core; attaches Tensor's operators and methods at its end
-    ops_math, ops_array, ops_products, linalg, special   the rest of the rule table, by family
-    table       the families gathered: public names, every primitive by op name
+    numpy_math, numpy_array, numpy_products, linalg, special   the rest of the rule table, by family
+    rules       the families gathered: public names, every primitive by op name
     anomaly     where a node came from (module scopes, source lines), detect_anomaly
     backward    the sweep; attaches Tensor.backward
     transforms, gradcheck, viz, allocator
 """
 
 from . import backward as _sweep  # noqa: F401  (attaches Tensor.backward)
-from . import linalg, ops, special, table, viz  # viz imports graphviz only when a picture is drawn
+from . import linalg, ops, rules, special, viz  # viz imports graphviz only when a picture is drawn
 from .allocator import tune_allocator
 from .anomaly import detect_anomaly, module_scope, record_source, register_library_dir, scope_stack
 from .gradcheck import (
@@ -36,11 +36,11 @@ from .gradcheck import (
     gradgradcheck,
 )
 from .graph import Node, enable_grad, no_grad
+from .numpy_array import *  # noqa: F403
 from .numpy_data import get_default_dtype, set_default_dtype
-from .ops import *  # noqa: F403  (the rule table's public ops: table.OPS)
-from .ops_array import *  # noqa: F403
-from .ops_math import *  # noqa: F403
-from .ops_products import *  # noqa: F403
+from .numpy_math import *  # noqa: F403
+from .numpy_products import *  # noqa: F403
+from .ops import *  # noqa: F403  (the rule table's public ops: rules.OPS)
 from .primitive import Primitive, primitive
 from .tensor import Tensor, tensor
 from .transforms import Tape, grad, hessian, jacobian, value_and_grad, vjp
@@ -57,5 +57,5 @@ __all__ = [
     "viz", "ops", "linalg", "special",
     # process settings
     "tune_allocator",
-    *table.OPS,  # the rule table
+    *rules.OPS,  # the rule table
 ]

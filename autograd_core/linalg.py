@@ -2,7 +2,7 @@
 
 Rules follow ops.py's conventions. Adding an op: one rule here and one row in
 tests/op_cases_linalg.py. Primitive names are prefixed `linalg_` so that they stay unique in
-the whole rule table (autograd_core/table.py).
+the whole rule table (autograd_core/rules.py).
 """
 
 from __future__ import annotations

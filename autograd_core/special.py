@@ -2,7 +2,7 @@
 
 Rules follow ops.py's conventions. Adding an op: one rule here and one row in
 tests/op_cases_math.py. Primitive names are prefixed `special_` where they would collide with
-a name elsewhere in the rule table (autograd_core/table.py).
+a name elsewhere in the rule table (autograd_core/rules.py).
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ the operands, `{args}` for all of them, and `{name}` for the parameters the pick
 text). A torch template that names a parameter the pick did not give marks the call as one
 PyTorch cannot make (e.g. a negative-step slice).
 
-Adding an op to the rule table (`table.QUALIFIED`: "sin", "linalg.inv") means adding one row
+Adding an op to the rule table (`rules.QUALIFIED`: "sin", "linalg.inv") means adding one row
 to `SPECS` (in this file or its family's random_graph_specs_*.py) (or, with a reason, to `EXCLUDED`)
 unless it is a unary NumPy ufunc, whose spec comes from its OpCase row;
 `test_every_op_has_a_spec` fails until then.
@@ -41,7 +41,7 @@ import random_graph_specs_math
 import random_graph_specs_products
 from op_cases import OP_CASES, np_conv2d, np_log_softmax, np_logsumexp, np_sigmoid, np_softmax, np_windows
 
-from autograd_core import table
+from autograd_core import rules
 
 KINK = 0.05  # distance of a kinked op's input from its kink (and of tied values from a tie)
 MAX_ABS = 50.0  # |value| bound for every value: keeps differences and float32 rounding tame
@@ -1269,7 +1269,7 @@ _CASE_DOMAINS = {"real": (real, None), "positive": (positive, lambda v: np.all(v
 
 def _derived_rows(explicit: set[str]) -> list[OpSpec]:
     rows = []
-    for name in sorted(set(table.QUALIFIED) - explicit):
+    for name in sorted(set(rules.QUALIFIED) - explicit):
         ufunc = getattr(np, name, None)
         case = next((c for c in OP_CASES if c.name == name and isinstance(c.domain[0], str)), None)
         if isinstance(ufunc, np.ufunc) and ufunc.nin == 1 and case and case.domain[0] in _CASE_DOMAINS:
@@ -1286,7 +1286,7 @@ for _family in (random_graph_specs_math, random_graph_specs_array, random_graph_
 SPEC_ROWS += _derived_rows({s.name for s in SPEC_ROWS})
 SPECS: dict[str, OpSpec] = {s.name: s for s in SPEC_ROWS}
 
-# Names in table.QUALIFIED deliberately without a spec, each with the reason (none at present: every
+# Names in rules.QUALIFIED deliberately without a spec, each with the reason (none at present: every
 # public op of the rule table is generated).
 EXCLUDED: dict[str, str] = {}
 

@@ -47,7 +47,7 @@ from random_graphs import (
 )
 
 import autograd_core as ag
-from autograd_core import table
+from autograd_core import rules
 
 DEFAULT_GRAPHS = 1000
 DEFAULT_SEED = 0
@@ -78,14 +78,14 @@ def default_graphs() -> list[Graph]:
 
 
 def test_every_op_has_a_spec():
-    missing = sorted(set(table.QUALIFIED) - set(SPECS) - set(EXCLUDED))
+    missing = sorted(set(rules.QUALIFIED) - set(SPECS) - set(EXCLUDED))
     assert not missing, (f"ops without a row in tests/random_graphs.py's SPEC_ROWS (or an entry with a "
                          f"reason in EXCLUDED): {missing}")
 
 
 def test_specs_and_exclusions_name_public_ops():
-    unknown = sorted((set(SPECS) | set(EXCLUDED)) - set(table.QUALIFIED))
-    assert not unknown, f"specs or exclusions for names not in table.QUALIFIED: {unknown}"
+    unknown = sorted((set(SPECS) | set(EXCLUDED)) - set(rules.QUALIFIED))
+    assert not unknown, f"specs or exclusions for names not in rules.QUALIFIED: {unknown}"
     assert not set(SPECS) & set(EXCLUDED), "an op cannot have a spec and an exclusion"
     assert all(isinstance(r, str) and r.strip() for r in EXCLUDED.values()), "every exclusion needs a reason"
 
@@ -291,7 +291,7 @@ def plant_vjp_off_by_0_1_percent(monkeypatch: pytest.MonkeyPatch) -> None:
 def plant_scatter_without_accumulation(monkeypatch: pytest.MonkeyPatch) -> None:
     """getitem's VJP assigns the cotangent into zeros (`out[index] = g`) instead of adding it
     (`np.add.at`): of a repeated integer index only one cotangent survives."""
-    getitem = table.PRIMITIVES["getitem"]
+    getitem = rules.PRIMITIVES["getitem"]
 
     def assign(g, ans, x, *, index):
         g = np.asarray(g)

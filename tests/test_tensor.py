@@ -575,12 +575,12 @@ def test_gradient_of_log_at_zero_is_inf():
 def test_public_names_match_the_rule_table():
     """Every op of the rule table's families is exported at the top level and listed in ag.__all__;
     ag.linalg's and ag.special's are reached through their namespaces."""
-    from autograd_core import table
+    from autograd_core import rules
 
-    missing = [n for family in table.FAMILIES for n in family.__all__
+    missing = [n for family in rules.FAMILIES for n in family.__all__
                if n not in ag.__all__ or getattr(ag, n) is not getattr(family, n)]
     assert not missing, missing
-    for ns, module in table.NAMESPACES.items():
+    for ns, module in rules.NAMESPACES.items():
         assert getattr(ag, ns) is module and ns in ag.__all__
         assert all(hasattr(module, n) for n in module.__all__)
 

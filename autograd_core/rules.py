@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
-from . import linalg, ops, ops_array, ops_math, ops_products, special
+from . import linalg, numpy_array, numpy_math, numpy_products, ops, special
 from .primitive import Primitive
 
-FAMILIES = (ops, ops_math, ops_array, ops_products)  # their public ops are ag.<name>
+FAMILIES = (ops, numpy_math, numpy_array, numpy_products)  # their public ops are ag.<name>
 NAMESPACES = {"linalg": linalg, "special": special}  # ag.linalg.<name>, ag.special.<name>
 
 OPS: list[str] = sorted(name for family in FAMILIES for name in family.__all__)
