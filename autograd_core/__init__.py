@@ -18,14 +18,15 @@ Note [layers]: imports run one way, each module using only those above it:
     ops         THE rule table's core; attaches Tensor's operators and methods at its end
     numpy_math, numpy_array, numpy_products, linalg, special   the rest of the rule table, by family
     rules       the families gathered: public names, every primitive by op name
+    numpy_dispatch  NumPy's functions on Tensors run the engine's ops (Note [no silent gradient loss])
     anomaly     where a node came from (module scopes, source lines), detect_anomaly
     backward    the sweep; attaches Tensor.backward
-    transforms, gradcheck, viz, allocator
+    transforms, gradcheck, viz, numpy_memory (glibc's allocator tuned for a tape)
 """
 
 from . import backward as _sweep  # noqa: F401  (attaches Tensor.backward)
 from . import linalg, ops, rules, special, viz  # viz imports graphviz only when a picture is drawn
-from .allocator import tune_allocator
+from . import numpy_dispatch as _numpy_dispatch  # noqa: F401  (NumPy's functions on Tensors)
 from .anomaly import detect_anomaly, module_scope, record_source, register_library_dir, scope_stack
 from .gradcheck import (
     GradcheckError,
@@ -39,11 +40,12 @@ from .graph import Node, enable_grad, no_grad
 from .numpy_array import *  # noqa: F403
 from .numpy_data import get_default_dtype, set_default_dtype
 from .numpy_math import *  # noqa: F403
+from .numpy_memory import tune_allocator
 from .numpy_products import *  # noqa: F403
 from .ops import *  # noqa: F403  (the rule table's public ops: rules.OPS)
 from .primitive import Primitive, primitive
 from .tensor import Tensor, tensor
-from .transforms import Tape, grad, hessian, jacobian, value_and_grad, vjp
+from .transforms import Tape, elementwise_grad, grad, hessian, hvp, jacobian, jvp, value_and_grad, vjp
 
 __all__ = [
     # tensors, recording, dtypes
@@ -52,7 +54,8 @@ __all__ = [
     # defining ops
     "primitive", "Primitive",
     # transforms, checks, pictures
-    "grad", "value_and_grad", "vjp", "jacobian", "hessian", "gradcheck", "gradgradcheck",
+    "grad", "value_and_grad", "elementwise_grad", "vjp", "jvp", "hvp", "jacobian", "hessian",
+    "gradcheck", "gradgradcheck",
     "GradcheckError", "GradcheckReport", "draw_random", "frozen_randomness", "detect_anomaly",
     "viz", "ops", "linalg", "special",
     # process settings

@@ -314,29 +314,65 @@ def einsum_vjp(g, ans, *xs, subscripts, needs):
         if not needs[i]:
             cots.append(None)
             continue
-        if len(set(sub)) != len(sub):
-            raise NotImplementedError(
-                f"einsum: the gradient for operand {i} with a repeated index ('{sub}', a "
-                "diagonal) is not supported; take the diagonal explicitly instead")
         others = [(s, x) for j, (s, x) in enumerate(zip(ins, xs, strict=True)) if j != i]
         present = set(out).union(*(set(s) for s, _ in others))
-        kept = "".join(c for c in sub if c in present)
+        letters = "".join(dict.fromkeys(sub))  # a repeated index ('ii': a diagonal) once
+        kept = "".join(c for c in letters if c in present)
         c = _einsum_p(g, *[x for _, x in others], subscripts=",".join([out] + [s for s, _ in others])
                       + "->" + kept)
-        if kept != sub:  # letters summed over in operand i alone: broadcast back
-            c = broadcast_to(c.reshape(tuple(size[ch] if ch in kept else 1 for ch in sub)),
-                             tuple(size[ch] for ch in sub))
+        if kept != letters:  # letters summed over in operand i alone: broadcast back
+            c = broadcast_to(c.reshape(tuple(size[ch] if ch in kept else 1 for ch in letters)),
+                             tuple(size[ch] for ch in letters))
+        if letters != sub:
+            c = _einsum_diagonal_embed(c, letters, sub, size, _dtype(g))
         cots.append(c)  # at the broadcast sizes: the sweep sums size-1 axes back (broadcasting)
     return tuple(cots)
+
+
+def _einsum_diagonal_embed(c, letters: str, sub: str, size: dict, dtype):
+    """The adjoint of taking a diagonal: `c` (indexed by `letters`) placed on the diagonal of an
+    operand indexed by `sub`, zeros elsewhere; each repeat of a letter gets a fresh letter tied
+    to the first by an identity matrix."""
+    fresh = iter(c for c in string.ascii_letters if c not in sub)
+    seen, target, ties = set(), "", []
+    for ch in sub:
+        if ch in seen:
+            k = next(fresh)
+            target += k
+            ties.append(ch + k)
+        else:
+            seen.add(ch)
+            target += ch
+    eyes = [np.eye(size[t[0]], dtype=dtype) for t in ties]
+    return _einsum_p(c, *eyes, subscripts=",".join([letters] + ties) + "->" + target)
 
 
 _einsum_p = defop(_einsum, einsum_vjp, "einsum", broadcasting=True)
 
 
-def einsum(subscripts: str, *xs):
-    """NumPy's einsum (explicit or implicit mode, '...' allowed), differentiable in every operand
-    except one with a repeated index (a diagonal), which raises NotImplementedError."""
+def einsum(subscripts, *xs):
+    """NumPy's einsum, differentiable in every operand: explicit or implicit mode, '...', repeated
+    indices (``einsum('ii->i', a)``, a diagonal), and NumPy's sublist form
+    ``einsum(a, [0, 1], b, [1, 2], [0, 2])`` (integers for letters, ``...`` for an ellipsis)."""
+    if not isinstance(subscripts, str):
+        subscripts, xs = _einsum_sublists((subscripts, *xs))
     return _einsum_p(*xs, subscripts=subscripts)
+
+
+def _einsum_sublists(args: tuple) -> tuple[str, tuple]:
+    """NumPy's sublist form (operand, sublist, operand, sublist, ..., [output]) as subscripts."""
+    def letters(sublist) -> str:
+        try:
+            return "".join("..." if v is Ellipsis else string.ascii_letters[v] for v in sublist)
+        except (TypeError, IndexError):
+            raise ValueError(f"einsum: a sublist holds integers in [0, 52) or Ellipsis, got "
+                             f"{sublist!r}") from None
+
+    xs, subs = args[0:len(args) - len(args) % 2:2], args[1::2]
+    out = "->" + letters(args[-1]) if len(args) % 2 else ""
+    if len(args) % 2:
+        subs = subs[:len(xs)]
+    return ",".join(letters(s) for s in subs) + out, xs
 
 
 # ---- reductions --------------------------------------------------------------------------------
@@ -605,21 +641,49 @@ def stack(xs, axis: int = 0):
     return _stack(*xs, axis=axis)
 
 
-def _pad_fwd(x, *, pad_width):
+def _pad_fwd(x, *, pad_width, mode="constant", constant_values=0):
     x = np.asarray(x)
+    if mode != "constant" or constant_values != 0:
+        fill = {"constant_values": constant_values} if mode == "constant" else {}
+        return np.pad(x, pad_width, mode=mode, **fill)
     out = np.zeros(tuple(n + b + a for n, (b, a) in zip(x.shape, pad_width, strict=True)), dtype=x.dtype)
     out[tuple(slice(b, b + n) for n, (b, _) in zip(x.shape, pad_width, strict=True))] = x
     return out
 
 
-_pad = defop(_pad_fwd, lambda g, ans, x, *, pad_width: (g[tuple(
-    slice(b, b + n) for (b, _), n in zip(pad_width, _shape(x), strict=True))],), "pad", reads=())
+def _pad_source(n: int, before: int, after: int, mode: str) -> np.ndarray:
+    """For each position of an axis of length n padded by `mode` ("edge", "reflect"), the position
+    it copies: NumPy's own padding of 0..n-1, so widths past the axis follow NumPy's rules."""
+    return np.pad(np.arange(n), (before, after), mode=mode)
 
 
-def pad(x, pad_width):
-    """Zero padding with NumPy's per-axis ``(before, after)`` pairs (an int or one pair applies to
-    every axis)."""
+def pad_vjp(g, ans, x, *, pad_width, mode="constant", constant_values=0):
+    shape = _shape(x)
+    if mode == "constant":  # the fill is constant: the cotangent of x is the middle
+        return (g[tuple(slice(b, b + n) for (b, _), n in zip(pad_width, shape, strict=True))],)
+    # edge/reflect copy positions of x: axis by axis, the copies' cotangents add onto their sources
+    for k, ((b, a), n) in enumerate(zip(pad_width, shape, strict=True)):
+        if b or a:
+            g = _scatter_add(g, index=(slice(None),) * k + (_pad_source(n, b, a, mode),),
+                             shape=shape[:k + 1] + _shape(g)[k + 1:])
+    return (g,)
+
+
+_pad = defop(_pad_fwd, pad_vjp, "pad", reads=())
+_PAD_MODES = ("constant", "edge", "reflect")
+
+
+def pad(x, pad_width, mode: str = "constant", constant_values=0):
+    """Pad with NumPy's per-axis ``(before, after)`` pairs (an int or one pair applies to every
+    axis), like ``np.pad``. Modes: "constant" fills with `constant_values` (a number or NumPy's
+    per-axis pairs; constants, not differentiated), "edge" repeats the edge value, "reflect"
+    mirrors about the edge without repeating it (NumPy's default ``reflect_type="even"``); widths
+    past the axis follow NumPy's rules. The VJP of "edge" and "reflect" adds the cotangent of
+    every padded copy onto the position it copies."""
     nd = np.ndim(_raw(x))
+    if mode not in _PAD_MODES:
+        raise ValueError(f"pad: mode {mode!r} is not supported; supported modes: "
+                         f"{', '.join(map(repr, _PAD_MODES))}")
     try:
         pw = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (nd, 2))
     except ValueError:
@@ -627,7 +691,26 @@ def pad(x, pad_width):
                          "give one (before, after) pair per axis") from None
     if (pw < 0).any():
         raise ValueError(f"pad: pad_width {pad_width!r} has negative entries")
-    return _pad(x, pad_width=tuple((int(b), int(a)) for b, a in pw))
+    pad_width = tuple((int(b), int(a)) for b, a in pw)
+    if mode != "constant":
+        if np.any(np.asarray(_raw(constant_values)) != 0):
+            raise ValueError(f"pad: constant_values applies to mode='constant' only, not {mode!r}")
+        empty = [k for k, (n, (b, a)) in enumerate(zip(_shape(x), pad_width, strict=True))
+                 if n == 0 and b + a]
+        if empty:
+            raise ValueError(f"pad: cannot pad the empty axis {empty[0]} of shape {_shape(x)} with mode "
+                             f"{mode!r} (there is nothing to copy); use mode='constant'")
+        return _pad(x, pad_width=pad_width, mode=mode)
+    if isinstance(constant_values, Tensor) and constant_values.requires_grad:
+        raise TypeError("pad: constant_values requires grad, but pad's fill values are constants; "
+                        "pad with zeros and add a differentiable fill instead")
+    try:
+        fill = np.broadcast_to(np.asarray(_raw(constant_values)), (nd, 2))
+    except ValueError:
+        raise ValueError(f"pad: constant_values {constant_values!r} does not fit an array of {nd} "
+                         "dimensions; give a number or one (before, after) pair per axis") from None
+    fill = 0 if not fill.any() else tuple((b.item(), a.item()) for b, a in fill)
+    return _pad(x, pad_width=pad_width, mode=mode, constant_values=fill)
 
 
 # ---- windows, pooling, convolution: kernels (kernels.py) wrapped as adjoint pairs --------------
@@ -790,6 +873,9 @@ class _TensorMethods:
         return self.data.item()
 
     def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        """Explicit conversion (``np.asarray(t)``, ``np.array(t)``): the data, with no gradient.
+        NumPy's functions called on a Tensor do not convert it: they run the engine's op or are
+        refused (Note [no silent gradient loss] in numpy_dispatch.py)."""
         if dtype is not None and dtype != self.data.dtype:
             return self.data.astype(dtype)
         return self.data.copy() if copy else self.data

@@ -11,6 +11,23 @@ import numpy as np
 from .graph import Node, local
 from .tensor import Tensor
 
+_SEQUENCES = (list, tuple)
+
+
+def _holds_tensor(seq) -> bool:
+    """Does a (nested) list or tuple hold a Tensor? NumPy would turn it into a plain array."""
+    for v in seq:
+        if isinstance(v, Tensor) or (type(v) in _SEQUENCES and _holds_tensor(v)):
+            return True
+    return False
+
+
+def _sequence_error(name: str, i: int) -> TypeError:
+    return TypeError(
+        f"{name}: input {i} is a list or tuple holding Tensors; NumPy would turn it into a plain "
+        "array and the gradient would be lost. Make it one Tensor first: ag.array([...]) for a "
+        "nested list, ag.stack([...]) for a list of same-shape Tensors")
+
 
 class Primitive:
     """A differentiable function: a NumPy forward plus a vector-Jacobian product (VJP).
@@ -76,22 +93,32 @@ class Primitive:
         return result
 
     def __call__(self, *args, **kwargs):
+        raw, needs, tensors = [], [], False
         for a in args:
             if isinstance(a, Tensor):
-                break
-        else:  # no Tensor: plain arrays in, plain array out (the rules of a first-order sweep)
+                raw.append(a.data)
+                needs.append(a.requires_grad)
+                tensors = True
+            else:
+                if type(a) in _SEQUENCES and _holds_tensor(a):
+                    raise _sequence_error(self.name, len(raw))
+                raw.append(a)
+                needs.append(False)
+        if kwargs:
+            for key, v in kwargs.items():
+                if isinstance(v, Tensor) or (type(v) in _SEQUENCES and _holds_tensor(v)):
+                    raise TypeError(f"{self.name}: keyword argument '{key}' holds a Tensor; keyword "
+                                    "arguments of a primitive are constants (no gradient flows to "
+                                    "them): pass it positionally, or pass its .data if it is constant")
+        if not tensors:  # plain arrays in, plain array out (the rules of a first-order sweep)
             return self.forward(*args, **kwargs)[0] if self.saves else self.fun(*args, **kwargs)
-        raw, needs = [], []
-        for a in args:
-            is_tensor = isinstance(a, Tensor)
-            raw.append(a.data if is_tensor else a)
-            needs.append(is_tensor and a.requires_grad)
         try:
             ans, saved = self.forward(*raw, **kwargs) if self.saves else (self.fun(*raw, **kwargs), None)
         except ValueError as e:  # NumPy's shape errors do not name our op
             msg = str(e).removeprefix(f"{self.name}: ")  # a rule's own message may name it already
             shapes = ", ".join(str(np.shape(r)) for r in raw)
-            raise ValueError(f"{self.name}: {msg} (input shapes: {shapes})") from None
+            kind = type(e) if type(e).__init__ is ValueError.__init__ else ValueError  # LinAlgError stays
+            raise kind(f"{self.name}: {msg} (input shapes: {shapes})") from None
         if type(ans) is not np.ndarray:
             ans = np.asarray(ans)
         for r in raw:

@@ -24,7 +24,6 @@ class Tensor:
     """
 
     __slots__ = ("data", "grad", "requires_grad", "_node", "__weakref__")
-    __array_ufunc__ = None  # `ndarray + Tensor` calls Tensor.__radd__, not NumPy's loop
     __hash__ = object.__hash__  # Tensors hash by identity (`==` is elementwise)
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype=None) -> None:

@@ -380,7 +380,7 @@ def main(argv: list[str] | None = None) -> int:
     limiter = pin_threads()
     # Note [allocator]: one process-wide setting for every peer alike (the NumPy floor and HIPS
     # autograd gain from it too; torch and JAX bring their own allocators). See
-    # autograd_core/allocator.py for why a tape needs it.
+    # autograd_core/numpy_memory.py for why a tape needs it.
     if not args.default_allocator:
         from autograd_core import tune_allocator
         ALLOCATOR["tuned"] = tune_allocator()

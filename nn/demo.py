@@ -294,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the demo; returns the exit status (1 when the gradient check fails)."""
     args = parse_args(argv)
     t_start = time.perf_counter()
-    ag.tune_allocator()  # a tape keeps many arrays alive: keep freed memory (autograd_core/allocator.py)
+    ag.tune_allocator()  # a tape keeps many arrays alive: keep freed memory (autograd_core/numpy_memory.py)
     kind, cfg = args.model, CONFIGS[args.model]
     epochs = args.epochs or cfg["epochs"]
     out = Path(args.out)

@@ -203,6 +203,7 @@ def _numpy_namespace(typed: bool) -> dict:
 
     helpers = (np_clip, np_sum_to, np_linear, np_conv, np_avg_pool, np_softmax_cross_entropy, np_windows,
                np_logsumexp, np_softmax, np_log_softmax, np_sigmoid)
+    helpers += random_graph_specs_math.NUMPY_HELPERS  # erf, digamma, ...: NumPy has none
     return {"np": np, "cast": cast, **{f.__name__: f for f in helpers}}
 
 
@@ -841,7 +842,9 @@ def pick_softmax(b: Builder) -> Pick | None:
 
 EINSUM = ("ij,jk->ik", "ij,jk", "bij,bjk->bik", "ij,ij->", "ij->i", "ji", "ij,k->i", "i,j->ij",
           "ij,jk,kl->il", "ijk,ik->j", "...ij,...jk->...ik", "...ij,...j->...i", "...ij,...jk->...",
-          "...i,...i->...", "i...->...")
+          "...i,...i->...", "i...->...",
+          # repeated indices (diagonals, traces) beside other operands
+          "ii->i", "ii", "iij,j->ij", "...ii->...i", "ij,jj->i")
 
 
 def pick_einsum(b: Builder) -> Pick | None:
@@ -1243,7 +1246,7 @@ SPEC_ROWS: list[OpSpec] = [
            "np.concatenate([{args}], axis={axis})", "t_cat([{args}], {axis})"),
     OpSpec("stack", pick_stack, ("ag.stack([{args}]{kw_})",), "np.stack([{args}]{kw_})",
            "torch.stack([{args}], dim={axis})"),
-    OpSpec("pad", pick_pad, ("ag.pad({0}, {pad_width})",), "np.pad({0}, {pad_width})", "t_pad({0}, {pad_t})"),
+    # pad: its row (every mode) is in random_graph_specs_array.py
     OpSpec("getitem", pick_getitem, ("{0}[{idx}]", "ag.getitem({0}, {idx_obj})"), "{0}[{np_idx}]",
            "{0}[{idx_t}]", 2),
     # windows, convolution, fused layers
