@@ -27,3 +27,14 @@ def test_docstring_examples(name):
         runner.run(test)
     result = runner.summarize(verbose=False)
     assert result.failed == 0, f"{result.failed} of {result.attempted} docstring examples in {name} failed"
+
+
+def test_docs_ops_md_lists_every_public_op():
+    """docs/ops.md (written by docs/make_ops_md.py) lists every op of the rule table."""
+    from pathlib import Path
+
+    from autograd_core import rules
+
+    text = (Path(__file__).resolve().parent.parent / "docs" / "ops.md").read_text()
+    missing = [name for name in rules.QUALIFIED if f"`ag.{name}(" not in text]
+    assert not missing, f"run `python docs/make_ops_md.py`: docs/ops.md lacks {missing}"
