@@ -2,8 +2,8 @@
 
 Nodes are stamped with the dotted path of the `nn` module that made them (`module_scope`) and,
 on request, with the user's forward source line (`record_source`); graph pictures, gradient-check
-reports and backward errors cite both. `detect_anomaly` finds the first op whose backward
-produced NaN or Inf:
+reports and backward errors cite both. `detect_anomaly` finds the first op whose forward or
+backward produced NaN or Inf:
 
 >>> x = ag.tensor([0.0, 4.0], requires_grad=True)
 >>> with ag.detect_anomaly():
@@ -12,9 +12,11 @@ produced NaN or Inf:
 Traceback (most recent call last):
 FloatingPointError: backward of 'sqrt' ... produced inf ... forward at ...
 
-Off by default. The sweep (backward.py `sweep`) reads `state.enabled` once per sweep; only when
-it is on does it wrap its per-node VJP with `checked`, so an ordinary backward pays one
-attribute read and nothing per op. The flag is thread-local, like the engine's recording state.
+Off by default. Forward: detect_anomaly's source hook (`forward_hook`, called by `Node` for each
+recorded op) stamps the line and checks the op's output. Backward: the sweep (backward.py
+`sweep`) reads `state.enabled` once per sweep; only when it is on does it wrap its per-node VJP
+with `checked`, so an ordinary backward pays one attribute read and nothing per op. The flags
+are thread-local, like the engine's recording state.
 """
 
 from __future__ import annotations
@@ -39,8 +41,9 @@ def register_library_dir(path: str) -> None:
     _library_dirs.append(os.path.dirname(os.path.abspath(path)))
 
 
-def _call_site() -> str | None:
-    """file:line of the innermost frame outside the engine and registered library code."""
+def _call_site(node=None) -> str | None:
+    """file:line of the innermost frame outside the engine and registered library code (called
+    with the node being recorded, which detect_anomaly's hook also checks)."""
     f = sys._getframe(1)
     while f is not None and f.f_code.co_filename.startswith(tuple(_library_dirs)):
         f = f.f_back
@@ -81,6 +84,7 @@ class record_source(_Switch):
 
 class _AnomalyState(threading.local):
     enabled = False  # read by backward.sweep once per sweep
+    in_vjp = 0  # > 0 while a checked VJP runs: its ops' outputs are cotangents, checked there
 
 
 state = _AnomalyState()
@@ -88,22 +92,37 @@ state = _AnomalyState()
 
 class detect_anomaly:
     """Context manager (and decorator): while it is active, forward nodes record their source
-    line (`ag.record_source`) and every backward sweep checks each VJP's cotangents.
+    line (`ag.record_source`), each recorded op's output is checked, and every backward sweep
+    checks each VJP's cotangents.
 
-    The first op whose backward produces a NaN or Inf cotangent raises `FloatingPointError`
-    naming the op, its nn module path (``node.module``) and the forward line that called it
-    (``node.source``). NumPy's own divide/overflow/invalid warnings are silenced inside a checked
-    VJP: the check replaces them with an error that says where. Costs a stack walk per recorded
-    op and an ``isfinite`` per cotangent, so use it to debug, not to train.
+    Forward (``check_forward=True``, as JAX's ``jax_debug_nans``): the first recorded op whose
+    output holds NaN or Inf raises `FloatingPointError` naming the op, its nn module path
+    (``node.module``), its forward line (``node.source``) and the first bad index. If an input
+    already held NaN/Inf, the error says which one and where that value came from: a constant or
+    data Tensor (the NaN entered with the data), a leaf such as a parameter, or an op recorded
+    before detect_anomaly was on; otherwise it shows the inputs' values at that index (log of a
+    negative number, 0/0). Only recorded ops are checked (some input requires grad; not under
+    ``no_grad``). A NaN/Inf a later op masks on purpose (``where(x > 0, log(x), 0)``, a −inf
+    attention mask) is reported too: pass ``check_forward=False`` to check backward only.
+
+    Backward: the first op whose backward produces a NaN or Inf cotangent raises
+    `FloatingPointError` naming the op, its module path and forward line. NumPy's own
+    divide/overflow/invalid warnings are silenced inside a checked VJP: the check replaces them
+    with an error that says where (a forward's warnings are NumPy's, printed before the error).
+    Costs a stack walk and an ``isfinite`` per recorded op and per cotangent, so use it to
+    debug, not to train.
     """
 
-    def __init__(self, enabled: bool = True) -> None:
+    def __init__(self, enabled: bool = True, check_forward: bool = True) -> None:
         self.enabled = enabled
+        self.check_forward = check_forward
 
     def __enter__(self) -> detect_anomaly:
         self._prev = state.enabled
         state.enabled = self.enabled
         self._source = record_source(True)
+        if self.check_forward:
+            self._source.value = forward_hook
         if self.enabled:
             self._source.__enter__()
         return self
@@ -115,7 +134,7 @@ class detect_anomaly:
 
     def __call__(self, fun):
         def wrapper(*args, **kwargs):
-            with detect_anomaly(self.enabled):
+            with detect_anomaly(self.enabled, self.check_forward):
                 return fun(*args, **kwargs)
 
         wrapper.__wrapped__ = fun
@@ -141,6 +160,79 @@ def _where(node: Node) -> str:
     return f"{module}; {source}"
 
 
+def _first_bad(a: np.ndarray) -> tuple[int, ...]:
+    """The first index (C order) of a non-finite entry of `a`."""
+    return tuple(int(i) for i in np.argwhere(~np.isfinite(a))[0])
+
+
+def _inputs(node: Node) -> list[tuple[str, Any]]:
+    """(label, value) of each input of `node`, a sequence input (concatenate's) item by item."""
+    out = []
+    for i, v in enumerate(node.inputs):
+        label = node.prim.input_label(i)
+        if isinstance(v, (list, tuple)):
+            out += [(f"{label}[{j}]", item) for j, item in enumerate(v)]
+        else:
+            out.append((label, v))
+    return out
+
+
+def _origin(v) -> str:
+    """Where an input holding NaN/Inf got it from, as far as the graph knows."""
+    if not isinstance(v, Tensor):
+        return "a constant (an array passed in, not a Tensor): the value entered with the data"
+    if v.node is not None:
+        n = v.node
+        where = f"forward at {n.source}" if n.source else "recorded outside detect_anomaly"
+        return (f"the output of '{n.op}' (node #{n.index}, {where}), which was not checked: "
+                "run its forward inside detect_anomaly to see where it came from")
+    if v.requires_grad:
+        return ("a leaf Tensor with requires_grad=True (a parameter?): it held the value before "
+                "this forward (a diverged optimizer step, or bad initial values)")
+    return ("a Tensor no recorded op made (data, e.g. ag.tensor(x), or computed under no_grad): "
+            "the value entered with the data")
+
+
+def _forward_report(node: Node) -> str:
+    """The message for a node whose forward output holds NaN/Inf."""
+    ans = node.ans
+    idx = _first_bad(ans)
+    head = (f"detect_anomaly: the forward of '{node.op}' (node #{node.index}, output "
+            f"{ans.shape} {ans.dtype}) produced {_bad(ans)}, first at index {idx}, {_where(node)}")
+    culprits, values = [], []
+    elementwise = node.prim.broadcasting or isinstance(node.prim.fun, np.ufunc)
+    for label, v in _inputs(node):
+        a = v.data if isinstance(v, Tensor) else v
+        if not isinstance(a, np.ndarray) and not isinstance(a, (float, np.floating)):
+            continue
+        a = np.asarray(a)
+        if a.dtype.kind not in "fc":
+            continue
+        bad = _bad(a)
+        if bad is not None:
+            culprits.append(f"{label} (shape {a.shape}) already held {bad} (first at index "
+                            f"{_first_bad(a) if a.ndim else ()}): it is {_origin(v)}")
+        elif elementwise and a.size and len(values) < 4:  # the inputs where the output went bad
+            values.append(f"{label} = {np.broadcast_to(a, ans.shape)[idx].item()!r}")
+    if culprits:
+        return f"{head}. Its " + "; its ".join(culprits)
+    there = f" ({', '.join(values)} there)" if values else ""
+    return f"{head}, from finite inputs{there}: this op is where it first appears"
+
+
+def forward_hook(node: Node) -> str | None:
+    """detect_anomaly's source hook (`Node` calls it for each recorded op): the forward line,
+    after checking the op's output for NaN/Inf (`FloatingPointError`, see `detect_anomaly`)."""
+    source = _call_site()
+    ans = node.ans
+    if state.in_vjp or ans.dtype.kind != "f" or np.isfinite(ans).all():
+        return source  # (ops recorded by a create_graph sweep's VJPs: checked as cotangents)
+    node.source = source
+    message = _forward_report(node)
+    node.release()  # the half-made node holds locks on the inputs: give them back now
+    raise FloatingPointError(message)
+
+
 def checked(node_vjp: Callable) -> Callable:
     """Wrap the sweep's per-node VJP so it raises at the first non-finite cotangent."""
 
@@ -152,8 +244,12 @@ def checked(node_vjp: Callable) -> Callable:
                 f"output {node.out_shape}) already holds {bad}: the grad passed to backward() "
                 f"is not finite ({_where(node)})"
             )
-        with np.errstate(divide="ignore", over="ignore", under="ignore", invalid="ignore"):
-            cots = node_vjp(node, g, create_graph)
+        state.in_vjp += 1
+        try:
+            with np.errstate(divide="ignore", over="ignore", under="ignore", invalid="ignore"):
+                cots = node_vjp(node, g, create_graph)
+        finally:
+            state.in_vjp -= 1
         for i, (t, c, need) in enumerate(zip(node.inputs, cots, node.needs, strict=True)):
             bad = None if c is None or not need else _bad(c)
             if bad is None:

@@ -7,6 +7,12 @@ its cotangent is complete when it is popped. No recursion and no collection pass
 100,000 ops works at the default recursion limit), and each node is released right after its
 VJP has run, so saved arrays are freed while the sweep goes on. Cotangents live in one dict keyed
 by node (a non-leaf Tensor is the output of exactly one node) or, for leaves, by the Tensor.
+
+Note [the graph outlives backward]: releasing a node frees its saved arrays and the op outputs
+it took as inputs, but it keeps which node made each of them (and its leaves and constants), as
+PyTorch's grad_fn graph does: a picture drawn after backward shows the whole graph. That record
+holds no activations, and it goes when the output is dropped. With `grad_norms` switched on in
+the recording state, the sweep also keeps each node's cotangent norm (`Node.grad_norm`).
 """
 
 from __future__ import annotations
@@ -78,6 +84,9 @@ def sweep(outputs: list[Tensor], seeds: list, *, release: bool, create_graph: bo
                 raise released_error(node)
             g = cot.pop(node)
             if g is not None and (only is None or node in only):
+                if rec.grad_norms:
+                    a = g.data if isinstance(g, Tensor) else g  # (in float64: float32 squares overflow)
+                    node.grad_norm = float(np.sqrt(np.square(a, dtype=np.float64).sum()))
                 if node in keep:
                     kept[node] = g  # complete: every node after it has been applied
                 cots = vjp(node, g, create_graph)
@@ -86,6 +95,7 @@ def sweep(outputs: list[Tensor], seeds: list, *, release: bool, create_graph: bo
             else:
                 continue
             inputs, needs = node.inputs, node.needs
+            parents = list(inputs) if release else None
             for i in range(len(inputs)):
                 if needs[i]:  # add the cotangent into the input's, fitted to its shape and dtype
                     t, c = inputs[i], cots[i]
@@ -93,6 +103,8 @@ def sweep(outputs: list[Tensor], seeds: list, *, release: bool, create_graph: bo
                                           or c.shape != t.data.shape or c.dtype != t.data.dtype):
                         c = fit(c, t, node, i, create_graph)
                     key = t._node or t
+                    if release and key is not t:
+                        parents[i] = key  # what the picture after backward keeps of it
                     if key not in cot:
                         cot[key] = c
                         if key is t._node:  # reached for the first time: its VJP will run
@@ -100,7 +112,7 @@ def sweep(outputs: list[Tensor], seeds: list, *, release: bool, create_graph: bo
                     elif c is not None:
                         cot[key] = c if cot[key] is None else cot[key] + c
             if release:
-                node.release()
+                node.release(parents)
     finally:
         rec.enabled = prev
         if release:  # after an error: the nodes still waiting

@@ -26,13 +26,14 @@ _counter = itertools.count()  # next() on itertools.count is atomic under the GI
 class _Recording:
     """One thread's recording state (a plain object: one thread-local read per op, then slots)."""
 
-    __slots__ = ("enabled", "tapes", "scope", "source")
+    __slots__ = ("enabled", "tapes", "scope", "source", "grad_norms")
 
     def __init__(self) -> None:
         self.enabled = True  # off under no_grad
         self.tapes: list = []  # open `with Tape()` blocks
         self.scope: list[str] = []  # module paths (nn pushes one per Module call), innermost last
         self.source = None  # None, or a function giving the forward's source line (record_source)
+        self.grad_norms = False  # the sweep keeps each node's ‖cotangent‖ (Node.grad_norm)
 
 
 class _Local(threading.local):
@@ -47,21 +48,22 @@ class Node:
     """One recorded primitive call: ``ans = prim(*inputs, **kwargs)``. `inputs` are the call's
     arguments as given (Tensors or constants), `args` the arrays the forward computed with (what
     the VJP gets in a first-order sweep); `needs[i]`: does input i need a cotangent. Release drops
-    these (that frees the memory); `op`, `out_shape` and `out_dtype` remain."""
+    these (that frees the memory); `op`, `out_shape`, `out_dtype` and, after a sweep, the record
+    of which node or leaf fed each input remain (Note [the graph outlives backward])."""
 
     __slots__ = ("index", "prim", "inputs", "args", "kwargs", "ans", "needs", "saved", "locks",
-                 "module", "source", "_out", "_shape", "_dtype", "__weakref__")
+                 "module", "source", "grad_norm", "_out", "_shape", "_dtype", "__weakref__")
 
     def __init__(self, prim, inputs: tuple, args: list, kwargs: dict, ans: np.ndarray,
                  needs: tuple[bool, ...], saved, rec: _Recording) -> None:
         self.index = next(_counter)
         self.prim, self.inputs, self.args, self.kwargs = prim, inputs, args, kwargs
-        self.ans, self.needs, self.saved, self._out = ans, needs, saved, None
+        self.ans, self.needs, self.saved, self._out, self.grad_norm = ans, needs, saved, None, None
         ans.setflags(False)  # write=False: ours (Note [saved arrays are read-only])
         reads = prim.reads
         self.locks = lock_all(reads, args, ans) if reads != () or ans.base is not None else None
         self.module = rec.scope[-1] if rec.scope else None
-        self.source = rec.source() if rec.source else None
+        self.source = rec.source(self) if rec.source else None  # (record_source; anomaly checks)
 
     @property
     def op(self) -> str:
@@ -82,11 +84,14 @@ class Node:
     out_shape = property(lambda self: self._shape if self.ans is None else self.ans.shape)
     out_dtype = property(lambda self: self._dtype if self.ans is None else self.ans.dtype)
 
-    def release(self) -> None:
-        """Drop what backward needed (saved arrays, inputs) and the locks on them."""
+    def release(self, parents: list | None = None) -> None:
+        """Drop what backward needed (saved arrays, input Tensors) and the locks on them. A sweep
+        passes `parents`, the inputs with each op output replaced by the node that made it
+        (Note [the graph outlives backward]); without them the inputs go too."""
         if self.ans is not None:
             self._shape, self._dtype = self.ans.shape, self.ans.dtype
-        self.inputs = self.args = self.ans = self.saved = self.locks = None
+        self.inputs = parents
+        self.args = self.ans = self.saved = self.locks = None
 
     def __repr__(self) -> str:
         return f"<Node #{self.index} {self.op} -> {self.out_shape} {self.out_dtype}>"

@@ -22,10 +22,21 @@ import numpy as np
 
 from . import ops
 from .numpy_data import as_array
-from .primitive import defop, rule_table
+from .primitive import _sequence_error, defop, rule_table
 from .tensor import Tensor, attach_methods
 
 _shape, _raw = ops._shape, ops._raw
+
+
+def _array_like(op: str, a):
+    """A Tensor or an array as given; other data (a list of numbers) as NumPy's array of it, as
+    NumPy's functions take it. A list holding Tensors is refused naming `op` (np.asarray would
+    drop their gradients)."""
+    if isinstance(a, (Tensor, np.ndarray)):
+        return a
+    if _holds_tensor(a):
+        raise _sequence_error(op, 0)
+    return np.asarray(a)
 
 
 def _axis(op: str, axis, ndim: int) -> int:
@@ -186,6 +197,7 @@ def tile(A, reps):
 
 
 def _split(op: str, ary, indices_or_sections, axis: int, equal: bool) -> list:
+    ary = _array_like(op, ary)
     shape = _shape(ary)
     ax = _axis(op, axis, len(shape))
     n = shape[ax]
@@ -218,6 +230,7 @@ def array_split(ary, indices_or_sections, axis: int = 0) -> list:
 def flip(m, axis=None):
     """Reverse the order of elements along `axis` (None: every axis; an int or a tuple), like
     ``np.flip`` (a getitem of negative-step slices)."""
+    m = _array_like("flip", m)
     nd = len(_shape(m))
     axes = range(nd) if axis is None else _axes("flip", axis, nd)
     return ops.getitem(m, (Ellipsis,) + tuple(slice(None, None, -1) if k in axes else slice(None)
@@ -285,6 +298,7 @@ def take_along_axis(arr, indices, axis: int | None = -1):
     ``np.take_along_axis``: `indices` has arr's number of axes and broadcasts against it on the
     others (axis=None: arr flattened, indices 1-D). A getitem with open grids on the other axes,
     so repeated indices add their cotangents up in backward."""
+    arr = _array_like("take_along_axis", arr)
     idx = _integers("take_along_axis", "indices", indices)
     if axis is None:
         if idx.ndim != 1:

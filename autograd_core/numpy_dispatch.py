@@ -11,10 +11,15 @@ would silently be lost (worse than any error). So Tensor implements NumPy's two 
 - A NumPy function the engine has no op for runs on the arrays when its result can carry no
   gradient (integers, bools, shapes: `np.argmax`, `np.isnan`, `np.shape`, `np.allclose`), or when
   no input requires grad with recording on; a floating result from a Tensor that requires grad
-  raises a TypeError naming the function.
-Explicit conversion stays explicit: `np.asarray(t)`, `np.array(t)` and `t.numpy()` give the data
-(no gradient), as documented on `Tensor.__array__`. Lists holding Tensors given to an op are
-refused by the primitive itself (primitive.py), since NumPy would convert them element by element.
+  raises a TypeError naming the function. `np.zeros_like(t)` and its kin read t's shape only.
+- A NumPy function that writes in place (`np.copyto`, `np.put`, `np.add.at`, any `out=`) is
+  refused before it writes: into a Tensor it would change data under the graph, and a Tensor's
+  values written into an array would lose their gradient.
+Conversion is explicit: `t.data`, `t.numpy()` and `t.detach()` give the data (no gradient);
+`np.asarray(t)`/`np.array(t)` of a Tensor that requires grad is refused while recording (it
+converts under `no_grad`), as documented on `Tensor.__array__`. Lists holding Tensors given to an
+op are refused by the primitive itself (primitive.py), since NumPy would convert them element by
+element.
 """
 
 from __future__ import annotations
@@ -34,6 +39,19 @@ _UFUNC_ALIASES = {"absolute": "abs", "true_divide": "divide"}
 _SYNONYMS = {"a": "x", "array": "x", "arrays": "xs", "m": "x", "a_min": "lo", "a_max": "hi",
              "min": "lo", "max": "hi", "x1": "x", "x2": "y", "newshape": "shape"}
 _COMPARISONS = {np.less, np.less_equal, np.greater, np.greater_equal, np.equal, np.not_equal}
+# NumPy's functions whose result depends on the first argument's shape and dtype only, not on its
+# values: a constant, with no gradient to lose (np.zeros_like(t) is a common idiom)
+_SHAPE_ONLY = {"zeros_like", "ones_like", "empty_like", "full_like"}
+# NumPy's functions that write into their first argument (np.add.at too, a ufunc method)
+_IN_PLACE = {"copyto", "put", "place", "putmask", "put_along_axis", "fill_diagonal"}
+
+
+def _in_place_error(what: str) -> TypeError:
+    return TypeError(
+        f"{what} with Tensors writes in place: a Tensor written into would change under the graph "
+        "(Tensors are not written in place), and a Tensor's values written into an array lose "
+        "their gradient. Build the result with the engine's ops (ag.where, ag.stack, "
+        "ag.concatenate, ag.pad, ...), or pass t.data where you mean a constant")
 
 
 def _engine_op(name: str, namespace: str | None = None):
@@ -71,15 +89,18 @@ def _floating(result) -> bool:
     return np.asarray(result).dtype.kind in "fc"
 
 
-def _without_op(what: str, fun, args: tuple, kwargs: dict):
-    """A NumPy function the engine has no op for: run it on the arrays if no gradient is lost."""
+def _without_op(what: str, fun, args: tuple, kwargs: dict, shape_only: bool = False):
+    """A NumPy function the engine has no op for: run it on the arrays if no gradient is lost
+    (with `shape_only`, the first argument's values do not matter: only the others are checked)."""
     result = fun(*_unwrap(args), **_unwrap(kwargs))
+    if shape_only:  # np.zeros_like(a=t) names it "a"
+        args, kwargs = args[1:], {k: v for k, v in kwargs.items() if k != "a"}
     if _needs_grad(args) or _needs_grad(kwargs.values()):
         if _floating(result):
             raise TypeError(
                 f"{what} on a Tensor that requires grad: the engine has no op for it, and its "
                 "result would silently carry no gradient. Write it with the engine's ops (ag.*), "
-                "or convert explicitly with np.asarray(t) (or t.detach()) if you mean a constant")
+                "or pass t.data (or t.detach()) if you mean a constant")
     return result
 
 
@@ -88,7 +109,10 @@ def _array_ufunc(self, ufunc, method, *inputs, **kwargs):
     if kwargs.get("out") is not None:
         raise TypeError(f"{what}(..., out=...) with Tensors: Tensors are not written in place; "
                         f"use the result, e.g. y = np.{ufunc.__name__}(x)")
-    op = None if method != "__call__" else _engine_op(_UFUNC_ALIASES.get(ufunc.__name__, ufunc.__name__))
+    if method == "at":
+        raise _in_place_error(what)
+    name = _UFUNC_ALIASES.get(ufunc.__name__, ufunc.__name__)
+    op = None if method != "__call__" else _engine_op(name)
     if ufunc in _COMPARISONS:  # a bool Tensor, as the operators give
         return Tensor._of(ufunc(*_unwrap(inputs)))
     if op is None:
@@ -96,7 +120,7 @@ def _array_ufunc(self, ufunc, method, *inputs, **kwargs):
         return Tensor._of(result) if isinstance(result, np.ndarray) else result
     extra = sorted(k for k, v in kwargs.items() if v is not None)
     if extra:
-        raise TypeError(f"{what} with Tensors runs ag.{op.__name__}, which takes no "
+        raise TypeError(f"{what} with Tensors runs ag.{name}, which takes no "
                         f"{', '.join(extra)} argument")
     return op(*inputs)
 
@@ -109,36 +133,33 @@ def _signatures(func, op) -> tuple:
         return None, None
 
 
-def _call_engine_op(what: str, func, op, args: tuple, kwargs: dict):
-    """`op` with NumPy's arguments matched to its parameters by name (NumPy's 'a' is the op's
-    'x', ...); the first two operands by position where the names differ otherwise."""
+def _call_engine_op(what: str, engine: str, func, op, args: tuple, kwargs: dict):
+    """`op` (called `engine` in messages) with NumPy's arguments matched to its parameters by name
+    (NumPy's 'a' is the op's 'x', ...); the first two operands by position where the names differ
+    otherwise. NumPy's own **kwargs (np.pad's constant_values) are matched by name too."""
     np_sig, op_sig = _signatures(func, op)
     if np_sig is None:
         return op(*args, **kwargs)
     bound = np_sig.bind(*args, **kwargs)
     params = op_sig.parameters
-    positional, keywords = [], {}
+    positional, keywords, named = [], {}, []
     names, np_names = list(params), list(np_sig.parameters)
     for name, value in bound.arguments.items():
-        i = np_names.index(name)
         kind = np_sig.parameters[name].kind
         if kind is inspect.Parameter.VAR_POSITIONAL:
             positional.extend(value)
-            continue
-        if kind is inspect.Parameter.VAR_KEYWORD:
-            extra = {k: v for k, v in value.items() if v is not None}
-            if extra:
-                raise TypeError(f"{what} with Tensors runs ag.{op.__name__}, which takes no "
-                                f"{', '.join(sorted(extra))} argument")
-            continue
+        elif kind is inspect.Parameter.VAR_KEYWORD:
+            named += [(k, v, None) for k, v in value.items()]
+        else:
+            named.append((name, value, np_names.index(name)))
+    for name, value, i in named:
         target = name if name in params else _SYNONYMS.get(name)
-        if target not in params and i < 2 and i < len(names):
+        if target not in params and i is not None and i < 2 and i < len(names):
             target = names[i]  # the operands: np.dot(a, b) is ag.dot(x, y)
         if target not in params or target in keywords:
             if value is None:
                 continue  # NumPy's default, e.g. out=None
-            raise TypeError(f"{what} with Tensors runs ag.{op.__name__}, which takes no "
-                            f"'{name}' argument")
+            raise TypeError(f"{what} with Tensors runs {engine}, which takes no '{name}' argument")
         if params[target].kind is inspect.Parameter.POSITIONAL_ONLY:
             positional.append(value)
         else:
@@ -150,10 +171,15 @@ def _array_function(self, func, types, args, kwargs):
     module = func.__module__ or "numpy"
     namespace = module.removeprefix("numpy").lstrip(".") or None
     what = f"{module.replace('numpy', 'np', 1)}.{func.__name__}"
+    if func.__name__ in _IN_PLACE or kwargs.get("out") is not None:  # before it writes anything
+        raise _in_place_error(what)
+    if func is np.where and len(args) + len(kwargs) == 1:  # np.where(cond) is np.nonzero(cond)
+        return _without_op(what, func, args, kwargs)
     op = _engine_op(func.__name__, namespace)
     if op is None:
-        return _without_op(what, func, args, kwargs)
-    return _call_engine_op(what, func, op, args, kwargs)
+        return _without_op(what, func, args, kwargs, shape_only=func.__name__ in _SHAPE_ONLY)
+    engine = "ag." + (f"{namespace}." if namespace else "") + func.__name__
+    return _call_engine_op(what, engine, func, op, args, kwargs)
 
 
 Tensor.__array_ufunc__ = _array_ufunc

@@ -32,6 +32,7 @@ import string
 import numpy as np
 
 from . import ops
+from .numpy_array import _array_like
 from .ops import _axes, _dtype, _inverse, _keep, _raw, _shape
 from .primitive import defop, rule_table
 from .tensor import attach_methods
@@ -184,7 +185,8 @@ def kron(a, b):
 
 
 def _diagonal_transpose_fwd(g, *, shape, offset, axis1, axis2):
-    out = np.zeros(shape, dtype=np.result_type(g))
+    g = np.asarray(g)  # (diag's v may be a list of numbers)
+    out = np.zeros(shape, dtype=g.dtype)
     n = np.shape(g)[-1]
     rows, cols = np.arange(n) + max(-offset, 0), np.arange(n) + max(offset, 0)
     np.moveaxis(out, (axis1, axis2), (-2, -1))[..., rows, cols] = g  # (a view of out)
@@ -200,21 +202,26 @@ _diagonal_transpose = defop(_diagonal_transpose_fwd, lambda g, ans, x, *, shape,
     _diagonal(g, offset=offset, axis1=axis1, axis2=axis2),), "diagonal_transpose", reads=())
 
 
+def _checked_diagonal(op: str, a, offset, axis1, axis2):
+    """`_diagonal` after checking its arguments; errors name `op` (diagonal, trace)."""
+    shape = _shape(a)
+    if len(shape) < 2:
+        raise ValueError(f"{op}: needs an array of at least 2 dimensions, got shape {shape}")
+    ax1, ax2 = _axis(op, axis1, len(shape)), _axis(op, axis2, len(shape))
+    if ax1 == ax2:
+        raise ValueError(f"{op}: axis1 and axis2 are the same axis ({axis1}, {axis2})")
+    return _diagonal(a, offset=operator.index(offset), axis1=ax1, axis2=ax2)
+
+
 def diagonal(a, offset: int = 0, axis1: int = 0, axis2: int = 1):
     """NumPy's diagonal: ``a[..., i, ..., i + offset, ...]`` over axes `axis1` and `axis2`, which
     are removed; the diagonal is the last axis of the result (a read-only view, as in NumPy)."""
-    shape = _shape(a)
-    if len(shape) < 2:
-        raise ValueError(f"diagonal: needs an array of at least 2 dimensions, got shape {shape}")
-    ax1, ax2 = _axis("diagonal", axis1, len(shape)), _axis("diagonal", axis2, len(shape))
-    if ax1 == ax2:
-        raise ValueError(f"diagonal: axis1 and axis2 are the same axis ({axis1}, {axis2})")
-    return _diagonal(a, offset=operator.index(offset), axis1=ax1, axis2=ax2)
+    return _checked_diagonal("diagonal", a, offset, axis1, axis2)
 
 
 def trace(a, offset: int = 0, axis1: int = 0, axis2: int = 1):
     """NumPy's trace: the sum of `diagonal(a, offset, axis1, axis2)` along the diagonal."""
-    return ops.sum(diagonal(a, offset, axis1, axis2), axis=-1)
+    return ops.sum(_checked_diagonal("trace", a, offset, axis1, axis2), axis=-1)
 
 
 def diag(v, k: int = 0):
@@ -387,12 +394,14 @@ def std(a, axis=None, *, ddof=0, keepdims: bool = False):
 def diff(a, n: int = 1, axis: int = -1, prepend=None, append=None):
     """NumPy's diff: the n-th difference ``a[1:] - a[:-1]`` along `axis`, applied n times, after
     `prepend` and `append` (arrays, Tensors or numbers; a 0-d one is broadcast to one slice) are
-    joined to `a` along `axis`. ``n = 0`` returns `a` itself."""
+    joined to `a` along `axis`. ``n = 0`` returns `a` itself. Of bools, as NumPy: where a value
+    changes (``a[1:] != a[:-1]``)."""
     n = operator.index(n)
     if n < 0:
         raise ValueError(f"diff: order n must be non-negative, got {n}")
     if n == 0:
         return a
+    a = _array_like("diff", a)
     shape = _shape(a)
     if not shape:
         raise ValueError("diff: needs an input of at least one dimension, got a 0-d array")
@@ -413,8 +422,9 @@ def diff(a, n: int = 1, axis: int = -1, prepend=None, append=None):
     if len(pieces) > 1:
         a = ops.concatenate(pieces, axis=axis)
     later, earlier = _along(axis, slice(1, None)), _along(axis, slice(None, -1))
+    step = np.not_equal if _dtype(a) == np.bool_ else ops.subtract  # NumPy's diff of bools: changes
     for _ in range(n):
-        a = ops.subtract(a[later], a[earlier])
+        a = step(a[later], a[earlier])
     return a
 
 
@@ -436,6 +446,7 @@ _unpermute = defop(_unpermute_fwd, lambda g, ans, x, *, index, axis: (_permute(g
 
 
 def _sort_fwd(x, *, axis):
+    x = np.asarray(x)  # (a list of numbers)
     order = np.argsort(x, axis=axis, kind="stable")
     return np.take_along_axis(x, order, axis=axis), order
 

@@ -32,6 +32,7 @@ import string
 import numpy as np
 
 from . import kernels
+from .graph import local
 from .primitive import defop, rule_table
 from .tensor import Tensor, attach_methods
 
@@ -185,8 +186,17 @@ def where_vjp(g, ans, cond, x, y):
     return None, where(c, g, 0), where(c, 0, g)
 
 
-where = defop(np.where, where_vjp, "where", broadcasting=True, reads=(0,))
-where.__doc__ = "where(cond, x, y): x where cond is true, else y (NumPy broadcasting)."
+_where = defop(np.where, where_vjp, "where", broadcasting=True, reads=(0,))
+
+
+def where(condition, x=None, y=None, /):
+    """x where `condition` is true, else y (NumPy broadcasting). With the condition alone, the
+    indices where it is true (``np.nonzero``: a tuple of integer arrays, no gradient)."""
+    if x is None and y is None:
+        return np.nonzero(_raw(condition))
+    if x is None or y is None:
+        raise ValueError("where: give both x and y, or neither (then the indices are returned)")
+    return _where(condition, x, y)
 
 
 def _tie_mask(a, b, dtype):
@@ -308,7 +318,7 @@ def einsum_vjp(g, ans, *xs, subscripts, needs):
     size: dict[str, int] = {}  # each letter's size in the computation (size-1 axes broadcast)
     for sub, shape in zip(ins, shapes, strict=True):
         for c, n in zip(sub, shape, strict=True):
-            size[c] = builtins.max(size.get(c, 1), n)
+            size[c] = n if size.get(c, 1) == 1 else size[c]  # (an empty axis stays 0)
     cots = []
     for i, sub in enumerate(ins):
         if not needs[i]:
@@ -320,9 +330,10 @@ def einsum_vjp(g, ans, *xs, subscripts, needs):
         kept = "".join(c for c in letters if c in present)
         c = _einsum_p(g, *[x for _, x in others], subscripts=",".join([out] + [s for s, _ in others])
                       + "->" + kept)
-        if kept != letters:  # letters summed over in operand i alone: broadcast back
-            c = broadcast_to(c.reshape(tuple(size[ch] if ch in kept else 1 for ch in letters)),
-                             tuple(size[ch] for ch in letters))
+        if kept != letters or _shape(c) != tuple(size[ch] for ch in kept):
+            # letters summed over in operand i alone, or of size 1 wherever else they appear
+            c = broadcast_to(c.reshape(tuple(_shape(c)[kept.index(ch)] if ch in kept else 1
+                                             for ch in letters)), tuple(size[ch] for ch in letters))
         if letters != sub:
             c = _einsum_diagonal_embed(c, letters, sub, size, _dtype(g))
         cots.append(c)  # at the broadcast sizes: the sweep sums size-1 axes back (broadcasting)
@@ -489,6 +500,16 @@ def _softmax_cross_entropy(u, labels):
     if np.ndim(u) != 2 or np.shape(labels) != (np.shape(u)[0],):
         raise ValueError(f"softmax_cross_entropy: needs logits (N, K) and labels (N,), got "
                          f"{np.shape(u)} and {np.shape(labels)}")
+    labels = np.asarray(labels)
+    if labels.dtype.kind not in "iu":  # floats cannot index; bools would select, not index
+        raise TypeError(f"softmax_cross_entropy: labels must be integer class indices, got dtype "
+                        f"{labels.dtype}")
+    k = np.shape(u)[1]
+    if labels.size and (labels.min() < 0 or labels.max() >= k):  # -1 would pick the last class
+        bad = np.flatnonzero((labels < 0) | (labels >= k))
+        raise ValueError(f"softmax_cross_entropy: label {labels[bad[0]]} of sample {bad[0]} is out "
+                         f"of range: labels must lie in [0, {k}) for {k} classes (u.shape[1]); "
+                         f"{len(bad)} label(s) out of range")
     m = np.max(u, axis=1, keepdims=True)
     shifted = u - np.where(np.isfinite(m), m, 0)  # lse(u) - u_y on shifted logits: no cancellation
     e = np.exp(shifted)
@@ -506,7 +527,9 @@ def softmax_cross_entropy_vjp(g, ans, u, labels, *, saved):
 softmax_cross_entropy = defop(_softmax_cross_entropy, softmax_cross_entropy_vjp,
                               "softmax_cross_entropy", reads=(0, 1), saves=True)
 softmax_cross_entropy.__doc__ = """Per-sample log Σ_k e^{u_ik} − u_{i,y_i} for logits u (N, K) and
-integer labels (N,), stable for logits of any size; one fused node (gradient softmax(u) − onehot)."""
+integer labels (N,) in [0, K), stable for logits of any size; one fused node (gradient
+softmax(u) − onehot). A label outside [0, K) (e.g. −1, which NumPy indexing would read as the last
+class) is a ValueError naming it, non-integer labels a TypeError."""
 
 
 # ---- shape ops ---------------------------------------------------------------------------------
@@ -519,11 +542,21 @@ def reshape(x, shape):
     return _reshape(x, shape=(shape,) if isinstance(shape, (int, np.integer)) else tuple(shape))
 
 
-def expand_dims(x, axis: int):
-    """Insert a size-1 axis (a reshape)."""
-    shape = list(_shape(x))
-    shape.insert(axis if axis >= 0 else len(shape) + 1 + axis, 1)
-    return reshape(x, tuple(shape))
+def expand_dims(x, axis):
+    """Insert size-1 axes at `axis` (an int or a tuple, positions in the result, like
+    ``np.expand_dims``): a reshape."""
+    shape = _shape(x)
+    nd = len(shape) + (1 if isinstance(axis, (int, np.integer)) else len(axis))
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    try:
+        new = {int(a) % nd for a in axes if -nd <= a < nd}
+    except TypeError:
+        raise TypeError(f"expand_dims: axis must be an int or a tuple of ints, got {axis!r}") from None
+    if len(new) != len(axes):
+        raise ValueError(f"expand_dims: axis {axis!r} is out of range or repeated for a result of "
+                         f"{nd} dimensions")
+    rest = iter(shape)
+    return reshape(x, tuple(1 if i in new else next(rest) for i in range(nd)))
 
 
 def _inverse(axes: tuple[int, ...]) -> tuple[int, ...]:
@@ -873,9 +906,18 @@ class _TensorMethods:
         return self.data.item()
 
     def __array__(self, dtype=None, copy=None) -> np.ndarray:
-        """Explicit conversion (``np.asarray(t)``, ``np.array(t)``): the data, with no gradient.
-        NumPy's functions called on a Tensor do not convert it: they run the engine's op or are
-        refused (Note [no silent gradient loss] in numpy_dispatch.py)."""
+        """``np.asarray(t)``, ``np.array(t)``: the data, with no gradient. Refused (TypeError) for
+        a Tensor that requires grad while recording is on, as PyTorch and JAX refuse it: NumPy
+        calls this for the Tensors inside ``np.array([x, y])``, ``np.mean([x, x + 2])`` or
+        ``a[i] = x`` too, where the gradient would be silently lost (Note [no silent gradient
+        loss] in numpy_dispatch.py). The explicit ways to the values are ``t.data``, ``t.numpy()``
+        and ``t.detach()``; under ``ag.no_grad()`` it converts."""
+        if self.requires_grad and local.recording.enabled:
+            raise TypeError(
+                f"a Tensor that requires grad (shape {self.data.shape}) was converted to a NumPy array, "
+                "which would drop its gradient (np.array/np.asarray of it, or of a list holding it, "
+                "or an array assignment a[i] = t). Inside a computation build arrays with ag.array "
+                "or ag.stack; for the values as a constant use t.data, t.numpy() or t.detach()")
         if dtype is not None and dtype != self.data.dtype:
             return self.data.astype(dtype)
         return self.data.copy() if copy else self.data

@@ -151,6 +151,7 @@ def expit(x):
 
 
 def _logit(p):
+    p = np.asarray(p)  # (a list of numbers)
     q = 1 - p
     # near p = 1/2, log1p of the small (2p - 1)/(1 - p) keeps the relative precision that the log of
     # a ratio near 1 loses; logit(0) = -inf and logit(1) = inf, as SciPy (outside [0, 1]: nan)
@@ -172,11 +173,21 @@ softplus.__doc__ = "SciPy's softplus: log(1 + e^x), stable for x of any size; it
 
 
 # ---- logsumexp with weights, log_softmax -------------------------------------------------------------
+def _drop_zero_weights(a, b):
+    """a with -inf where b == 0: SciPy's rule, a zero weight drops its term however large a is
+    (else e^(a - shift) may overflow, and 0 * inf is nan)."""
+    zero = np.asarray(_raw(b)) == 0
+    return ops.where(zero, -np.inf, a) if np.any(zero) else a
+
+
 def _weighted_sum(a, b, axis):
     """(shift, s) with s = Σ b·e^(a - shift) over `axis` (keepdims), shift the largest a where
     b != 0 (subtracted before exp: e^1000 overflows)."""
-    a, b = np.broadcast_arrays(np.asarray(a), np.asarray(b))
-    shift = np.max(np.where(b != 0, a, -np.inf), axis=axis, keepdims=True)
+    a, b = (np.asarray(v) if isinstance(v, (list, tuple)) else v for v in (a, b))
+    dtype = np.result_type(a, b)  # (a Python number b does not upcast a, as in a * b)
+    a, b = np.broadcast_arrays(np.asarray(a, dtype=dtype), np.asarray(b, dtype=dtype))
+    a = _drop_zero_weights(a, b)
+    shift = np.max(a, axis=axis, keepdims=True)
     shift = np.where(np.isfinite(shift), shift, 0)
     return shift, np.sum(b * np.exp(a - shift), axis=axis, keepdims=True)
 
@@ -193,12 +204,14 @@ def _special_logsumexp(a, b, *, axis, keepdims, signed):
 
 def special_logsumexp_vjp(g, ans, a, b, *, axis, keepdims, signed, needs):
     # ∂/∂a = sign·b·e^(a - ans), ∂/∂b = sign·e^(a - ans) with sign = sign(Σ b·e^a), which is
-    # Σ b·e^(a - ans) itself (its magnitude is 1); at the (broadcast) shape of a and b
+    # Σ b·e^(a - ans) itself (its magnitude is 1); at the (broadcast) shape of a and b. A term
+    # with b = 0 gives a nothing (its e^(a - ans) may overflow: inf * 0 is nan), b its slope.
     shape = np.broadcast_shapes(np.shape(_raw(a)), np.shape(_raw(b)))
-    w = ops.exp(a - _keep(ans, shape, axis, keepdims))
+    ans = _keep(ans, shape, axis, keepdims)
+    w = ops.exp(_drop_zero_weights(a, b) - ans)
     sign = np.sign(np.sum(_raw(b) * _raw(w), axis=axis, keepdims=True))
-    gw = _keep(g, shape, axis, keepdims) * sign * w
-    return (gw * b if needs[0] else None), (gw if needs[1] else None)
+    gs = _keep(g, shape, axis, keepdims) * sign
+    return (gs * b * w if needs[0] else None), (gs * ops.exp(a - ans) if needs[1] else None)
 
 
 _special_logsumexp_p = defop(_special_logsumexp, special_logsumexp_vjp, "special_logsumexp",

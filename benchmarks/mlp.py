@@ -164,7 +164,7 @@ def build_numpy(d: Data) -> Built:
 
     def step():
         _, dWs, dbs = backprop(Ws, bs, d.x, d.y, activation=spec.activation, loss=spec.loss,
-                               reduction="mean", residual=spec.residual)
+                               reduction="mean", residual=spec.residual, input_projection=spec.residual)
         return interleave(dWs, dbs)
 
     return Built(step)

@@ -57,7 +57,10 @@ None. A NumPy function with no engine op runs on the data when its result cannot
 (integers, bools, shapes: `np.argmax`, `np.isnan`, `np.shape`) or nothing requires grad, and is a
 `TypeError` naming it otherwise (`np.median(t)` of a Tensor that requires grad). A list or tuple
 holding Tensors given to an op is a `TypeError` naming the op: `ag.stack` or `ag.array` makes it
-one Tensor. `np.asarray(t)` and `t.numpy()` are the explicit way to the data, without gradient.
+one Tensor. `t.data`, `t.numpy()` and `t.detach()` are the explicit ways to the values, without
+gradient; `np.asarray(t)` of a Tensor that requires grad is a `TypeError` while recording (NumPy
+would drop the gradient of the Tensors in `np.array([x, y])` the same way), and converts under
+`ag.no_grad()`.
 """
 
 

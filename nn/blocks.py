@@ -14,7 +14,7 @@ import autograd_core as ag
 
 from .activations import make_activation
 from .layers import Dense, as_rng
-from .module import Module, Sequential
+from .module import Module, Sequential, _values
 
 __all__ = ["MLP", "Residual", "ResidualMLP", "Dropout", "StochasticDepth"]
 
@@ -81,7 +81,9 @@ class Residual(Module):
 class ResidualMLP(Module):
     """``Dense(n_in, width)`` → σ → `depth` × [z + σ(W z + b)] → ``Dense(width, n_out)``.
 
-    The residual form of `MLP` (the layout of ``nn.reference.backprop(..., residual=True)``):
+    The residual form of `MLP`; the first layer projects the input to the width, so it is plain
+    (the layout of ``nn.reference.backprop(..., residual=True, input_projection=True)``; the
+    lecture's residual network, residual from the first layer on, is ``residual=True`` alone):
     ``self.layers = Sequential(Dense, σ, Residual(Sequential(Dense, σ)), …, Dense)``.
     Shapes: ``(N, n_in)`` → ``(N, n_out)``.
     """
@@ -144,7 +146,7 @@ class Dropout(Module):
         # drawn through the engine so a gradient check replays the same mask on every evaluation
         shape = np.shape(x)
         keep = ag.draw_random(self, lambda: self.rng.random(shape) >= self.p)
-        dtype = np.asarray(x).dtype
+        dtype = _values(x).dtype
         # the mask takes x's float dtype, so float32 activations stay float32
         dtype = dtype if dtype.kind == "f" else ag.get_default_dtype()
         scale = 1.0 / (1.0 - self.p) if self.mode == "inverted" else 1.0

@@ -191,8 +191,11 @@ def _reference(model: Module, x, y, loss, reduction: str) -> list[np.ndarray] | 
     if loss not in ("mse", "cross_entropy"):
         return None
     Ws, bs = model.weights()
+    # ResidualMLP projects the input with a plain first layer (reference's input_projection)
+    residual = isinstance(model, ResidualMLP)
     _, dWs, dbs = reference.backprop(Ws, bs, x, y, activation=model.activation, loss=loss,
-                                     reduction=reduction, residual=isinstance(model, ResidualMLP))
+                                     reduction=reduction, residual=residual,
+                                     input_projection=residual)
     by_id = {}
     dense = [m for m in model.modules() if hasattr(m, "W") and hasattr(m, "b")]
     for m, dW, db in zip(dense, dWs, dbs, strict=True):

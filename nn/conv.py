@@ -14,7 +14,7 @@ import numpy as np
 
 import autograd_core as ag
 
-from .layers import as_rng, he_normal_array
+from .layers import as_rng, float_input, he_normal_array
 from .module import Module, Parameter
 
 __all__ = ["Conv2d", "AvgPool2d"]
@@ -40,7 +40,8 @@ class Conv2d(Module):
     ``H' = (H + 2 p_h − k_h) // s_h + 1`` (likewise W'); kernel ``W`` ``(c_out, c_in, k_h, k_w)``,
     bias ``b`` ``(c_out,)`` (absent with ``bias=False``). `kernel_size`, `stride` and `padding`
     are an int or an ``(h, w)`` pair. Init: He-normal with fan-in ``c_in·k_h·k_w``, zero bias
-    (Note [init] in nn/layers.py). Raises ValueError for an input that is not 4-D, has the wrong
+    (Note [init] in nn/layers.py). Computes in W's dtype (Note [dtype] in nn/module.py; integer
+    images are converted here). Raises ValueError for an input that is not 4-D, has the wrong
     number of channels, or is smaller than the kernel after padding.
     """
 
@@ -72,6 +73,7 @@ class Conv2d(Module):
 
     def forward(self, x: ag.Tensor) -> ag.Tensor:
         self._check_input(tuple(np.shape(x)))
+        x = float_input(x, self.W.data.dtype)
         return ag.conv2d(x, self.W, self.b, stride=self.stride, padding=self.padding)
 
     def extra_repr(self) -> str:

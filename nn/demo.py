@@ -8,7 +8,9 @@ its graph, its training curves and its per-layer gradient norms.
 learning-rate decay and random one-pixel shifts of the training images, and reach 98–99% test
 accuracy in well under a minute on two cores (the line ``test accuracy: 0.xxx`` reports it).
 Files go to ``--out`` (default ``./demo_out``): ``graph.svg`` (or ``graph.dot`` without a
-Graphviz renderer), ``training.png`` and ``grad_norms.png``. Needs the "demo" extra:
+Graphviz renderer: one training step of the trained model on 300 test images, dropout on, drawn
+after ``backward()`` with every gradient norm; the MLP's two residual blocks fold into one
+"Residual ×2" box), ``training.png`` and ``grad_norms.png``. Needs the "demo" extra:
 ``pip install -e '.[demo]'`` (scikit-learn, matplotlib, tqdm, graphviz-pure). Exit status 1 when
 the gradient check fails, 2 without scikit-learn.
 """
@@ -46,6 +48,7 @@ CONFIGS = {
     "mlp": dict(width=256, depth=2, dropout=0.2, lr=3e-3, epochs=60, batch_size=64),
     "cnn": dict(c1=16, c2=32, lr=1e-2, epochs=60, batch_size=64),
 }
+GRAPH_BATCH = 300  # test images in the graph picture: a real batch, so "dead" counts mean something
 
 
 class DropoutResidualMLP(ResidualMLP):
@@ -54,7 +57,7 @@ class DropoutResidualMLP(ResidualMLP):
         z_1 = drop(σ(W_1 x + b_1)),  z_{j+1} = z_j + drop(σ(W_j z_j + b_j)),  u = W_n z_n + b_n.
 
     In eval mode dropout is the identity, so the model is exactly the lecture's residual network
-    (``nn.reference.backprop(..., residual=True)`` with ``self.weights()``).
+    (``nn.reference.backprop(..., residual=True, input_projection=True)`` with ``self.weights()``).
     """
 
     def __init__(self, n_in: int, width: int, depth: int, n_out: int, p: float,
@@ -135,10 +138,11 @@ def check_gradients(model64: Module, x: np.ndarray, y: np.ndarray) -> tuple[bool
     loss.backward()
     Ws, bs = model64.weights()
     ref_loss, dWs, dbs = reference.backprop(Ws, bs, x, y, activation="relu",
-                                            loss="cross_entropy", residual=True)
+                                            loss="cross_entropy", residual=True,
+                                            input_projection=True)
     dense = [m for _, m in model64.named_modules() if isinstance(m, Dense)]
     names = {id(p): n for n, p in model64.named_parameters()}
-    rows, ok = [], abs(float(np.asarray(loss)) - ref_loss) <= 1e-9 * max(1.0, abs(ref_loss))
+    rows, ok = [], abs(float(loss) - ref_loss) <= 1e-9 * max(1.0, abs(ref_loss))
     for layer, dW, db in zip(dense, dWs, dbs, strict=True):
         for p, ref in ((layer.W, dW), (layer.b, db)):
             err = float(np.max(np.abs(p.grad - ref)) / max(1.0, float(np.max(np.abs(ref)))))
@@ -151,27 +155,42 @@ def check_gradients(model64: Module, x: np.ndarray, y: np.ndarray) -> tuple[bool
 
 
 # ---- pictures ------------------------------------------------------------------------------
-def draw_graph(model64: Module, x: np.ndarray, y: np.ndarray,
+def draw_graph(model: Module, x: np.ndarray, y: np.ndarray,
                out: Path) -> tuple[Path | None, str]:
-    """The loss graph as ``graph.svg`` via ``ag.viz.render`` (``graph.dot`` without a renderer)."""
+    """One training step's loss graph as ``graph.svg`` via ``ag.viz.render`` (``graph.dot``
+    without a renderer), drawn the way a user would: on a batch of `x`, in training mode (the
+    dropout masks are in the picture), after ``backward()`` with every gradient norm
+    (``ag.viz.keep_grad_norms`` keeps the intermediates'). Identical residual blocks fold into
+    one box. The model's ``.grad`` and train/eval mode are left as they were."""
     viz = getattr(ag, "viz", None)
     if viz is None:
         try:
             viz = importlib.import_module("autograd_core.viz")
         except ImportError:
             return None, "ag.viz is not available in this version: no graph picture"
-    model64.zero_grad()
-    loss = cross_entropy(model64(ag.tensor(x)), y)
-    loss.backward(retain_graph=True)
-    path = out / "graph.svg"
+    was_training = model.training
+    grads = [p.grad for p in model.parameters()]
+    model.train()
+    model.zero_grad()
     try:
-        written = Path(viz.render(loss, path, params=model64, show_grads=True))
-        return written, f"graph picture: {written}"
-    except RuntimeError as e:
-        dot = out / "graph.dot"
-        if not dot.exists():
-            dot.write_text(viz.draw_graph(loss, params=model64, show_grads=True).source)
-        return dot, f"no Graphviz renderer ({str(e).splitlines()[0]}); wrote the DOT text: {dot}"
+        loss = cross_entropy(model(ag.tensor(x)), y)
+        with viz.keep_grad_norms():
+            loss.backward()
+        path = out / "graph.svg"
+        title = f"one training step on {len(x)} test images (dropout on), after backward()"
+        try:
+            written = Path(viz.render(loss, path, params=model, show_grads=True))
+            return written, f"graph picture ({title}): {written}"
+        except RuntimeError as e:
+            dot = out / "graph.dot"
+            if not dot.exists():
+                dot.write_text(viz.draw_graph(loss, params=model, show_grads=True).source)
+            return dot, (f"no Graphviz renderer ({str(e).splitlines()[0]}); wrote the DOT text "
+                         f"({title}): {dot}")
+    finally:
+        for p, g in zip(model.parameters(), grads, strict=True):
+            p.grad = g
+        model.train(was_training)
 
 
 def weight_grad_norms(model: Module, x: np.ndarray, y: np.ndarray) -> dict[str, float]:
@@ -221,18 +240,35 @@ def plot_training(history: History, test_acc: float, title: str, train_label: st
     ax1.set_yscale("log")
     _log_axis(ax1.yaxis)
     ax1.set(title="Cross-entropy loss", xlabel="epoch", ylabel="mean loss per image (log scale)")
-    ax2.plot(epochs, 100 * np.asarray(history.accuracy), label="training")
+    train_acc, val_acc = 100 * np.asarray(history.accuracy), 100 * np.asarray(history.val_accuracy)
+    ax2.plot(epochs, train_acc, label="training")
     if history.val_accuracy:
-        ax2.plot(epochs, 100 * np.asarray(history.val_accuracy), label="validation")
+        ax2.plot(epochs, val_acc, label="validation")
     ax2.axhline(100 * test_acc, color="k", ls="--", lw=1,
                 label=f"test, final model: {100 * test_acc:.1f}%")
-    low = min(history.accuracy[len(history.accuracy) // 5:] + history.val_accuracy[-1:])
+    shown = np.concatenate([train_acc, val_acc, [100 * test_acc]])
     ax2.set(title="Accuracy", xlabel="epoch", ylabel="correctly classified (%)",
-            ylim=(max(0.0, 100 * low - 3), 100.5))
+            ylim=(max(0.0, float(shown.min()) - 2), 100.5))  # every epoch: nothing clipped
+    # the later epochs in detail: on the full range their last few points are one line
+    start = history.epochs // 3
+    later = np.concatenate([train_acc[start:], val_acc[start:], [100 * test_acc]])
+    if history.epochs >= 6 and later.min() > shown.min() + 10:
+        zoom = ax2.inset_axes([0.54, 0.09, 0.43, 0.46])
+        zoom.plot(epochs[start:], train_acc[start:])
+        if history.val_accuracy:
+            zoom.plot(epochs[start:], val_acc[start:])
+        zoom.axhline(100 * test_acc, color="k", ls="--", lw=1)
+        zoom.set_ylim(float(later.min()) - 0.5, 100.2)
+        zoom.set_title(f"epochs {start + 1}–{history.epochs}, zoomed", fontsize=8)
+        zoom.tick_params(labelsize=7)
+        zoom.xaxis.set_major_locator(MaxNLocator(integer=True))
+        zoom.grid(True, alpha=0.3)
+        ax2.indicate_inset_zoom(zoom, edgecolor="0.5")
     for ax in (ax1, ax2):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend()
+    ax1.legend()
+    ax2.legend(loc="lower left", bbox_to_anchor=(0.07, 0.04), fontsize=8)  # beside the zoom
     fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -331,7 +367,8 @@ def main(argv: list[str] | None = None) -> int:
         passed, report = check_gradients(model64, x_small, y_small)
         print(report)
         norms_after = weight_grad_norms(model64, probe_x, probe_y)
-        graph_path, graph_msg = draw_graph(model64, x_small[:2], y_small[:2], out)
+        graph_path, graph_msg = draw_graph(model, digits.x_test[:GRAPH_BATCH],
+                                           digits.y_test[:GRAPH_BATCH], out)
     print(graph_msg)
 
     files = [graph_path] if graph_path is not None else []

@@ -19,7 +19,7 @@ import autograd_core as ag
 
 from .module import Module, Parameter
 
-__all__ = ["Dense", "SparseDense", "Flatten", "as_rng", "he_normal_array"]
+__all__ = ["Dense", "SparseDense", "Flatten", "as_rng", "float_input", "he_normal_array"]
 
 
 def as_rng(rng: np.random.Generator | int | None) -> np.random.Generator:
@@ -36,6 +36,19 @@ def he_normal_array(shape: tuple[int, ...], fan_in: float, rng: np.random.Genera
     return (rng.standard_normal(shape) * std).astype(ag.get_default_dtype())
 
 
+def float_input(x, dtype: np.dtype):
+    """x as a Tensor or array; a list of numbers and integer or bool data (pixels, counts)
+    converted to `dtype`, the layer's weight dtype, rather than promoted by NumPy (int64 with
+    float32 gives float64). Float arrays and Tensors are left alone: the model's entry already
+    cast them (Note [dtype] in nn/module.py)."""
+    if not isinstance(x, (ag.Tensor, np.ndarray)):  # a list of numbers has no precision of its own
+        return np.asarray(x, dtype=dtype)
+    data = x.data if isinstance(x, ag.Tensor) else x
+    if data.dtype.kind in "biu":  # an integer Tensor carries no gradient: its data will do
+        return data.astype(dtype)
+    return x if isinstance(x, ag.Tensor) else data
+
+
 def _check_positive(layer: str, **sizes: int) -> None:
     for name, n in sizes.items():
         if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
@@ -46,7 +59,9 @@ class Dense(Module):
     """Fully connected layer ``u = x @ W.T + b`` (the lecture's ``W_j z_j + b_j``, batch-first).
 
     Shapes: x ``(N, n_in)`` → u ``(N, n_out)``; ``W`` ``(n_out, n_in)``, ``b`` ``(n_out,)``.
-    Init: He-normal W, zero b (Note [init]). Raises ValueError for an input of another shape.
+    Init: He-normal W, zero b (Note [init]). Computes in W's dtype: a float input of another
+    dtype is cast once at the model's entry (Note [dtype] in nn/module.py), integer data here.
+    Raises ValueError for an input of another shape.
     """
 
     def __init__(self, n_in: int, n_out: int, rng: np.random.Generator | int | None = None) -> None:
@@ -62,7 +77,9 @@ class Dense(Module):
 
     def forward(self, x: ag.Tensor) -> ag.Tensor:
         # the input check inlined: this runs once per layer call (Tensor.shape is a property)
-        shape = x.data.shape if isinstance(x, ag.Tensor) else np.shape(x)
+        if not isinstance(x, ag.Tensor) and not isinstance(x, np.ndarray) or x.dtype.kind != "f":
+            x = float_input(x, self.W.data.dtype)
+        shape = x.data.shape if isinstance(x, ag.Tensor) else x.shape
         if len(shape) != 2 or shape[1] != self.n_in:
             raise ValueError(f"{self!r}: expected input of shape (N, {self.n_in}), "
                              f"got {tuple(shape)}")

@@ -14,7 +14,7 @@ import numpy as np
 
 import autograd_core as ag
 
-from .module import Module
+from .module import Module, _values
 
 __all__ = ["mse_loss", "cross_entropy", "tikhonov"]
 
@@ -50,8 +50,7 @@ def mse_loss(u: ag.Tensor, y, reduction: str = "mean") -> ag.Tensor:
     unknown reduction.
     """
     _check_reduction(reduction, "mse_loss")
-    tu = isinstance(u, ag.Tensor)
-    ua = u.data if tu else np.asarray(u)
+    ua = _values(u)
     u_shape, y_shape = ua.shape, (y.data.shape if isinstance(y, ag.Tensor) else np.shape(y))
     if u_shape != tuple(y_shape) or len(u_shape) == 0:
         raise ValueError(f"mse_loss: targets y must have the shape of the predictions u {u_shape} "
@@ -72,7 +71,7 @@ def mse_loss(u: ag.Tensor, y, reduction: str = "mean") -> ag.Tensor:
 
 def _labels(y, n: int, k: int) -> np.ndarray:
     """Validate integer class labels of shape (n,) in [0, k); return them as int64."""
-    labels = np.asarray(y.data if isinstance(y, ag.Tensor) else y)
+    labels = _values(y)
     if labels.dtype.kind not in "iu":
         raise TypeError(
             f"cross_entropy: 1-D labels y must have an integer dtype, got {labels.dtype}; pass "
@@ -112,12 +111,13 @@ def cross_entropy(u: ag.Tensor, y, reduction: str = "mean") -> ag.Tensor:
         # one fused node, shifted by the row max inside (Note [shifted logits])
         per_sample = ag.softmax_cross_entropy(u, _labels(y, n, k))
     elif y_shape == (n, k):
-        m = np.max(np.asarray(u), axis=1, keepdims=True)
+        ua = _values(u)
+        m = np.max(ua, axis=1, keepdims=True)
         m = np.where(np.isfinite(m), m, 0)  # a row of -inf: avoid inf − inf
         shifted = u - m
         lse = ag.logsumexp(shifted, axis=1)
         if not isinstance(y, ag.Tensor):
-            y = np.asarray(y, dtype=np.result_type(np.asarray(u).dtype, np.float32))
+            y = np.asarray(y, dtype=np.result_type(ua.dtype, np.float32))
         # the m(1 − Σy) term is 0 for one-hot rows; it keeps soft rows (and d/dy = −u) exact
         per_sample = lse - ag.sum(y * shifted, axis=1) + m[:, 0] * (1 - ag.sum(y, axis=1))
     else:

@@ -18,6 +18,13 @@ class _Calls(threading.local):
 
 
 _calls = _Calls()
+
+
+def _values(x) -> np.ndarray:
+    """x's values as a constant array: a Tensor's ``.data``, anything else through np.asarray.
+    For the places that mean the values (a shift, a dtype, a logged number, loaded state), since
+    ``np.asarray(t)`` of a Tensor that requires grad is refused while recording."""
+    return x.data if isinstance(x, ag.Tensor) else np.asarray(x)
 _structure_version = [0]  # bumped when any module gains or loses a submodule
 
 
@@ -30,12 +37,43 @@ class _Naming:
     their tree once; a shared submodule is renamed by whichever root calls it.
     """
 
-    __slots__ = ("root", "version", "valid")
+    __slots__ = ("root", "version", "valid", "params")
 
     def __init__(self, root: Module) -> None:
         self.root = id(root)  # (not the root itself: a cycle through every module of the tree)
         self.version = _structure_version[0]
         self.valid = True
+        self.params = root.parameters()  # the tree's parameters, for the input cast (Note [dtype])
+
+    def dtype(self) -> np.dtype | None:
+        """The dtype every float parameter of the tree shares; None without one (no parameters,
+        or several float dtypes: then nothing is cast). Read live: ``p.data`` may be rebound."""
+        dtype = None
+        for p in self.params:
+            d = p.data.dtype
+            if d.kind != "f" or d == dtype:
+                continue
+            if dtype is not None:
+                return None
+            dtype = d
+        return dtype
+
+
+def _cast_inputs(args: tuple, dtype: np.dtype) -> tuple:
+    """`args` with each float array or Tensor of another dtype cast to `dtype` (Note [dtype])."""
+    cast = None
+    for i, a in enumerate(args):
+        if isinstance(a, ag.Tensor):
+            d = a.data.dtype
+        elif isinstance(a, np.ndarray):
+            d = a.dtype
+        else:
+            continue
+        if d.kind == "f" and d != dtype:
+            cast = cast or list(args)
+            # ag.astype is differentiable: a grad-requiring input gets its .grad in its own dtype
+            cast[i] = ag.astype(a, dtype) if isinstance(a, ag.Tensor) else a.astype(dtype)
+    return args if cast is None else tuple(cast)
 
 
 class Parameter(ag.Tensor):
@@ -57,6 +95,16 @@ class Module:
     ``__call__`` runs ``forward``. Modules start in train mode (``.training``). Parameter names
     are dotted paths (``"layers.0.W"``). Buffers (``register_buffer``) are arrays saved in the
     state dict but not trained (e.g. a sparsity mask).
+
+    Note [dtype]: a model computes in its parameters' dtype. The outermost module call (the
+    model's entry) casts every float array or Tensor passed positionally to the dtype its float
+    parameters share, once, so ``nn.MLP(...)(np.ones((1, 3)))`` runs a float32 model in float32
+    rather than silently promoting it to float64 (PyTorch raises here instead; a cast is
+    friendlier). A grad-requiring input is cast by ``ag.astype``, which is differentiable, so its
+    ``.grad`` comes back in its own dtype. Integer and bool arguments pass through unchanged (they
+    may be labels or indices); ``Dense`` and ``Conv2d`` convert integer data and lists of numbers
+    themselves. To
+    compute in float64, convert the model: ``model.astype(np.float64)``.
     """
 
     def __init__(self) -> None:
@@ -70,8 +118,8 @@ class Module:
     def __setattr__(self, name: str, value) -> None:
         if "_params" not in self.__dict__:
             raise RuntimeError(f"{type(self).__name__}: call super().__init__() before assigning attributes")
-        if name in self._modules:
-            _structure_version[0] += 1
+        if name in self._modules or name in self._params:
+            _structure_version[0] += 1  # (a changed parameter too: _Naming lists them)
         was_buffer = name in self._buffers
         for d in (self._params, self._modules, self._buffers):
             d.pop(name, None)
@@ -79,6 +127,7 @@ class Module:
             self._buffers[name] = True  # reassigning a buffer keeps it a buffer
         if isinstance(value, Parameter):
             self._params[name] = value
+            _structure_version[0] += 1
         elif isinstance(value, Module):
             self._modules[name] = value
             _structure_version[0] += 1
@@ -86,7 +135,7 @@ class Module:
 
     def register_buffer(self, name: str, array: np.ndarray) -> None:
         """Register a non-trained array that belongs in the state dict."""
-        setattr(self, name, np.asarray(array))
+        setattr(self, name, _values(array))
         self._buffers[name] = True
 
     def forward(self, *args, **kwargs):
@@ -101,7 +150,10 @@ class Module:
             naming = self._naming
             if (naming is None or not naming.valid or naming.version != _structure_version[0]
                     or naming.root != id(self)):  # named as another root's submodule
-                self._name_tree()
+                naming = self._name_tree()
+            dtype = naming.dtype()
+            if dtype is not None:
+                args = _cast_inputs(args, dtype)  # the model's entry (Note [dtype])
         scope = ag.scope_stack()  # nodes recorded inside are stamped with the top path
         scope.append(self._path)
         calls.depth = depth + 1
@@ -111,7 +163,7 @@ class Module:
             scope.pop()
             calls.depth = depth
 
-    def _name_tree(self) -> None:
+    def _name_tree(self) -> _Naming:
         """Stamp every module under this root with its dotted path (see `_Naming`)."""
         naming = _Naming(self)
         for path, m in self.named_modules():
@@ -119,6 +171,7 @@ class Module:
                 m._naming.valid = False  # e.g. another root named it: that root must rename
             object.__setattr__(m, "_path", path)
             object.__setattr__(m, "_naming", naming)
+        return naming
 
     # ---- traversal -----------------------------------------------------------------------------
     def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
@@ -219,7 +272,7 @@ class Module:
         for name, (kind, t) in targets.items():
             if name not in state:
                 continue
-            arr = np.asarray(state[name])
+            arr = _values(state[name])  # a Parameter of another model gives its values
             current = t.data if kind == "param" else getattr(*t)
             if arr.dtype.kind not in "biuf":
                 problems.append(f"{name}: dtype {arr.dtype} is not numeric")

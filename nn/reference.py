@@ -17,10 +17,13 @@ Backward pass (δ_j is the gradient of the loss with respect to ``z_j``)::
     ∂L/∂W_j = (δ_{j+1} ⊙ σ'_j(v_j)) z_jᵀ
     ∂L/∂b_j =  δ_{j+1} ⊙ σ'_j(v_j)
 
-Residual model (``residual=True``, the layout of ``nn.ResidualMLP(n_in, width, depth, n_out)``
-with ``depth = n - 2``): ``z_2 = σ(W_1 x + b_1)``; ``z_{j+1} = z_j + σ(W_j z_j + b_j)`` for the
-middle layers ``j = 2..n-1`` (square ``W_j``); ``u = W_n z_n + b_n``.  Derivation of the residual
-δ recursion: for a middle layer
+Residual model (``residual=True``), the lecture's residual network as written: ``z_1 = x`` and
+``z_{j+1} = z_j + σ(W_j z_j + b_j)`` for every ``j = 1..n-1`` (square ``W_1..W_{n-1}``, so the
+input has the network's width), then the affine ``u = W_n z_n + b_n``. With
+``input_projection=True`` the first layer is plain, ``z_2 = σ(W_1 x + b_1)`` (``W_1`` maps the
+input to the width), and only ``j = 2..n-1`` are residual: the layout of
+``nn.ResidualMLP(n_in, width, depth, n_out)`` with ``depth = n - 2``. Derivation of the residual
+δ recursion: for a residual layer
 
     ∂z_{j+1}/∂z_j = I + diag(σ'_j(v_j)) W_j,
 
@@ -30,7 +33,7 @@ so ``δ_jᵀ = δ_{j+1}ᵀ ∂z_{j+1}/∂z_j = δ_{j+1}ᵀ + δ_{j+1}ᵀ diag(σ
 
 The skip term ``z_j`` does not depend on ``W_j`` or ``b_j``, so ``∂z_{j+1}/∂W_j`` and
 ``∂z_{j+1}/∂b_j`` are those of the plain layer and the weight and bias formulas are unchanged.
-The first and last layers are plain layers.
+The last layer (and, with ``input_projection=True``, the first) is a plain layer.
 
 Batching: data is batch-first, ``x`` has shape ``(N, n_in)`` and a layer computes
 ``v = z @ W.T + b``.  Row ``i`` of each stored matrix ``Z_j``, ``V_j``, ``Δ_j`` is the lecture's
@@ -158,7 +161,8 @@ def _cross_entropy(u: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray
 
 
 def _check_layers(
-    Ws: Sequence[np.ndarray], bs: Sequence[np.ndarray], n_in: int, residual: bool
+    Ws: Sequence[np.ndarray], bs: Sequence[np.ndarray], n_in: int, residual: bool,
+    input_projection: bool,
 ) -> None:
     """Raise ValueError naming the first layer whose W or b does not fit the chain."""
     if len(Ws) != len(bs):
@@ -180,17 +184,19 @@ def _check_layers(
                 f"shape {W.shape}"
             )
         n_in = W.shape[0]
-    if residual:
-        if len(Ws) < 2:
+    if input_projection and len(Ws) < 2:
+        raise ValueError(f"input_projection=True needs at least 2 layers (the first and the last "
+                         f"are plain), got {len(Ws)}")
+    residual_layers = range(1 if input_projection else 0, len(Ws) - 1) if residual else range(0)
+    for j in residual_layers:
+        if Ws[j].shape[0] != Ws[j].shape[1]:
+            which = ("middle matrices W_2..W_{n-1}" if input_projection else
+                     "W_1..W_{n-1}, so the input has the width too (input_projection=True makes "
+                     "the first layer plain)")
             raise ValueError(
-                f"residual=True needs at least 2 layers (first and last are plain), got {len(Ws)}"
+                f"residual=True needs square {which}: z + σ(W z + b) keeps the width, but "
+                f"Ws[{j}] has shape {Ws[j].shape}"
             )
-        for j in range(1, len(Ws) - 1):
-            if Ws[j].shape[0] != Ws[j].shape[1]:
-                raise ValueError(
-                    f"residual=True needs square middle matrices (z + σ(W z + b) keeps the "
-                    f"width), but Ws[{j}] has shape {Ws[j].shape}"
-                )
 
 
 def _check_targets(y: np.ndarray, loss: str, n: int, n_out: int, dtype: np.dtype) -> np.ndarray:
@@ -229,6 +235,7 @@ def backprop(
     loss: str = "mse",
     reduction: str = "mean",
     residual: bool = False,
+    input_projection: bool = False,
 ) -> tuple[float | np.ndarray, list[np.ndarray], list[np.ndarray]]:
     """Loss and its gradients wrt every W_j and b_j, by the lecture's forward and backward pass.
 
@@ -246,8 +253,11 @@ def backprop(
         reduction: over samples. ``"mean"``, ``"sum"``, or ``"none"``: the loss is then the
             vector of per-sample losses of shape ``(N,)`` and the gradients returned are those of
             their SUM (there is one gradient per parameter, not one per sample).
-        residual: the ``nn.ResidualMLP`` layout (see the module docstring); needs
-            ``len(Ws) >= 2`` and square middle matrices.
+        residual: the lecture's residual network ``z_{j+1} = z_j + σ(W_j z_j + b_j)`` for
+            ``j = 1..n-1`` with ``z_1 = x`` (see the module docstring); needs square
+            ``W_1..W_{n-1}``.
+        input_projection: with `residual`, the first layer is plain (``z_2 = σ(W_1 x + b_1)``):
+            the ``nn.ResidualMLP`` layout; needs ``len(Ws) >= 2`` and square middle matrices.
 
     Returns:
         ``(loss, dWs, dbs)``: a Python float (an array of shape ``(N,)`` for ``"none"``), and
@@ -258,9 +268,10 @@ def backprop(
     Raises:
         ValueError: x not 2-D; an empty batch with ``"mean"``; ``len(Ws) != len(bs)`` or no
             layers; a layer whose shape does not chain (named with the expected and actual
-            shape); a residual net with fewer than 2 layers or a non-square middle matrix; y of
-            the wrong shape; labels that are not integers or out of range; an unknown
-            activation, loss or reduction (the message lists the valid names).
+            shape); a residual layer whose matrix is not square; `input_projection` without
+            `residual` or with fewer than 2 layers; y of the wrong shape; labels that are not
+            integers or out of range; an unknown activation, loss or reduction (the message
+            lists the valid names).
     """
     if activation not in _ACTIVATIONS:
         raise ValueError(f"unknown activation {activation!r}; valid: {', '.join(_ACTIVATIONS)}")
@@ -271,9 +282,11 @@ def backprop(
     x = np.asarray(x)
     if x.ndim != 2:
         raise ValueError(f"x must be 2-D of shape (N, n_in) (batch-first), got shape {x.shape}")
+    if input_projection and not residual:
+        raise ValueError("input_projection=True describes a residual network: pass residual=True too")
     Ws = [np.asarray(W) for W in Ws]
     bs = [np.asarray(b) for b in bs]
-    _check_layers(Ws, bs, x.shape[1], residual)
+    _check_layers(Ws, bs, x.shape[1], residual, input_projection)
     n_samples, n_layers, n_out = x.shape[0], len(Ws), Ws[-1].shape[0]
     if n_samples == 0 and reduction == "mean":
         raise ValueError("x has no samples (shape (0, n_in)): the mean over samples is undefined")
@@ -285,8 +298,10 @@ def backprop(
     y = _check_targets(np.asarray(y), loss, n_samples, n_out, dtype)
     sigma, sigma_prime = _ACTIVATIONS[activation]
 
-    def is_residual(j: int) -> bool:  # 0-based: the middle layers 1..n-2
-        return residual and 0 < j < n_layers - 1
+    first_residual = 1 if input_projection else 0
+
+    def is_residual(j: int) -> bool:  # 0-based: layers 0..n-2 (1..n-2 with an input projection)
+        return residual and first_residual <= j < n_layers - 1
 
     # Forward pass: store z_j (the input of layer j) and v_j = W_j z_j + b_j for the backward pass.
     zs: list[np.ndarray] = []

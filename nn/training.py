@@ -32,7 +32,7 @@ import numpy as np
 import autograd_core as ag
 
 from .losses import cross_entropy, mse_loss, tikhonov
-from .module import Module
+from .module import Module, _values
 
 __all__ = ["fit", "Trainer", "History", "predict", "predict_class"]
 
@@ -83,7 +83,7 @@ class History:
             cols.append(("val_loss", self.val_loss, "{:.4f}"))
         if self.val_accuracy:
             cols.append(("val_acc", self.val_accuracy, "{:.4f}"))
-        cols.append(("time (s)", self.epoch_time, "{:.2f}"))
+        cols.append(("time (s)", self.epoch_time, "{:.3g}"))
         widths = [max(len(name), 8) for name, _, _ in cols]
         pairs = list(zip(cols, widths, strict=True))
         lines = ["epoch  " + "  ".join(f"{name:>{w}}" for (name, _, _), w in pairs)]
@@ -99,7 +99,7 @@ class History:
             if self.restored_best:
                 note += "; its weights were restored"
             lines.append(note)
-        lines.append(f"{self.epochs} epochs in {self.total_time:.1f} s")
+        lines.append(f"{self.epochs} epochs in {_fmt_seconds(self.total_time)}")
         return "\n".join(lines)
 
     def __repr__(self) -> str:
@@ -117,7 +117,7 @@ def _param_dtype(model: Module) -> np.dtype:
 
 
 def _as_inputs(x, dtype: np.dtype, who: str) -> np.ndarray:
-    arr = np.asarray(x)
+    arr = _values(x)
     if arr.ndim == 0:
         raise ValueError(f"{who}: x must be batch-first (N, ...), got a scalar")
     if arr.dtype.kind not in "biuf":
@@ -127,7 +127,7 @@ def _as_inputs(x, dtype: np.dtype, who: str) -> np.ndarray:
 
 def _as_targets(y, dtype: np.dtype) -> np.ndarray:
     """Integer labels stay int64; float targets take the model's dtype."""
-    arr = np.asarray(y)
+    arr = _values(y)
     if arr.dtype.kind in "iu":
         return arr.astype(np.int64, copy=False)
     return arr.astype(dtype, copy=False)
@@ -157,6 +157,41 @@ def _check_int(value, name: str, low: int) -> int:
     if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
         raise ValueError(f"fit: {name} must be an int >= {low}, got {value!r}")
     return int(value)
+
+
+def _non_finite(name: str, a: np.ndarray, rows: np.ndarray, source: str,
+                order: np.ndarray | None = None, batch_size: int = 0) -> str | None:
+    """Where batch-first `a` holds NaN/Inf, or None when it is finite: the first such sample
+    (``rows[i]``, its row in the array named `source` that the user passed) and feature, the
+    batch that meets it when `order` (the epoch's sample order) is given, and how many rows and
+    which features hold one."""
+    if a.dtype.kind != "f" or np.isfinite(a).all():
+        return None
+    bad = ~np.isfinite(a).reshape(len(a), -1)
+    bad_rows = np.flatnonzero(bad.any(axis=1))
+    if order is None:
+        i = int(bad_rows[0])
+    else:
+        position = np.empty_like(order)
+        position[order] = np.arange(len(order))
+        i = int(bad_rows[np.argmin(position[bad_rows])])
+    feature = np.unravel_index(int(np.flatnonzero(bad[i])[0]), a.shape[1:])
+    value = a[i][feature]
+    kind = "NaN" if np.isnan(value) else "Inf" if value > 0 else "-Inf"
+    where = f"row {rows[i]} of {source}"
+    if a.ndim == 2:
+        where += f", feature (column) {feature[0]}"
+    elif a.ndim > 2:
+        where += f", feature {tuple(int(f) for f in feature)}"
+    if order is not None:
+        where += f", which epoch 1 meets in batch {position[i] // batch_size + 1}"
+    if len(bad_rows) > 1 or bad[i].sum() > 1:
+        columns = np.flatnonzero(bad.any(axis=0))
+        shown = (", ".join(map(str, columns[:8])) + (", …" if len(columns) > 8 else "")
+                 if a.ndim == 2 else f"{len(columns)}")
+        where += (f" ({len(bad_rows)} row(s) hold NaN/Inf, in "
+                  f"{'column(s)' if a.ndim == 2 else 'feature(s):'} {shown})")
+    return f"{name} holds {kind} at {where}"
 
 
 def _batches(n: int, batch_size: int, order: np.ndarray) -> Iterable[np.ndarray]:
@@ -214,12 +249,18 @@ class _Progress:
             self.bar.close()
 
 
+def _fmt_seconds(seconds: float) -> str:
+    """A duration with three significant digits ("0.0432 s", "12.3 s"): short epochs of small
+    models must not print as 0.0 s."""
+    return f"{seconds:.3g} s" if seconds < 1000 else f"{seconds:.0f} s"
+
+
 def _fmt_epoch(epoch: int, epochs: int, metrics: dict[str, float], seconds: float) -> str:
     width = len(str(epochs))
     parts = [f"epoch {epoch:>{width}}/{epochs}"]
     for name, v in metrics.items():
         parts.append(f"{name} {v:.4f}")
-    parts.append(f"({seconds:.1f} s)")
+    parts.append(f"({_fmt_seconds(seconds)})")
     return "  ".join(parts)
 
 
@@ -262,27 +303,31 @@ class Trainer:
 
     # -- one pass over the data -------------------------------------------------------------------
     def _train_epoch(self, x, y, labels, batch_size, order, rng, augment, progress,
-                     epoch) -> tuple[float, float | None]:
+                     epoch, rows) -> tuple[float, float | None]:
+        """One pass; `rows[i]` is the row of the data passed to fit that x[i] came from."""
         model, opt = self.model, self.optimizer
         model.train()
         total_loss, correct, seen = 0.0, 0, 0
-        for idx in _batches(len(x), batch_size, order):
+        for batch, idx in enumerate(_batches(len(x), batch_size, order), start=1):
             xb, yb = x[idx], y[idx]
             if augment is not None:
                 xb = _as_inputs(augment(xb, rng), self.dtype, "fit: augment(x, rng)")
                 if xb.shape[0] != len(idx):
                     raise ValueError(f"fit: augment returned {xb.shape[0]} samples for a batch "
                                      f"of {len(idx)}")
+                problem = _non_finite("the batch that augment(x, rng) returned", xb, rows[idx],
+                                      "x")
+                if problem is not None:
+                    raise ValueError(f"fit: in epoch {epoch}, batch {batch}, {problem}, where x "
+                                     "itself is finite: augment must keep the data finite")
             u = model(ag.tensor(xb))
             batch_loss = self.loss_fn(u, yb)
             objective = batch_loss
             if self.regularization is not None:
                 objective = objective + self.regularization()
-            value = float(np.asarray(batch_loss))
-            if not math.isfinite(value) or not math.isfinite(float(np.asarray(objective))):
-                raise FloatingPointError(
-                    f"fit: the training loss became {value} in epoch {epoch}, batch "
-                    f"{seen // batch_size + 1}; lower the learning rate, or clip the gradients")
+            value = float(batch_loss)
+            if not math.isfinite(value) or not math.isfinite(float(objective)):
+                self._non_finite_loss(value, epoch, batch)
             model.zero_grad()
             opt.zero_grad()
             objective.backward()
@@ -292,18 +337,49 @@ class Trainer:
             total_loss += value * len(idx)
             seen += len(idx)
             if labels is not None:
-                correct += int(np.sum(np.argmax(np.asarray(u), axis=-1) == labels[idx]))
+                correct += int(np.sum(np.argmax(_values(u), axis=-1) == labels[idx]))
             progress.batch(epoch, total_loss / seen)
         return total_loss / seen, (correct / seen if labels is not None else None)
 
-    def evaluate(self, x, y, batch_size: int = 256) -> tuple[float, float | None]:
+    def _non_finite_loss(self, value: float, epoch: int, batch: int) -> None:
+        """Raise the error that says why this batch's loss is not finite (its data are finite:
+        `fit` checked them): the parameters hold NaN/Inf, else the step itself overflowed."""
+        at = f"in epoch {epoch}, batch {batch}"
+        bad = [n for n, p in self.model.named_parameters() if not np.all(np.isfinite(p.data))]
+        if bad:
+            raise FloatingPointError(
+                f"fit: the training loss became {value} {at}: the parameters {', '.join(bad[:4])} "
+                "hold NaN/Inf after the previous step; lower the learning rate, or clip the "
+                "gradients (nn.clip_grad_norm)")
+        raise FloatingPointError(
+            f"fit: the training loss became {value} {at} (the data and the parameters are "
+            "finite); lower the learning rate, or clip the gradients, and look for the op that "
+            "overflows with ag.detect_anomaly()")
+
+    def _check_finite(self, who: str, parts: list[tuple[str, np.ndarray, str]], rows: np.ndarray,
+                      order: np.ndarray | None = None, batch_size: int = 0) -> None:
+        """ValueError naming the first NaN/Inf in the data `parts` (name, array, source)."""
+        for name, a, source in parts:
+            problem = _non_finite(name, a, rows, source, order, batch_size)
+            if problem is not None:
+                raise ValueError(f"{who}: {problem}; the data must be finite: remove or impute "
+                                 f"those values (np.isfinite({source}).all(axis=0) marks the clean "
+                                 "features)")
+
+    def evaluate(self, x, y, batch_size: int = 256, *, who: str = "evaluate",
+                 rows: np.ndarray | None = None,
+                 source: tuple[str, str] = ("x", "y")) -> tuple[float, float | None]:
         """``(loss, accuracy)`` on ``(x, y)`` in eval mode under ``ag.no_grad()`` (accuracy is
-        None unless this is classification). The model's train/eval mode is restored."""
+        None unless this is classification). The model's train/eval mode is restored. NaN/Inf
+        in x or y raises ValueError naming the sample (its row in x, or ``rows[i]`` of the
+        arrays named `source`) and the feature."""
         x = _as_inputs(x, self.dtype, "evaluate")
         y = _as_targets(y, self.dtype)
         if len(x) != len(y) or len(x) == 0:
             raise ValueError(f"evaluate: x has {len(x)} samples, y has {len(y)} (need equal, > 0)")
         labels = _labels_of(y, self.classification)
+        rows = np.arange(len(x)) if rows is None else rows
+        self._check_finite(who, [("the input", x, source[0]), ("the target", y, source[1])], rows)
         was_training = self.model.training
         self.model.eval()
         total, correct = 0.0, 0
@@ -311,9 +387,9 @@ class Trainer:
             with ag.no_grad():
                 for idx in _batches(len(x), batch_size, np.arange(len(x))):
                     u = self.model(ag.tensor(x[idx]))
-                    total += float(np.asarray(self.loss_fn(u, y[idx]))) * len(idx)
+                    total += float(self.loss_fn(u, y[idx])) * len(idx)
                     if labels is not None:
-                        correct += int(np.sum(np.argmax(np.asarray(u), axis=-1) == labels[idx]))
+                        correct += int(np.sum(np.argmax(_values(u), axis=-1) == labels[idx]))
         finally:
             self.model.train(was_training)
         return total / len(x), (correct / len(x) if labels is not None else None)
@@ -338,6 +414,8 @@ class Trainer:
         y = _as_targets(y, self.dtype)
         if len(x) != len(y):
             raise ValueError(f"fit: x has {len(x)} samples but y has {len(y)}")
+        # the rows of the arrays passed in that x, y (and x_val, y_val) hold: error messages
+        rows, val_rows, val_source = np.arange(len(x)), None, ("x_val", "y_val")
         if val is not None:
             if val_split:
                 raise ValueError("fit: pass either val=(x_val, y_val) or val_split, not both")
@@ -359,6 +437,7 @@ class Trainer:
             perm = rng.permutation(len(x))
             x_val, y_val = x[perm[:n_val]], y[perm[:n_val]]
             x, y = x[perm[n_val:]], y[perm[n_val:]]
+            rows, val_rows, val_source = perm[n_val:], perm[:n_val], ("x", "y")
         else:
             x_val = y_val = None
         if len(x) == 0:
@@ -372,6 +451,10 @@ class Trainer:
             raise TypeError(f"fit: lr_schedule needs an optimizer with an lr attribute, got "
                             f"{type(self.optimizer).__name__}")
         labels = _labels_of(y, self.classification)
+        if x_val is not None:  # before any training (the training data: when epoch 1's order is known)
+            self._check_finite("fit: validation", [("the input", x_val, val_source[0]),
+                                                   ("the target", y_val, val_source[1])],
+                               np.arange(len(x_val)) if val_rows is None else val_rows)
 
         history = History()
         n_batches = -(-len(x) // batch_size)
@@ -386,15 +469,20 @@ class Trainer:
                 if hasattr(self.optimizer, "lr"):
                     history.lr.append(float(self.optimizer.lr))
                 order = rng.permutation(len(x)) if shuffle else np.arange(len(x))
+                if epoch == 1:  # once: name the row, the feature and the batch that meets it
+                    self._check_finite("fit", [("the input x", x, "x"), ("the target y", y, "y")],
+                                       rows, order, batch_size)
                 loss, acc = self._train_epoch(x, y, labels, batch_size, order, rng, augment,
-                                              progress_, epoch)
+                                              progress_, epoch, rows)
                 history.loss.append(loss)
                 metrics = {"loss": loss}
                 if acc is not None:
                     history.accuracy.append(acc)
                     metrics["acc"] = acc
                 if x_val is not None:
-                    val_loss, val_acc = self.evaluate(x_val, y_val, max(batch_size, 256))
+                    val_loss, val_acc = self.evaluate(x_val, y_val, max(batch_size, 256),
+                                                      who="fit: validation", rows=val_rows,
+                                                      source=val_source)
                     history.val_loss.append(val_loss)
                     metrics["val_loss"] = val_loss
                     if val_acc is not None:
@@ -461,8 +549,10 @@ def fit(model: Module, x, y, *, loss: str | LossFn = "cross_entropy", optimizer=
       terminal, else one plain line per epoch; ``progress=False`` or ``quiet=True`` prints nothing.
 
     x is cast to the dtype of the model's parameters. Raises ValueError for mismatched lengths,
-    early stopping without validation data, or bad sizes; FloatingPointError when the loss stops
-    being finite.
+    early stopping without validation data, or bad sizes. When a batch's loss is not finite:
+    ValueError if the batch's data hold NaN/Inf (naming the epoch, the batch, the row of x or y
+    and the feature), else FloatingPointError (the parameters or a step diverged: lower the
+    learning rate); a NaN/Inf in the validation data is a ValueError naming its row likewise.
     """
     trainer = Trainer(model, loss=loss, optimizer=optimizer, constraints=constraints,
                       regularization=regularization)
@@ -485,7 +575,7 @@ def predict(model: Module, x, batch_size: int = 256) -> np.ndarray:
     try:
         with ag.no_grad():
             for idx in _batches(len(x), batch_size, np.arange(len(x))):
-                outs.append(np.asarray(model(ag.tensor(x[idx]))))
+                outs.append(_values(model(ag.tensor(x[idx]))))
     finally:
         model.train(was_training)
     if not outs:

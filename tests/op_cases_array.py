@@ -25,6 +25,11 @@ def np_pad(pad_width, **kw):
     return lambda x: np.pad(x, pad_width, **kw)
 
 
+def _values(x) -> np.ndarray:
+    """x's values as a constant (a Tensor's data; a plain array as is), e.g. to build an index."""
+    return x.data if isinstance(x, ag.Tensor) else x
+
+
 CASES: list[OpCase] = [
     # -- swapaxes / moveaxis (transposes)
     OpCase("swapaxes", "3d_0_2", lambda x: ag.swapaxes(x, 0, 2), [(2, 3, 4)],
@@ -160,7 +165,7 @@ CASES: list[OpCase] = [
     OpCase("take_along_axis", "axis_none", lambda x: ag.take_along_axis(x, np.array([5, 0, 5]), None),
            [(2, 3)], numpy_ref=lambda x: np.take_along_axis(x, np.array([5, 0, 5]), None)),
     OpCase("take_along_axis", "argsort_flip_view",
-           lambda x: ag.take_along_axis(x, np.argsort(np.asarray(x), axis=0), axis=0), [(3, 2)], "distinct",
+           lambda x: ag.take_along_axis(x, np.argsort(_values(x), axis=0), axis=0), [(3, 2)], "distinct",
            view="flip",
            numpy_ref=lambda x: np.take_along_axis(x, np.argsort(x, axis=0), axis=0)),
     # -- pad modes (the zero-fill rows are in op_cases.py)

@@ -199,6 +199,7 @@ def np_special_logsumexp(a, b=None, axis=None, keepdims=False, return_sign=False
     a = np.asarray(a)
     b = np.ones_like(a) if b is None else np.asarray(b)
     a, b = np.broadcast_arrays(a, b)
+    a = np.where(b != 0, a, -np.inf)  # SciPy's rule: a zero weight drops its term
     m = np.max(a, axis=axis, keepdims=True)
     s = np.sum(b * np.exp(a - m), axis=axis, keepdims=True)
     out, sign = np.log(np.abs(s)) + m, np.sign(s)
@@ -407,6 +408,15 @@ CASES += [
            numpy_ref=lambda a, b: np_special_logsumexp(a, b, axis=-1)),
     OpCase("special_logsumexp", "0d", lambda a, b: special.logsumexp(a, b=b), [(), ()], ("real", "positive"),
            numpy_ref=lambda a, b: np_special_logsumexp(a, b)),
+    # a Python number as b does not upcast a (float32 stays float32, as a * 0.5 does)
+    OpCase("special_logsumexp", "python_float_b", lambda a: special.logsumexp(a, axis=1, b=0.5), [(2, 3)],
+           numpy_ref=lambda a: np_special_logsumexp(a, 0.5, axis=1)),
+    # weights as a mask: the masked entry far above the others (its e^(a - shift) would overflow)
+    OpCase("special_logsumexp", "zero_weight_masks_a_huge_term",
+           lambda a: special.logsumexp(a + np.array([1000.0, 0.0, 0.0], a.dtype), axis=1,
+                                       b=np.array([0.0, 1.0, 2.0], a.dtype)), [(2, 3)],
+           numpy_ref=lambda a: np_special_logsumexp(a + [1000.0, 0.0, 0.0], np.array([0.0, 1.0, 2.0]),
+                                                    axis=1)),
 ]
 
 # Public names that are composites of primitives (their rows use these names).

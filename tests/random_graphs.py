@@ -981,25 +981,6 @@ def pick_stack(b: Builder) -> Pick | None:
     return Pick(tuple(pieces), {**kw, "axis": repr(axis)})
 
 
-def pick_pad(b: Builder) -> Pick | None:
-    rng = b.rng
-    x = b.tensor(ndim=(1, 3))
-    if x is None:
-        return None
-    nd = len(b.shape(x))
-    r = rng.random()
-    if r < 0.3:
-        p = int(rng.integers(1, 3))
-        src, per_axis = str(p), ((p, p),) * nd
-    elif r < 0.5:
-        pair = (int(rng.integers(0, 3)), int(rng.integers(0, 3)))
-        src, per_axis = repr(pair), (pair,) * nd
-    else:
-        per_axis = tuple((int(rng.integers(0, 3)), int(rng.integers(0, 3))) for _ in range(nd))
-        src = repr(per_axis)
-    return Pick((x,), {"pad_width": src, "pad_t": repr(per_axis)})
-
-
 def _windows(b: Builder, pool: bool) -> Pick | None:
     rng = b.rng
     x = b.tensor(ndim=(1, 3))

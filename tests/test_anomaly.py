@@ -57,13 +57,111 @@ def test_names_the_module_path():
     assert f"{FILE}:{line}" in str(info.value)
 
 
-def test_forward_nan_is_pointed_out():
+def test_forward_nan_is_pointed_out_in_the_backward_without_check_forward():
     x = ag.tensor(np.array([-1.0, 1.0]), requires_grad=True)
-    with ag.detect_anomaly():
+    with ag.detect_anomaly(check_forward=False):
         with np.errstate(invalid="ignore"):
             y = ag.sqrt(x).sum()  # sqrt(-1) = NaN already in the forward
         with pytest.raises(FloatingPointError, match="forward output already held NaN"):
             y.backward()
+
+
+# ---- the forward: the first op whose output holds NaN/Inf
+
+
+def test_the_forward_of_log_of_a_negative_number():
+    x = ag.tensor(np.array([1.0, -2.0, 3.0]), requires_grad=True)
+    with ag.detect_anomaly():
+        line = here() + 2
+        with np.errstate(invalid="ignore"), pytest.raises(FloatingPointError) as info:
+            ag.log(x * 2.0).sum()
+    message = str(info.value)
+    assert message.startswith("detect_anomaly: the forward of 'log'")
+    assert "produced NaN, first at index (1,)" in message and f"{FILE}:{line}" in message
+    assert "from finite inputs (input 0 (x) = -4.0 there): this op is where it first appears" in message
+    leaf = ag.tensor(np.array([-1.0]), requires_grad=True)
+    with ag.detect_anomaly(), np.errstate(invalid="ignore"), pytest.raises(FloatingPointError):
+        ag.log(leaf)  # log's VJP reads its input: the refused node locked it, and gives it back
+    assert leaf.data.flags.writeable
+
+
+class ZeroOverZero(nn.Module):
+    """A custom layer with a bug: (h − h)/(h − h) is 0/0."""
+
+    def __init__(self):
+        super().__init__()
+        self.W = nn.Parameter(np.eye(2))
+
+    def forward(self, z):
+        h = z @ self.W
+        return (h - h) / (h - h)
+
+
+def test_zero_over_zero_in_a_custom_layer_names_the_layer_and_its_line():
+    model = nn.Sequential(nn.Dense(2, 2, rng=0).astype(np.float64), ZeroOverZero())
+    source, first = inspect.getsourcelines(ZeroOverZero.forward)
+    line = first + next(i for i, text in enumerate(source) if "/ (h - h)" in text)
+    with ag.detect_anomaly(), np.errstate(invalid="ignore"):
+        with pytest.raises(FloatingPointError) as info:
+            model(np.ones((3, 2)))
+    message = str(info.value)
+    assert "the forward of 'divide'" in message and "produced NaN" in message
+    assert "in module '1'" in message and f"{FILE}:{line}" in message
+    assert "input 0 (x1) = 0.0, input 1 (x2) = 0.0 there" in message
+
+
+@pytest.mark.parametrize("as_tensor", [False, True])
+def test_a_nan_in_the_input_data_is_traced_to_the_data_not_the_loss(as_tensor):
+    """The NaN enters with the data: the first op (the first layer) is named, with the input that
+    held it, not softmax_cross_entropy where the backward would first go wrong."""
+    model = nn.MLP([4, 5, 3], rng=0)
+    x = np.ones((6, 4), np.float32)
+    x[4, 2] = np.nan
+    with ag.detect_anomaly(), pytest.raises(FloatingPointError) as info:
+        line = here() + 1
+        loss = nn.cross_entropy(model(ag.tensor(x) if as_tensor else x), np.arange(6) % 3)
+        loss.backward()
+    message = str(info.value)
+    assert "the forward of 'linear'" in message and "in module 'layers.0'" in message
+    assert f"{FILE}:{line}" in message and "softmax_cross_entropy" not in message
+    assert "input 0 (x) (shape (6, 4)) already held NaN (first at index (4, 2))" in message
+    origin = "a Tensor no recorded op made" if as_tensor else "a constant (an array passed in"
+    assert origin in message and "the value entered with the data" in message
+
+
+def test_a_non_finite_parameter_is_named_as_a_leaf():
+    model = nn.MLP([3, 2], rng=0)
+    model.layers[0].W.data[1, 0] = np.inf
+    with ag.detect_anomaly(), pytest.raises(FloatingPointError) as info:
+        model(np.ones((2, 3), np.float32))
+    message = str(info.value)
+    assert "produced Inf" in message and "input 1 (W) (shape (2, 3)) already held Inf" in message
+    assert "a leaf Tensor with requires_grad=True (a parameter?)" in message
+
+
+def test_an_unchecked_op_output_is_named_with_its_op():
+    x = ag.tensor(np.array([1.0, 1000.0]), requires_grad=True)
+    with np.errstate(over="ignore"):
+        big = ag.exp(x)  # exp(1000) = inf, recorded before detect_anomaly was on
+    with ag.detect_anomaly(), pytest.raises(FloatingPointError) as info:
+        big * 2.0
+    assert "the output of 'exp'" in str(info.value) and "recorded outside detect_anomaly" in str(info.value)
+
+
+def test_check_forward_off_and_unrecorded_ops_are_not_checked():
+    x = ag.tensor(np.array([-1.0]), requires_grad=True)
+    with ag.detect_anomaly(check_forward=False), np.errstate(invalid="ignore"):
+        assert np.isnan(ag.log(x).data[0])
+    with ag.detect_anomaly(), np.errstate(invalid="ignore"):
+        assert np.isnan(ag.log(np.array([-1.0]))[0])  # plain arrays: nothing recorded
+        with ag.no_grad():
+            assert np.isnan(ag.log(x).data[0])
+
+
+def test_a_create_graph_sweep_is_checked_by_its_cotangents_not_as_a_forward():
+    x = ag.tensor(np.array([0.0, 1.0]), requires_grad=True)
+    with ag.detect_anomaly(), pytest.raises(FloatingPointError, match="the backward of 'sqrt'"):
+        ag.sqrt(x).sum().backward(create_graph=True)  # sqrt's VJP divides by 0: an Inf cotangent
 
 
 def test_a_non_finite_seed_is_blamed_on_the_seed():

@@ -11,7 +11,7 @@ import autograd_core as ag
 import nn
 
 MODULES = sorted(
-    [f"autograd_core.{m.name}" for m in pkgutil.iter_modules(ag.__path__)]
+    [m.name for m in pkgutil.walk_packages(ag.__path__, "autograd_core.")]
     + [f"nn.{m.name}" for m in pkgutil.iter_modules(nn.__path__)
        if m.name not in ("demo", "experiments")]  # programs, with their own tests
     + ["autograd_core", "nn"])

@@ -141,8 +141,13 @@ def test_backward_releases_every_node(no_gc):
     loss.backward()
     for node in tape:
         assert node.released
-        assert node.args is None and node.ans is None and node.inputs is None
+        assert node.args is None and node.ans is None and node.saved is None
         assert node.op in ("matmul", "relu", "sum")  # the structure is kept
+        # no op output is held (its memory is freed): the node that made it stands in for it
+        assert not any(isinstance(t, ag.Tensor) and t.node is not None for t in node.inputs)
+    ops = {node.op: node for node in tape}
+    assert ops["sum"].inputs == [ops["relu"]] and ops["relu"].inputs == [ops["matmul"]]
+    assert ops["matmul"].inputs[0] is x and ops["matmul"].inputs[1] is W  # leaves are kept
     assert x.data.flags.writeable and W.data.flags.writeable
 
 

@@ -161,10 +161,35 @@ def test_a_numpy_function_with_no_engine_op_is_refused_when_a_gradient_would_be_
 
 
 def test_explicit_conversion_stays_explicit():
+    """A Tensor that requires grad becomes an array only explicitly (as in PyTorch and JAX):
+    np.asarray/np.array of it, of a list holding it, or a[i] = t is a TypeError naming the
+    explicit ways; under no_grad, or for a Tensor that requires no grad, it converts."""
     x = ag.tensor(np.array([1.0, 2.0]), requires_grad=True)
-    a = np.asarray(x)
-    assert type(a) is np.ndarray and a is x.data
-    assert type(np.array(x)) is np.ndarray
+    y = ag.tensor(np.array([3.0, 4.0]), requires_grad=True)
+    explicit = r"t\.data, t\.numpy\(\) or t\.detach\(\)"
+    with pytest.raises(TypeError, match=explicit):
+        np.asarray(x)
+    with pytest.raises(TypeError, match=explicit):
+        np.array(x)
+    with pytest.raises(TypeError, match=explicit):
+        np.array([x, y])
+    a = np.zeros((2, 2))
+    with pytest.raises(TypeError, match=explicit):
+        a[0] = x
+    assert not a.any()  # nothing was written
+    # the explicit ways to the values
+    assert x.numpy() is x.data and type(x.data) is np.ndarray
+    np.testing.assert_array_equal(x.detach().data, [1.0, 2.0])
+    with ag.no_grad():
+        got = np.asarray(x)
+        assert type(got) is np.ndarray and got is x.data
+        np.testing.assert_array_equal(np.array([x, y]), [[1.0, 2.0], [3.0, 4.0]])
+    # a Tensor that requires no grad has no gradient to lose
+    c = ag.tensor(np.array([5.0, 6.0]))
+    got = np.asarray(c)
+    assert type(got) is np.ndarray and got is c.data
+    a[1] = c
+    np.testing.assert_array_equal(a, [[0.0, 0.0], [5.0, 6.0]])
 
 
 # every op row called as ag.<name> whose name NumPy has: NumPy's function runs the engine's op

@@ -175,19 +175,221 @@ def test_intermediate_grads_match_backward(rng):
     assert f"‖g‖ {expected:.2g}" in attrs_of(src, f"op{h.node.index}")
 
 
+# ---- after backward (Note [pictures and backward]) --------------------------------------------
+
+def edges(source: str) -> set[tuple[str, str]]:
+    return set(re.findall(r"^\s*(\w+) -> (\w+)", source, re.M))
+
+
+def leaf_id(source: str, name: str) -> str:
+    """The DOT id of the ellipse of parameter `name` (bold)."""
+    return re.search(rf"^\s*(t\d+) \[[^\]]*<b>{re.escape(name)}</b>", source, re.M).group(1)
+
+
 @needs_graphviz
-def test_released_graph(rng):
-    x = ag.tensor(rng.standard_normal(3), requires_grad=True)
-    loss = (ag.exp(x) * 2.0).sum()
+def test_after_backward_the_whole_graph_is_drawn(rng):
+    net, loss, tape = net_loss(rng, n_blocks=2)
+    before = ag.viz.draw_graph(loss, params=net, fold=False).source
     loss.backward()
-    src = ag.viz.draw_graph(loss).source  # what is left: the output's op, and a note saying so
-    assert op_boxes(src) == [f"op{loss.node.index}"]
-    assert "released by backward()" in src and "retain_graph=True" in src
-    with pytest.raises(RuntimeError, match=r"released by backward\(\).*retain_graph=True"):
-        ag.viz.draw_graph(loss, show_grads=True)
-    kept = (ag.exp(x) * 2.0).sum()
-    kept.backward(retain_graph=True)
-    assert "legend" in ag.viz.draw_graph(kept, show_grads=True).source
+    assert all(node.released for node in tape)
+    after = ag.viz.draw_graph(loss, params=net, fold=False).source
+    assert sorted(op_boxes(after)) == sorted(f"op{n.index}" for n in tape)
+    assert edges(after) == edges(before) and ("op" + str(loss.node.index), "output") in edges(after)
+    for name, _ in net.named_parameters():
+        assert f"<b>{name}</b>" in after
+    assert "released" not in after  # nothing is missing, so nothing is said about it
+    folded = ag.viz.draw_graph(loss, params=net).source
+    assert "Block ×2" in folded
+
+
+@needs_graphviz
+def test_after_backward_show_grads_gives_every_parameter_its_grad_norm(rng):
+    net, loss, tape = net_loss(rng, n_blocks=2)
+    loss.backward()
+    grads = {name: p.grad.copy() for name, p in net.named_parameters()}
+    src = ag.viz.draw_graph(loss, params=net, show_grads=True, fold=False).source
+    for name, g in grads.items():
+        assert f"‖g‖ {np.linalg.norm(g):.2g}" in attrs_of(src, leaf_id(src, name)), name
+    # the ops' norms were not kept: no op box carries one, and the legend says how to keep them
+    assert not any("‖g‖" in attrs_of(src, box) for box in op_boxes(src))
+    legend = attrs_of(src, "legend")
+    assert "not kept" in legend and "keep_grad_norms" in legend
+    for name, p in net.named_parameters():  # drawing reads .grad, never changes it
+        np.testing.assert_array_equal(p.grad, grads[name])
+
+
+@needs_graphviz
+def test_keep_grad_norms_shows_intermediate_norms_after_backward(rng):
+    net, loss, tape = net_loss(rng, n_blocks=2)
+    live = ag.viz.draw_graph(loss, params=net, show_grads=True, fold=False).source
+    with ag.viz.keep_grad_norms():
+        loss.backward()
+    assert not ag.graph.local.recording.grad_norms  # switched off again on leaving the block
+    after = ag.viz.draw_graph(loss, params=net, show_grads=True, fold=False).source
+    for node in tape:  # the sweep's norms are the ones the picture's own sweep computes
+        label = re.search(r"‖g‖ [^\"\n]+", attrs_of(live, f"op{node.index}")).group(0)
+        assert label in attrs_of(after, f"op{node.index}"), node
+        assert fill_of(after, f"op{node.index}") == fill_of(live, f"op{node.index}")
+    assert "not kept" not in attrs_of(after, "legend")
+    for name, p in net.named_parameters():
+        assert f"‖g‖ {np.linalg.norm(p.grad):.2g}" in attrs_of(after, leaf_id(after, name))
+
+
+def test_keep_grad_norms_is_off_by_default_and_works_as_a_decorator(rng):
+    x = ag.tensor(rng.standard_normal(3), requires_grad=True)
+    plain = ag.tanh(x).sum()
+    plain.backward()
+    assert plain.node.grad_norm is None
+
+    @ag.viz.keep_grad_norms()
+    def step():
+        loss = (ag.tanh(x) * 3.0).sum()
+        loss.backward()
+        return loss
+
+    loss = step()
+    assert loss.node.grad_norm == 1.0
+    inner = loss.node.inputs[0]  # after backward: the multiply's node stands for its output
+    assert inner.op == "multiply" and inner.grad_norm == pytest.approx(np.sqrt(3))
+
+
+def test_summary_after_backward(rng):
+    net, loss, tape = net_loss(rng, n_blocks=2)
+    before = ag.viz.summary(loss, params=net)
+    live = ag.viz.summary(loss, params=net, show_grads=True)
+    loss.backward()
+    assert ag.viz.summary(loss, params=net) == before  # the same table after backward
+    text = ag.viz.summary(loss, params=net, show_grads=True)
+    lines = text.splitlines()
+    assert lines[1].split()[-1] == "‖g‖" and "not kept" in text and "keep_grad_norms" in text
+    ops, leaves = text.split("\n\n")
+    assert len(ops.splitlines()) == 2 + len(tape) + 1  # title, header, rows, where the norms come from
+    leaf_rows = leaves.splitlines()
+    assert leaf_rows[0].split() == ["leaf", "shape", "dtype", "‖grad‖"]
+    names = [name for name, _ in net.named_parameters()]
+    assert [r.split()[0] for r in leaf_rows[1:]] == names  # every parameter, in params order
+    for row, (_, p) in zip(leaf_rows[1:], net.named_parameters(), strict=True):
+        assert row.split()[-1] == f"{np.linalg.norm(p.grad):.2g}", row
+    assert live.split("\n\n")[1] == leaves  # the same norms as the live sweep's
+    # with the norms kept, the ops' column matches the live sweep's too
+    net2, loss2, _ = net_loss(np.random.default_rng(5), n_blocks=2)
+    live2 = ag.viz.summary(loss2, params=net2, show_grads=True)
+    with ag.viz.keep_grad_norms():
+        loss2.backward()
+    kept = ag.viz.summary(loss2, params=net2, show_grads=True)
+    norms = [line.rsplit("  ", 1)[-1] for line in kept.splitlines()[2:2 + len(tape)]]
+    assert norms == [line.rsplit("  ", 1)[-1] for line in live2.splitlines()[2:2 + len(tape)]]
+    assert all(float(n) > 0 for n in norms)
+
+
+@needs_graphviz
+def test_zero_d_parameters_and_grad_requiring_scalars_are_drawn(rng):
+    x = ag.tensor(rng.standard_normal((4, 3)))
+    W = ag.tensor(rng.standard_normal((3, 2)), requires_grad=True)
+    T = nn.Parameter(np.array(2.0))                      # a temperature: a 0-d parameter
+    s = ag.tensor(0.5, requires_grad=True, dtype=np.float64)  # an unnamed scalar leaf
+    c = ag.tensor(4.0, dtype=np.float64)                  # a 0-d constant: left out
+    with ag.Tape() as tape:
+        loss = ((x @ W) / T * s * c).sum() + 2.0          # a Python number: left out
+    params = {"W": W, "T": T}
+    src = ag.viz.draw_graph(loss, params=params).source
+    t_id = leaf_id(src, "T")
+    assert "scalar float64 = 2" in attrs_of(src, t_id)
+    divide = next(n for n in tape if n.op == "divide")
+    assert (t_id, f"op{divide.index}") in edges(src)
+    scalar = re.search(r"^\s*(t\d+) \[label=<leaf<br/>scalar float64 = 0.5>", src, re.M).group(1)
+    multiply = next(n for n in tape if n.op == "multiply" and n.inputs[1] is s)
+    assert (scalar, f"op{multiply.index}") in edges(src)
+    assert "= 4" not in src and "= 2<" not in src.replace("= 2<br", "")  # constants: not drawn
+    assert len(re.findall(r"^\s*t\d+ \[", src, re.M)) == 4  # x, W, T, s
+    loss.backward()
+    after = ag.viz.draw_graph(loss, params=params, show_grads=True).source
+    assert f"‖g‖ {abs(float(T.grad)):.2g}" in attrs_of(after, leaf_id(after, "T"))
+    assert f"‖g‖ {abs(float(s.grad)):.2g}" in attrs_of(after, scalar)
+    assert "T(scalar)" in ag.viz.summary(loss, params=params)
+
+
+@needs_graphviz
+def test_tuple_and_list_outputs_draw_every_output(rng):
+    x = ag.tensor(rng.standard_normal(3), requires_grad=True)
+    with ag.Tape() as tape:
+        h = ag.tanh(x)
+        a = (h * 2.0).sum()
+        b = ag.exp(h)
+    for outputs in ((a, b), [a, b]):
+        src = ag.viz.draw_graph(outputs).source
+        assert sorted(op_boxes(src)) == sorted(f"op{n.index}" for n in tape)
+        assert {("op" + str(a.node.index), "output0"), ("op" + str(b.node.index), "output1")} <= edges(src)
+        assert "2 outputs scalar float64, (3,) float64" in src
+    # the picture's own sweep is seeded with ones at every output: h gets ∂(a + Σb)/∂h
+    live = ag.viz.draw_graph((a, b), show_grads=True).source
+    expected = np.linalg.norm(2.0 + np.exp(h.data))
+    assert f"‖g‖ {expected:.2g}" in attrs_of(live, f"op{h.node.index}")
+    assert "2 outputs" in ag.viz.summary([a, b]).splitlines()[0]
+    (a + b.sum()).backward()
+    after = ag.viz.draw_graph((a, b), params={"x": x}, show_grads=True).source
+    assert sorted(op_boxes(after)) == sorted(f"op{n.index}" for n in tape)
+    assert f"‖g‖ {np.linalg.norm(x.grad):.2g}" in attrs_of(after, leaf_id(after, "x"))
+    with pytest.raises(ValueError, match="empty"):
+        ag.viz.draw_graph(())
+    with pytest.raises(TypeError, match=r"output\[1\]"):
+        ag.viz.summary((a, np.ones(2)))
+
+
+@needs_graphviz
+def test_nan_or_inf_in_a_leaf_or_constant_is_flagged_at_its_source(rng):
+    data = rng.standard_normal((4, 3))
+    data[2, 1] = np.nan
+    x = ag.tensor(data)                                      # an input holding a NaN
+    W = ag.tensor(rng.standard_normal((3, 2)), requires_grad=True)
+    b = ag.tensor(np.array([0.0, np.inf]), requires_grad=True)  # a parameter holding an Inf
+    mask = np.ones((4, 2))
+    loss = ((x @ W + b) * mask * float("nan")).sum()        # a NaN Python number: drawn, flagged
+    params = {"W": W, "b": b}
+    for src in (ag.viz.draw_graph(loss, params=params).source,
+                ag.viz.draw_graph(loss, params=params, show_grads=True).source):
+        flagged = [i for i in re.findall(r"^\s*(t\d+) \[", src, re.M)
+                   if "peripheries=2" in attrs_of(src, i)]
+        texts = sorted(re.search(r"<b>(\w+ in value!)</b>", attrs_of(src, i)).group(1) for i in flagged)
+        assert texts == ["Inf in value!", "NaN in value!", "NaN in value!"]
+        assert all(f'color="{viz._BAD_VALUE}"' in attrs_of(src, i) for i in flagged)
+        assert leaf_id(src, "b") in flagged and leaf_id(src, "W") not in flagged
+        assert "NaN / Inf in the value of input (4, 3), b, number scalar" in src
+    assert "label=<number<br/>scalar float64 = nan" in src
+    assert "mask" not in src and "array<br/>(4, 2) float64>" in src  # the finite mask: not flagged
+    loss.backward()
+    after = ag.viz.draw_graph(loss, params=params, show_grads=True).source
+    assert "NaN!" in attrs_of(after, leaf_id(after, "W")) and fill_of(after, leaf_id(after, "W")) == viz._BAD
+    assert "NaN in value!" in after and "peripheries=2" in attrs_of(after, leaf_id(after, "b"))
+    text = ag.viz.summary(loss, params=params)
+    assert "(4, 3)[NaN]" in text and "b(2,)[Inf]" in text
+    assert text.splitlines()[1].startswith("NaN / Inf in the value of ")
+
+
+@needs_graphviz
+def test_a_graph_cut_by_an_error_during_backward_says_so(rng):
+    @ag.primitive
+    def broken(x):
+        return x * 1.0
+
+    @broken.defvjp
+    def broken_vjp(g, ans, x):
+        raise ArithmeticError("planted")
+
+    x = ag.tensor(rng.standard_normal(3), requires_grad=True)
+    with ag.Tape() as tape:
+        h = ag.tanh(x)
+        loss = (broken(h) + ag.sin(h)).sum()
+    with pytest.raises(ArithmeticError, match="planted"):
+        loss.backward()  # sin's VJP ran (tanh now waits for broken's), then broken's raised
+    cut = [n for n in tape if n.inputs is None]
+    assert [n.op for n in cut] == ["tanh"]  # released by the error, its inputs gone
+    src = ag.viz.draw_graph(loss, params={"x": x}).source
+    assert sorted(op_boxes(src)) == sorted(f"op{n.index}" for n in tape)
+    assert "(inputs released)" in attrs_of(src, f"op{cut[0].index}")
+    assert "<b>x</b>" not in src  # what fed tanh is not known any more
+    assert "1 node(s) lost their inputs" in src
+    assert "(inputs released)" in ag.viz.summary(loss)
 
 
 # ---- grouping and caps -------------------------------------------------------------------------
@@ -356,6 +558,55 @@ def test_render_svg_and_png(tmp_path, rng):
     assert head.startswith(("<svg", "<?xml"))
     png = ag.viz.render(loss, tmp_path / "graph.png", format="png", params=net)
     assert Path(png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def overflowing_legend_text(svg: str) -> list[str]:
+    """Texts of the legend that a renderer drawing them in DejaVu Sans (wider than the metrics
+    Graphviz lays out with; a browser's usual fallback) would push out of their bordered cell
+    or, for a borderless one, past the table's right edge."""
+    from xml.etree import ElementTree
+
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextPath
+
+    ns = "{http://www.w3.org/2000/svg}"
+    legend = next(g for g in ElementTree.fromstring(svg).iter(ns + "g")
+                  if g.findtext(ns + "title") == "legend")
+    cells = []
+    for polygon in legend.iter(ns + "polygon"):
+        if polygon.get("stroke") not in (None, "none", "transparent"):
+            points = [tuple(map(float, p.split(","))) for p in polygon.get("points").split()]
+            xs, ys = [p[0] for p in points], [p[1] for p in points]
+            cells.append((min(xs), max(xs), min(ys), max(ys)))
+    table = (min(c[0] for c in cells), max(c[1] for c in cells))
+    out = []
+    for text in legend.iter(ns + "text"):
+        s, x, y = "".join(text.itertext()), float(text.get("x")), float(text.get("y"))
+        weight = "bold" if text.get("font-weight") == "bold" else "normal"
+        width = TextPath((0, 0), s, size=float(text.get("font-size")),
+                         prop=FontProperties(family="DejaVu Sans", weight=weight)).get_extents().x1
+        x0 = {"start": x, "middle": x - width / 2, "end": x - width}[text.get("text-anchor", "start")]
+        lo, hi = next(((c[0], c[1]) for c in cells if c[0] <= x <= c[1] and c[2] <= y <= c[3]), table)
+        if x0 < lo - 0.5 or x0 + width > hi + 0.5:
+            out.append(f"{s!r}: {x0:.1f}..{x0 + width:.1f} outside {lo:.1f}..{hi:.1f}")
+    return out
+
+
+@needs_graphviz
+@needs_renderer
+def test_legend_text_fits_its_cells_in_a_wider_font(tmp_path, rng):
+    pytest.importorskip("matplotlib")  # (its DejaVu Sans measures the text)
+    small = ag.tensor(rng.standard_normal(3), requires_grad=True)
+    large = ag.tensor(rng.standard_normal(3), requires_grad=True)
+    const = np.array([1.0, np.inf, 1.0])
+    loss = (small * 1e-6).sum() + (large * 1e3 * const).sum()
+    loss.backward()  # after backward, norms not kept: the legend's longest note
+    path = ag.viz.render(loss, tmp_path / "legend.svg", params={"small": small}, show_grads=True,
+                         highlight=small)
+    svg = Path(path).read_text()
+    longest = re.search(r">\d\.\de&#45;\d<", svg)  # a 6-character scale label such as 1.4e-6
+    assert longest and "highlighted" in svg and "in the value" in svg
+    assert overflowing_legend_text(svg) == []
 
 
 @needs_graphviz

@@ -9,20 +9,32 @@ Here: the renderer, `render` and `summary`; `graph.py` reads the recorded graph 
 >>> # ag.viz.render(loss, "graph.svg", params=model, show_grads=True) writes the file
 >>> print(ag.viz.summary(loss, params=model).splitlines()[0])
 5 ops → output scalar float32
+>>> loss.backward()                                          # the graph outlives backward
+>>> print(ag.viz.summary(loss, params=model, show_grads=True).splitlines()[0])
+5 ops → output scalar float32
 
-Note [pictures and backward]: an ordinary ``backward()`` releases the nodes it went through
-(their inputs become None), so the structure of the graph is gone afterwards. Draw the picture
-before backward, or after ``backward(retain_graph=True)``. Drawn from a released graph, the picture
-shows what is left (the output's op) and says so in its title; ``show_grads=True`` on a released
-graph raises RuntimeError, because the gradients cannot be computed without the graph.
+Note [pictures and backward]: backward frees the saved arrays, not the record of which op took
+which inputs (Note [the graph outlives backward] in backward.py), so a picture or summary drawn
+after ``loss.backward()`` shows the whole graph, as one drawn before it does. The record goes when
+the output is dropped. Only a node released outside a sweep (an error stopped backward half way)
+has lost its inputs: it is drawn dashed, "(inputs released)", and the title says the graph is
+cut there.
 
-Note [grads in pictures]: ``show_grads=True`` runs its own first-order sweep from `output` over
-the live graph (seeded with ones: for a non-scalar output, the gradient of ``output.sum()``). So
-every tensor gets a gradient, intermediates as well as leaves, whether or not backward was
-called, and no ``.grad`` is read or changed. Each is labelled with its Frobenius norm ‖g‖ and
-filled with a colour on a log scale spanning the picture's norms (the legend gives the values);
-NaN/Inf and all-zero gradients are flagged, and for a parameter of two or more axes, the count of
-"dead" output units (slices along axis 0 whose gradient is all zero).
+Note [grads in pictures]: ``show_grads=True`` labels every tensor with the Frobenius norm ‖g‖ of
+its gradient and fills it with a colour on a log scale spanning the picture's norms (the legend
+gives the values); NaN/Inf and all-zero gradients are flagged, and for a parameter of two or more
+axes, the count of "dead" output units (slices along axis 0 whose gradient is all zero).
+- On a live graph (before backward, or after ``backward(retain_graph=True)``) the picture runs its
+  own first-order sweep from the outputs, seeded with ones (for a non-scalar output, the gradient
+  of ``output.sum()``): every tensor gets a gradient, intermediates as well as leaves, and no
+  ``.grad`` is read or changed.
+- After backward (the graph's saved arrays are gone, so no sweep can run) it shows what backward
+  left: each leaf's ``.grad`` (accumulated, as the optimizer sees it) and, for the ops, the norms
+  the sweep kept when backward ran inside ``with ag.viz.keep_grad_norms():``. Without it the ops
+  carry no norm, and the legend says how to keep them.
+
+A NaN or Inf in the value of a leaf or a constant input is flagged at that input (a dark red
+double border, "NaN in value!", and a line in the title), with or without `show_grads`.
 
 graphviz (the Python package) is imported only when a picture is drawn, so ``import autograd_core``
 works without it; `summary` never needs it. Rendering needs a layout program: ``dot`` from
@@ -39,10 +51,23 @@ from pathlib import Path
 
 import numpy as np
 
+from ..graph import Node
 from ..tensor import Tensor
 from .drawing import draw_graph
-from .graph import _check_output, _named, _shape, _walk
-from .style import _BAD, _HIGHLIGHT, _ZERO  # noqa: F401  (the colours, for tests and callers)
+from .graph import (
+    _check_outputs,
+    _leaves,
+    _named,
+    _outputs_text,
+    _shape,
+    _value_flags,
+    _walk,
+)
+
+# (the colours are imported for tests and callers: viz._BAD ...)
+from .style import _BAD, _BAD_VALUE, _HIGHLIGHT, _ZERO, _Grads, keep_grad_norms  # noqa: F401
+
+__all__ = ["draw_graph", "keep_grad_norms", "render", "summary"]
 
 RENDER_TIMEOUT_S = 60
 _INSTALL_HINT = ("pip install 'autograd-core[viz]' (brings graphviz-pure, a self-contained `dot`), "
@@ -139,41 +164,81 @@ def render(output: Tensor, path: str | os.PathLike, format: str = "svg", **draw_
     return str(path)
 
 
-def summary(output: Tensor, params=None) -> str:
-    """The graph of `output` as a text table, one row per recorded op in recording order:
-    node index, op, module path, input shapes → output shape, dtype. Needs no graphviz.
+def summary(output: Tensor | tuple | list, show_grads: bool = False, params=None) -> str:
+    """The graph of `output` (a Tensor, or a tuple or list of them) as a text table, one row per
+    recorded op in recording order: node index, op, module path, input shapes → output shape,
+    dtype. Needs no graphviz; works before and after backward (Note [pictures and backward]).
 
     Inputs are shown as shapes, parameters as ``name(shape)`` (names from `params`, as in
-    `draw_graph`), Python numbers as their value. See Note [pictures and backward].
+    `draw_graph`), Python numbers as their value; a leaf or constant holding NaN or Inf is marked
+    ``[NaN]`` / ``[Inf]`` and named in a line under the title. With `show_grads`, a ‖g‖ column
+    gives each op's gradient norm and a second table each leaf's (parameters first), from the
+    same place as `draw_graph`'s (Note [grads in pictures]; a line says which).
     """
-    output = _check_output(output, "summary")
-    nodes, released = _walk(output)
+    outputs = _check_outputs(output, "summary")
+    nodes, cut = _walk(outputs)
     names, _, _keep = _named(params)
-    header = ("#", "op", "module", "inputs → output", "dtype")
+    leaves, _ = _leaves(nodes, outputs, names)
+    flags = {k: f for k, t in leaves.items() if (f := _value_flags(t))}
+    grads = _Grads(outputs, nodes, leaves, names) if show_grads else None
+
+    header = ("#", "op", "module", "inputs → output", "dtype") + (("‖g‖",) if grads else ())
     rows = []
     for n in nodes:
         if n.inputs is None:
-            ins = "(released)"
+            ins = "(inputs released)"
         else:
-            ins = ", ".join(_describe_input(t, names) for t in n.inputs)
+            ins = ", ".join(_describe_input(t, names, flags) for t in n.inputs)
         module = "-" if n.module is None else n.module or "(root)"
-        rows.append((str(n.index), n.op, module, f"{ins} → {_shape(n.out_shape)}",
-                     str(n.out_dtype)))
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    lines = [f"{len(nodes)} ops → output {_shape(output.shape)} {output.dtype}"]
-    if released:
-        lines.append(f"(the graph was released by backward(): {len(released)} node(s) have no "
-                     "inputs left; draw before backward() or use backward(retain_graph=True))")
-    for r in [header, *rows]:
-        lines.append("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+        row = (str(n.index), n.op, module, f"{ins} → {_shape(n.out_shape)}", str(n.out_dtype))
+        if grads:
+            stats = grads.nodes.get(n)
+            text = "-" if not grads.kept else "no grad" if stats is None else stats.text()
+            row += (text.removeprefix("‖g‖ "),)
+        rows.append(row)
+    lines = [f"{len(nodes)} ops → {_outputs_text(outputs)}"]
+    if flags:
+        lines.append("NaN / Inf in the value of " + ", ".join(
+            _describe_input(leaves[k], names, flags) for k in flags))
+    if cut:
+        lines.append(f"({len(cut)} node(s) lost their inputs, released outside a sweep (e.g. by "
+                     "an error during backward()): the graph is cut there)")
+    lines += _table(header, rows)
+    if grads:
+        lines.append(grads.how)
+        lines += ["", *_table(("leaf", "shape", "dtype", "‖grad‖"), _leaf_rows(leaves, names, grads))]
     return "\n".join(lines)
 
 
-def _describe_input(t, names: dict[int, str]) -> str:
+def _table(header: tuple, rows: list[tuple]) -> list[str]:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    return ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+            for r in [header, *rows]]
+
+
+def _leaf_rows(leaves: dict[int, object], names: dict[int, str], grads: _Grads) -> list[tuple]:
+    """One row per leaf that requires grad: parameters first, in `params` order."""
+    order = {k: i for i, k in enumerate(names)}
+    trainable = [k for k, t in leaves.items() if isinstance(t, Tensor) and t.requires_grad]
+    trainable.sort(key=lambda k: order.get(k, len(order)))
+    rows = []
+    for k in trainable:
+        t = leaves[k]
+        stats = grads.leaves.get(k)
+        rows.append((names.get(k, "(unnamed)"), _shape(t.shape), str(t.dtype),
+                     "no grad" if stats is None else stats.text().removeprefix("‖g‖ ")))
+    return rows
+
+
+def _describe_input(t, names: dict[int, str], flags: dict[int, list[str]]) -> str:
+    mark = "".join(f"[{f}]" for f in flags.get(id(t), ()))
+    if isinstance(t, Node):  # an op output, after backward
+        return _shape(t.out_shape)
     if isinstance(t, Tensor):
         name = names.get(id(t), "")
-        return f"{name}{_shape(t.shape)}" if t._node is None and name else _shape(t.shape)
+        shape = _shape(t.shape) if t.ndim else "(scalar)"
+        return (f"{name}{shape}" if t._node is None and name else _shape(t.shape)) + mark
     if isinstance(t, np.ndarray):
-        return f"array{_shape(t.shape)}" if t.ndim else repr(t.item())
+        return (f"array{_shape(t.shape)}" if t.ndim else repr(t.item())) + mark
     text = repr(t)
-    return text if len(text) <= 12 else text[:11] + "…"
+    return (text if len(text) <= 12 else text[:11] + "…") + mark

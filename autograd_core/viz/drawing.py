@@ -10,31 +10,39 @@ from ..graph import Node
 from ..tensor import Tensor
 from .graph import (
     _ancestors,
-    _check_output,
+    _check_outputs,
     _depth,
     _inside,
+    _leaves,
     _module_groups,
     _named,
+    _outputs_text,
     _parent,
+    _producer,
     _shape,
+    _value_flags,
     _walk,
 )
-from .style import _HIGHLIGHT, _PARAM_BORDER, _Colours, _GradStats, _sweep_grads
+from .style import _BAD_VALUE, _HIGHLIGHT, _PARAM_BORDER, _Colours, _Grads, _GradStats
 
 
-def draw_graph(output: Tensor, params=None, show_grads: bool = False, depth: int | None = None,
-               max_nodes: int | None = None, highlight=None, *, fold: bool = True):
-    """The recorded graph that produced `output`, as a `graphviz.Digraph`.
+def draw_graph(output: Tensor | tuple | list, params=None, show_grads: bool = False,
+               depth: int | None = None, max_nodes: int | None = None, highlight=None, *,
+               fold: bool = True):
+    """The recorded graph that produced `output` (a Tensor, or a tuple or list of them), as a
+    `graphviz.Digraph`. Works before and after ``backward()`` (Note [pictures and backward]).
 
     One box per recorded op (its label: the op name, e.g. ``"matmul"``, and the output shape;
     the dtype too where it differs from the output's), ellipses for the leaves (parameters bold
-    with a blue border, named from `params`), dashed ellipses for constant arrays and Tensors
-    that do not require grad; Python numbers are left out. Hover a box in the SVG for its node
-    index, module path and forward source line.
+    with a blue border, named from `params`; 0-d ones too, with their value), dashed ellipses for
+    constant arrays and Tensors that do not require grad; Python numbers and other 0-d constants
+    are left out. A leaf or constant whose value holds NaN or Inf has a dark red double border
+    and says so. Hover a box in the SVG for its node index, module path and forward source line.
 
     - `params`: a dict name → Tensor, or an nn.Module (its ``named_parameters()``).
     - `show_grads`: label and colour every tensor with its gradient norm, with a legend; see
-      Note [grads in pictures]. RuntimeError on a graph released by backward().
+      Note [grads in pictures]. After backward, parameters show their ``.grad`` and ops the
+      norms kept by `keep_grad_norms` (the legend says when they were not kept).
     - nn modules are clusters named by their dotted path (``node.module``); `depth=d` draws each
       module at nesting depth d (the root module is 0, ``"layers"`` 1, ``"layers.2"`` 2) as one
       box, hiding what is inside.
@@ -47,20 +55,21 @@ def draw_graph(output: Tensor, params=None, show_grads: bool = False, depth: int
       matched by its op, module path and output shape.
 
     The walk is iterative, so a chain of 100,000 ops is fine (laying it out is another matter:
-    use `max_nodes`). Draw before backward() or after backward(retain_graph=True): see
-    Note [pictures and backward].
+    use `max_nodes`).
 
     >>> x = ag.tensor(np.ones((2, 3)), requires_grad=True)
-    >>> g = ag.viz.draw_graph((x * x).sum(), params={"x": x})
-    >>> "multiply" in g.source and "sum" in g.source
+    >>> loss = (x * x).sum()
+    >>> loss.backward()
+    >>> g = ag.viz.draw_graph(loss, params={"x": x}, show_grads=True)
+    >>> "multiply" in g.source and "sum" in g.source and "‖g‖ 4.9" in g.source
     True
     """
-    output = _check_output(output, "draw_graph")
+    outputs = _check_outputs(output, "draw_graph")
     if max_nodes is not None and max_nodes < 1:
         raise ValueError(f"draw_graph: max_nodes must be at least 1, got {max_nodes}")
     if depth is not None and depth < 0:
         raise ValueError(f"draw_graph: depth must be >= 0, got {depth}")
-    return _Drawing(output, params, show_grads, depth, max_nodes, highlight, fold).digraph()
+    return _Drawing(outputs, params, show_grads, depth, max_nodes, highlight, fold).digraph()
 
 
 class _Drawing:
@@ -70,19 +79,12 @@ class _Drawing:
     (``("module", path)``) or a folded run of blocks (``("fold", paths)``).
     """
 
-    def __init__(self, output: Tensor, params, show_grads: bool, depth: int | None,
+    def __init__(self, outputs: list[Tensor], params, show_grads: bool, depth: int | None,
                  max_nodes: int | None, highlight, fold: bool) -> None:
-        self.output = output
+        self.outputs = outputs
+        self.dtype = outputs[0].dtype  # box labels show a dtype only where it differs from this
         self.show_grads = show_grads
-        nodes, self.released = _walk(output)
-        if show_grads and self.released:
-            r = self.released[0]
-            raise RuntimeError(
-                "draw_graph(show_grads=True): the graph of this output was released by "
-                f"backward() ({len(self.released)} node(s), e.g. #{r.index} '{r.op}'), so its "
-                "gradients cannot be computed. Draw before backward(), or call "
-                "backward(retain_graph=True) first"
-            )
+        nodes, self.cut = _walk(outputs)
         self.nodes = nodes
         self.names, self.classes, self._keep = _named(params)
         highlighted, self.notes = _highlights(highlight, {n.index: n for n in nodes})
@@ -90,26 +92,15 @@ class _Drawing:
         self.hl_nodes = {h for h in highlighted if isinstance(h, Node)}
 
         # leaves and constants, and the ops that consume them
-        self.leaves: dict[int, Tensor | np.ndarray] = {}
-        self.consumers: dict[int, list[Node]] = {}
-        for n in nodes:
-            for t in n.inputs or ():
-                if isinstance(t, Tensor) and t._node is not None:
-                    continue
-                if not isinstance(t, (Tensor, np.ndarray)) or np.ndim(t) == 0:
-                    continue  # Python numbers and 0-d constants are left out of the picture
-                self.leaves.setdefault(id(t), t)
-                self.consumers.setdefault(id(t), []).append(n)
-        if output._node is None:
-            self.leaves[id(output)] = output
-            self.consumers[id(output)] = []
+        self.leaves, self.consumers = _leaves(nodes, outputs, self.names)
+        self.flags = {k: f for k, t in self.leaves.items() if (f := _value_flags(t))}
 
+        self.grads = None
         self.grads_n: dict[Node, _GradStats] = {}
         self.grads_l: dict[int, _GradStats] = {}
         if show_grads:
-            trainable = {k for k, t in self.leaves.items()
-                         if isinstance(t, Tensor) and t.requires_grad}
-            self.grads_n, self.grads_l = _sweep_grads(output, nodes, set(self.names) | trainable)
+            self.grads = _Grads(outputs, nodes, self.leaves, self.names)
+            self.grads_n, self.grads_l = self.grads.nodes, self.grads.leaves
             self.colours = _Colours([*self.grads_n.values(), *self.grads_l.values()])
 
         # boxes, nearest the output first; max_nodes keeps the first ones (and highlighted ones)
@@ -131,11 +122,11 @@ class _Drawing:
                     for i, u in enumerate(self.order)}
 
         # a parameter (or constant array) used only inside one collapsed or folded box is
-        # counted in that box and not drawn
+        # counted in that box and not drawn, unless its value holds NaN or Inf
         self.hidden_in: dict[tuple, list[int]] = {}
         for k, t in self.leaves.items():
             units = {self.unit_of[c] for c in self.consumers[k]}
-            if len(units) != 1:
+            if len(units) != 1 or k in self.flags:
                 continue
             (u,) = units
             trainable = isinstance(t, Tensor) and t.requires_grad
@@ -152,10 +143,10 @@ class _Drawing:
         stats = None
         if u[0] == "op":
             n = ms[0]
-            dtype = "" if n.out_dtype == self.output.dtype else f" {n.out_dtype}"
+            dtype = "" if n.out_dtype == self.dtype else f" {n.out_dtype}"
             lines = [n.op, _shape(n.out_shape) + dtype]
-            if n.released:
-                lines.append("(released)")
+            if n.inputs is None:  # Note [pictures and backward]: the graph is cut here
+                lines.append("(inputs released)")
                 attrs["style"] = "filled,dashed"
             where = [f"#{n.index} {n.op} → {_shape(n.out_shape)} {n.out_dtype}"]
             if n.module is not None:
@@ -164,7 +155,7 @@ class _Drawing:
                 where.append(f"forward at {n.source}")
             attrs["tooltip"] = "\n".join(where)
             cluster = n.module
-            if self.show_grads:
+            if self.show_grads and self.grads.kept:
                 stats = self.grads_n.get(n)
                 lines.append("no grad" if stats is None else stats.text())
                 if stats is None:
@@ -207,14 +198,14 @@ class _Drawing:
         cs = self.consumers[k]
         trainable = isinstance(t, Tensor) and t.requires_grad
         is_param = k in self.names
-        shape = np.shape(t)
-        dtype = t.dtype if isinstance(t, Tensor) else np.asarray(t).dtype
-        name = self.names.get(k) or ("output" if t is self.output else "leaf" if trainable
-                                     else "input" if isinstance(t, Tensor) else "array")
+        data = t.data if isinstance(t, Tensor) else np.asarray(t)
+        name = self._name(k)
         rows = [f"<b>{html.escape(name)}</b>" if is_param else html.escape(name),
-                f"{_shape(shape)} {dtype}"]
+                f"{_shape(data.shape)} {data.dtype}"]
+        if data.size == 1:  # a scalar's value is worth a line (a temperature, a scale)
+            rows[-1] += f" = {data.item():.3g}"
         attrs = {"shape": "ellipse", "fillcolor": "white",
-                 "tooltip": f"{name} {_shape(shape)} {dtype}"}
+                 "tooltip": f"{name} {_shape(data.shape)} {data.dtype}"}
         if is_param:
             attrs.update(color=_PARAM_BORDER, penwidth="2", fillcolor="#dbe9f6")
         elif not trainable:
@@ -227,15 +218,32 @@ class _Drawing:
             else:
                 rows.append(html.escape(stats.text()))
                 attrs["fillcolor"], attrs["fontcolor"] = self.colours.of(stats)
+        if k in self.flags:  # flagged at its source: the value itself holds NaN / Inf
+            rows.append(f"<b>{' and '.join(self.flags[k])} in value!</b>")
+            attrs.update(color=_BAD_VALUE, penwidth="2", peripheries="2")
         if k in self.hl_leaves:
             attrs.update(color=_HIGHLIGHT, penwidth="3")
         attrs["label"] = "<" + "<br/>".join(rows) + ">"
-        # a parameter sits in its module's cluster when that cluster is drawn
-        owner = name.rpartition(".")[0] if is_param and "." in name else None
+        # a parameter sits in its module's cluster when that cluster is drawn (a module's own
+        # parameter, e.g. a temperature "T", in the root module's)
+        owner = name.rpartition(".")[0] if is_param and ("." in name or self.classes) else None
         if owner is not None and any(self.unit_of[c][0] == "op" and _inside(c.module, owner)
                                      for c in cs):
             return owner, attrs
         return None, attrs
+
+    def _name(self, k: int) -> str:
+        """A leaf's name from `params`, else what it is: output, leaf, input, array, number."""
+        t = self.leaves[k]
+        return self.names.get(k) or self._output_name(t) or (
+            "leaf" if isinstance(t, Tensor) and t.requires_grad else "input"
+            if isinstance(t, Tensor) else "array" if isinstance(t, np.ndarray) else "number")
+
+    def _output_name(self, t) -> str | None:
+        for i, o in enumerate(self.outputs):
+            if o is t:
+                return "output" if len(self.outputs) == 1 else f"output {i}"
+        return None
 
     # ---- the picture ---------------------------------------------------------------------------
     def digraph(self):
@@ -268,8 +276,9 @@ class _Drawing:
             if u not in self.shown:
                 continue
             for t in n.inputs or ():
-                if isinstance(t, Tensor) and t._node is not None:
-                    src = self.unit_of[t._node]
+                p = _producer(t)
+                if p is not None:
+                    src = self.unit_of[p]
                     if src != u:
                         edges.add((self.uid[src] if src in self.shown else "truncated",
                                    self.uid[u]))
@@ -279,25 +288,39 @@ class _Drawing:
             left_out = len(self.order) - len(self.shown)
             g.node("truncated", label=f"… {left_out} earlier boxes not shown (max_nodes)",
                    shape="note", style="filled,dashed", fillcolor="#fff8dc", fontcolor="#555555")
-        out = self.output
-        if out._node is not None and self.unit_of[out._node] in self.shown:
-            g.node("output", label=f"<output<br/>{_shape(out.shape)} {out.dtype}>",
+        for i, out in enumerate(self.outputs):
+            if out._node is None or self.unit_of[out._node] not in self.shown:
+                continue
+            one = len(self.outputs) == 1
+            name, node_id = ("output", "output") if one else (f"output {i}", f"output{i}")
+            g.node(node_id, label=f"<{name}<br/>{_shape(out.shape)} {out.dtype}>",
                    shape="ellipse", style="filled,bold", fillcolor="white", penwidth="2")
-            edges.add((self.uid[self.unit_of[out._node]], "output"))
+            edges.add((self.uid[self.unit_of[out._node]], node_id))
 
         _emit_clusters(g, items, self.classes)
         for src, dst in sorted(edges):
             g.edge(src, dst)
         if self.show_grads:
-            g.node("legend", label=self.colours.legend(), shape="plaintext", style="")
+            highlighted = bool(self.hl_nodes or self.hl_leaves)
+            legend = self.colours.legend(self.grads.how, highlighted, bool(self.flags))
+            g.node("legend", label=legend, shape="plaintext", style="")
         notes = list(self.notes)
-        if self.released:
-            notes.append(f"the graph was released by backward() ({len(self.released)} node(s) "
-                         "without inputs): draw before backward() or use "
-                         "backward(retain_graph=True)")
-        title = f"{len(self.nodes)} ops → output {_shape(out.shape)} {out.dtype}"
+        if self.flags:
+            which = [self._leaf_text(k) for k in self.flags]
+            notes.append("NaN / Inf in the value of " + ", ".join(which[:4])
+                         + (f" and {len(which) - 4} more" if len(which) > 4 else ""))
+        if self.cut:
+            notes.append(f"{len(self.cut)} node(s) lost their inputs (released outside a sweep, "
+                         "e.g. by an error during backward()): the graph is cut there")
+        title = f"{len(self.nodes)} ops → {_outputs_text(self.outputs)}"
         g.attr(label="\n".join([title, *notes]) + "\n")
         return g
+
+    def _leaf_text(self, k: int) -> str:
+        """How the title names a leaf: its name, or what it is and its shape."""
+        if k in self.names or self._output_name(self.leaves[k]):
+            return self._name(k)
+        return f"{self._name(k)} {_shape(np.shape(self.leaves[k]))}"
 
 
 def _count(ops: int, params: int) -> str:

@@ -6,40 +6,111 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
+
 from ..graph import Node
 from ..tensor import Tensor
 
 # ---- reading the graph -------------------------------------------------------------------------
 
-def _walk(output: Tensor) -> tuple[list[Node], list[Node]]:
-    """(nodes reaching `output` in recording order, the released ones among them).
+def _producer(x) -> Node | None:
+    """The node whose output `x` is (None for a leaf or a constant). Before backward an op output
+    is a Tensor with its node; after, the released node stands for it (Note [the graph outlives
+    backward] in backward.py)."""
+    if isinstance(x, Node):
+        return x
+    return x._node if isinstance(x, Tensor) else None
 
-    An explicit stack, no recursion: a chain of 100,000 ops is fine. A released node's inputs
-    are gone, so the walk cannot go past it.
+
+def _walk(outputs: list[Tensor]) -> tuple[list[Node], list[Node]]:
+    """(nodes reaching `outputs` in recording order, the cut ones among them).
+
+    An explicit stack, no recursion: a chain of 100,000 ops is fine. The walk goes through nodes
+    released by backward (they keep which node fed each input); a node released outside a sweep
+    (an error stopped backward half way) has no inputs left: the graph is cut there.
     """
-    root = output._node
-    if root is None:
-        return [], []
-    seen = {root}
-    stack = [root]
-    released = []
+    seen: set[Node] = set()
+    stack = []
+    for o in outputs:
+        if o._node is not None and o._node not in seen:
+            seen.add(o._node)
+            stack.append(o._node)
+    cut = []
     while stack:
         node = stack.pop()
         if node.inputs is None:
-            released.append(node)
+            cut.append(node)
             continue
-        for t in node.inputs:
-            if isinstance(t, Tensor) and t._node is not None and t._node not in seen:
-                seen.add(t._node)
-                stack.append(t._node)
-    return sorted(seen, key=lambda n: n.index), released
+        for x in node.inputs:
+            p = _producer(x)
+            if p is not None and p not in seen:
+                seen.add(p)
+                stack.append(p)
+    return sorted(seen, key=lambda n: n.index), sorted(cut, key=lambda n: n.index)
 
 
-def _check_output(output: Any, who: str) -> Tensor:
-    if not isinstance(output, Tensor):
-        raise TypeError(f"{who}: expected the Tensor whose graph to draw, "
-                        f"got {type(output).__name__}")
-    return output
+def _check_outputs(output: Any, who: str) -> list[Tensor]:
+    """`output` as a list: a Tensor, or a non-empty tuple or list of Tensors."""
+    outputs = list(output) if isinstance(output, (tuple, list)) else [output]
+    if not outputs:
+        raise ValueError(f"{who}: expected a Tensor or a tuple or list of Tensors, got an empty "
+                         f"{type(output).__name__}")
+    for i, o in enumerate(outputs):
+        if not isinstance(o, Tensor):
+            where = f"output[{i}]" if isinstance(output, (tuple, list)) else "output"
+            raise TypeError(f"{who}: expected the Tensor whose graph to draw (or a tuple or list "
+                            f"of them), {where} is {type(o).__name__}")
+    return outputs
+
+
+def _outputs_text(outputs: list[Tensor]) -> str:
+    """'output scalar float32', or 'outputs scalar float32, (3,) float64'."""
+    each = [f"{_shape(o.shape)} {o.dtype}" for o in outputs]
+    return ("output " if len(each) == 1 else f"{len(each)} outputs ") + ", ".join(each)
+
+
+def _value_flags(x) -> list[str]:
+    """["NaN"], ["Inf"], both or none: the non-finite entries of a leaf's or constant's value."""
+    data = x.data if isinstance(x, Tensor) else x
+    if not isinstance(data, (np.ndarray, np.generic, float, complex)):
+        return []
+    data = np.asarray(data)
+    if data.dtype.kind not in "fc":
+        return []
+    return [f for f, on in (("NaN", np.isnan(data).any()), ("Inf", np.isinf(data).any())) if on]
+
+
+def _leaves(nodes: list[Node], outputs: list[Tensor],
+            names: dict[int, str]) -> tuple[dict[int, Any], dict[int, list[Node]]]:
+    """(id → the leaves and constants a picture shows, id → the ops that take each), in the order
+    the ops take them; an output that is a leaf itself is one too."""
+    leaves: dict[int, Any] = {}
+    consumers: dict[int, list[Node]] = {}
+    for n in nodes:
+        for t in n.inputs or ():
+            if _producer(t) is None and _drawn(t, names):
+                leaves.setdefault(id(t), t)
+                consumers.setdefault(id(t), []).append(n)
+    for o in outputs:
+        if o._node is None and id(o) not in leaves:
+            leaves[id(o)] = o
+            consumers[id(o)] = []
+    return leaves, consumers
+
+
+def _drawn(x, names: dict[int, str]) -> bool:
+    """Is leaf or constant input `x` drawn? Tensors that require grad or are named (any shape,
+    0-d included), constant arrays of one or more axes, and any value holding NaN or Inf; not
+    other 0-d constants and Python numbers (``x * 2.0``), nor non-numeric arguments."""
+    if isinstance(x, Tensor):
+        if x.requires_grad or id(x) in names or x.data.ndim > 0:
+            return True
+    elif isinstance(x, np.ndarray):
+        if x.ndim > 0:
+            return True
+    elif not isinstance(x, (np.generic, float, complex)):
+        return False
+    return bool(_value_flags(x))
 
 
 def _named(params) -> tuple[dict[int, str], dict[str, str], list]:

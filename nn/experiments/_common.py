@@ -17,7 +17,7 @@ import autograd_core as ag
 
 from ..layers import Dense
 from ..losses import cross_entropy, mse_loss
-from ..module import Module
+from ..module import Module, _values
 
 
 @dataclass
@@ -214,8 +214,8 @@ def states_and_deltas(maps: Sequence[Callable], x: np.ndarray, y: np.ndarray,
             z = f(z)
             zs.append(z)
         L = (mse_loss if loss == "mse" else cross_entropy)(z, y, reduction="sum")
-    deltas = [np.asarray(tape.gradient(L, s)) for s in zs]
-    return [np.asarray(t) for t in zs], deltas
+    deltas = [_values(tape.gradient(L, s)) for s in zs]
+    return [t.data for t in zs], deltas
 
 
 def row_norms(arrays: Sequence[np.ndarray]) -> np.ndarray:
@@ -247,7 +247,7 @@ def accuracy(model: Module, X: np.ndarray, y: np.ndarray) -> float:
     model.eval()
     try:
         with ag.no_grad():
-            return float(np.mean(np.argmax(np.asarray(model(X)), axis=1) == y))
+            return float(np.mean(np.argmax(_values(model(X)), axis=1) == y))
     finally:
         model.train(was)
 

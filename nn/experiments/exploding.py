@@ -191,21 +191,23 @@ def run(quick: bool = False, seed: int = 0, n: int | None = None, p: int = 32,
 
 
 def plot(result: Result, path) -> str:
+    from matplotlib.ticker import MaxNLocator
+
     plt = pyplot()
     d = result.data
     n = d["n"]
     j = np.arange(1, n + 2)
     fig, axes = plt.subplots(2, 2, figsize=(12, 8.5))
     styles = {"3×He": ("C3", "3×He init"), "He": ("C0", "He init"),
-              "constrained": ("C2", "‖W_j‖₂ ≤ 1, ‖b_j‖ ≤ d (projected SGD)")}
+              "constrained": ("C2", r"$\|W_j\|_2 \leq 1,\ \|b_j\| \leq d$ (projected SGD)")}
     ax = axes[0, 0]
     for kind, (c, label) in styles.items():
         r = d["delta"][kind] / d["delta"][kind][-1]
         ax.semilogy(j, np.median(r, axis=1), "-o", ms=3, color=c, label=label)
         ax.fill_between(j, *np.percentile(r, [10, 90], axis=1), color=c, alpha=0.15)
-    ax.set_title("backward pass: ‖δ_j‖ / ‖δ_(n+1)‖ (median, 10–90% of samples)")
-    ax.set_xlabel("layer j (input on the left)")
-    ax.set_ylabel("‖δ_j‖ / ‖δ_(n+1)‖ (log)")
+    ax.set_title(r"backward pass: $\|\delta_j\| \,/\, \|\delta_{n+1}\|$ (median, 10–90% of samples)")
+    ax.set_xlabel(r"layer $j$ (input on the left)")
+    ax.set_ylabel(r"$\|\delta_j\| \,/\, \|\delta_{n+1}\|$ (log)")
     ax.legend()
 
     rng = np.random.default_rng(0)
@@ -218,11 +220,11 @@ def plot(result: Result, path) -> str:
             inc = z[1:] - z[:-1]
             x = jj[:, None] + rng.uniform(-0.25, 0.25, inc.shape)
             ax.plot(x.ravel(), inc.ravel(), ".", ms=2.5, color="C2", alpha=0.5,
-                    label="‖z_(j+1)‖ − ‖z_j‖, constrained net (every sample)")
-    ax.axhline(d["d"], color="k", ls="--", lw=1.2, label=f"d = {d['d']} (the bound)")
-    ax.set_title("forward pass: ‖z_(j+1)‖ ≤ ‖z_j‖ + d")
-    ax.set_xlabel("layer j")
-    ax.set_ylabel("‖z_(j+1)‖ − ‖z_j‖")
+                    label=r"$\|z_{j+1}\| - \|z_j\|$, constrained net (every sample)")
+    ax.axhline(d["d"], color="k", ls="--", lw=1.2, label=f"$d$ = {d['d']} (the bound)")
+    ax.set_title(r"forward pass: $\|z_{j+1}\| \leq \|z_j\| + d$")
+    ax.set_xlabel(r"layer $j$")
+    ax.set_ylabel(r"$\|z_{j+1}\| - \|z_j\|$")
     ax.legend(loc="lower left")
 
     ax = axes[1, 0]
@@ -232,10 +234,11 @@ def plot(result: Result, path) -> str:
         x = jj[:, None] + rng.uniform(-0.25, 0.25, ratio.shape)
         ax.semilogy(x.ravel(), ratio.ravel(), ".", ms=2.5, alpha=0.5, color=styles[kind][0],
                     label=f"{styles[kind][1]} (every sample)")
-    ax.axhline(1.0, color="k", ls="--", lw=1.2, label="1 (the bound ‖δ_j‖ ≤ ‖δ_(j+1)‖)")
-    ax.set_title("backward pass, layer by layer: ‖δ_j‖ / ‖δ_(j+1)‖")
-    ax.set_xlabel("layer j")
-    ax.set_ylabel("‖δ_j‖ / ‖δ_(j+1)‖ (log)")
+    ax.axhline(1.0, color="k", ls="--", lw=1.2,
+               label=r"1 (the bound $\|\delta_j\| \leq \|\delta_{j+1}\|$)")
+    ax.set_title(r"backward pass, layer by layer: $\|\delta_j\| \,/\, \|\delta_{j+1}\|$")
+    ax.set_xlabel(r"layer $j$")
+    ax.set_ylabel(r"$\|\delta_j\| \,/\, \|\delta_{j+1}\|$ (log)")
     ax.legend(loc="lower left")
 
     ax = axes[1, 1]
@@ -251,8 +254,11 @@ def plot(result: Result, path) -> str:
             ax.plot([int(np.argmin(finite))], [vals[finite][-1]], "x", ms=10, mew=2, color=c)
     ax.set_title("training from the 3×He start (minibatch SGD, lr 0.01)")
     ax.set_xlabel("SGD step")
-    ax.set_ylabel("minibatch loss ½‖u − y‖² (log)")
+    ax.set_ylabel(r"minibatch loss $\frac{1}{2}\|u - y\|^2$ (log)")
     ax.legend(loc="center right")
-    fig.suptitle(f"Exploding gradients and the lecture's control: ‖W_j‖₂ ≤ 1, ‖b_j‖ ≤ d, "
-                 f"1-Lipschitz σ ({n}-layer width-{d['p']} ReLU nets)", fontsize=12)
+    for ax in axes.flat:  # layers and steps are whole numbers
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    fig.suptitle(r"Exploding gradients and the lecture's control: $\|W_j\|_2 \leq 1$, "
+                 r"$\|b_j\| \leq d$, 1-Lipschitz $\sigma$ " + f"({n}-layer width-{d['p']} ReLU nets)",
+                 fontsize=12)
     return save(fig, path)

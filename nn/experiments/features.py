@@ -71,7 +71,7 @@ def smoothness(model: MLP, X: np.ndarray) -> float:
         z = ag.tensor(X)
         for layer in list(model.layers)[:-1]:
             z = layer(z)
-    phi = np.hstack([np.asarray(z), np.ones((len(X), 1))])
+    phi = np.hstack([z.data, np.ones((len(X), 1))])
     return 0.5 * float(np.linalg.norm(phi, 2)) ** 2 / len(X)
 
 

@@ -142,6 +142,8 @@ def run(quick: bool = False, seed: int = 0, n: int | None = None, p: int = 32,
 
 
 def plot(result: Result, path) -> str:
+    from matplotlib.ticker import MaxNLocator
+
     plt = pyplot()
     d = result.data
     n = d["n"]
@@ -150,7 +152,7 @@ def plot(result: Result, path) -> str:
     # relu and leaky_relu nearly coincide: different markers and dashes keep both visible
     looks = {"sigmoid": ("C3", "-o"), "relu": ("C0", "-s"), "leaky_relu": ("C1", "--^"),
              "elu": ("C2", "-D"), "selu": ("C4", "-v")}
-    titles = {"spectral": "‖W_j‖₂ = 1 (nn.init.spectral_normal): the bound's setting",
+    titles = {"spectral": r"$\|W_j\|_2 = 1$ (nn.init.spectral_normal): the bound's setting",
               "variance": "variance-preserving init (He; LeCun for SELU; Xavier for sigmoid)"}
     for ax, key in zip(axes, ("spectral", "variance"), strict=True):
         for act in ACTIVATIONS:
@@ -165,8 +167,9 @@ def plot(result: Result, path) -> str:
             ax.semilogy(j, sigmoid_bound(n, np.ones(1), True)[:, 0], "k:", lw=1.4,
                         label=r"lecture's $0.25^{\,n-j+1}\,C$ (needs σ on the output too)")
         ax.set_title(titles[key])
-        ax.set_xlabel("layer j   (z_1 = x on the left, output z_(n+1) on the right)")
+        ax.set_xlabel(r"layer $j$   ($z_1 = x$ on the left, the output $z_{n+1}$ on the right)")
         ax.set_xlim(1, n + 1)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # layers are whole numbers
     axes[0].set_ylabel(r"$\|\delta_j\| \,/\, \|\delta_{n+1}\|$   (median, 10–90% band)")
     axes[0].legend(loc="lower right")
     axes[1].legend(loc="lower right")

@@ -16,7 +16,9 @@ RTOL, ATOL = 1e-10, 1e-12
 
 
 def _same(ours, theirs):
-    np.testing.assert_allclose(np.asarray(ours), theirs.detach().numpy(), rtol=RTOL, atol=ATOL)
+    """Our Tensor's (or array's) values equal torch's."""
+    ours = ours.data if isinstance(ours, ag.Tensor) else ours
+    np.testing.assert_allclose(ours, theirs.detach().numpy(), rtol=RTOL, atol=ATOL)
 
 
 def _pair(module, x, torch_fn):
@@ -110,23 +112,26 @@ def test_gradient_clipping():
             _same(p.grad, t.grad)
 
 
-@pytest.mark.parametrize("residual", [False, True])
+@pytest.mark.parametrize("residual", [False, "lecture", "projection"])
 @pytest.mark.parametrize("activation", ["sigmoid", "relu", "leaky_relu", "elu", "selu"])
 def test_reference_backprop(activation, residual):
-    """The hand-derived δ recursion against torch's autograd on the same weights."""
+    """The hand-derived δ recursion against torch's autograd on the same weights: plain, the
+    lecture's residual net (z_1 = x), and ResidualMLP's layout (a plain input projection)."""
     rng = np.random.default_rng(7)
-    sizes = [4, 5, 5, 5, 3]
+    sizes = [4, 4, 4, 4, 3] if residual == "lecture" else [4, 5, 5, 5, 3]
     Ws = [rng.standard_normal((m, n)) / np.sqrt(n) for n, m in zip(sizes[:-1], sizes[1:], strict=True)]
     bs = [rng.standard_normal(m) * 0.1 for m in sizes[1:]]
     x, labels = rng.standard_normal((6, 4)), rng.integers(0, 3, 6)
     loss, dWs, dbs = nn.reference.backprop(Ws, bs, x, labels, activation=activation,
-                                           loss="cross_entropy", residual=residual)
+                                           loss="cross_entropy", residual=bool(residual),
+                                           input_projection=residual == "projection")
     act = {"sigmoid": torch.sigmoid, "relu": F.relu, "leaky_relu": lambda v: F.leaky_relu(v, 0.01),
            "elu": F.elu, "selu": F.selu}[activation]
     tW = [torch.tensor(W, requires_grad=True) for W in Ws]
     tb = [torch.tensor(b, requires_grad=True) for b in bs]
-    z = act(F.linear(torch.tensor(x), tW[0], tb[0])) if residual else torch.tensor(x)
-    middle = range(1, len(Ws) - 1) if residual else range(len(Ws) - 1)
+    projection = residual == "projection"
+    z = act(F.linear(torch.tensor(x), tW[0], tb[0])) if projection else torch.tensor(x)
+    middle = range(1, len(Ws) - 1) if projection else range(len(Ws) - 1)
     for j in middle:
         h = act(F.linear(z, tW[j], tb[j]))
         z = z + h if residual else h

@@ -102,7 +102,8 @@ def test_bad_mode_raises():
 
 
 def _block(rng):
-    return nn.Sequential(nn.Dense(4, 4, rng=rng), nn.ELU())
+    # float64, the data's dtype: a model casts its input to its parameters' dtype
+    return nn.Sequential(nn.Dense(4, 4, rng=rng), nn.ELU()).astype(np.float64)
 
 
 def test_stochastic_depth_drops_the_whole_branch_with_frequency_p():

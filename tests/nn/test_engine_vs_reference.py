@@ -1,6 +1,8 @@
 """The mission's core check: the engine's gradients of nn models equal the lecture's hand-derived
 backpropagation (`nn.reference.backprop`, plain NumPy) in float64 to rtol 1e-9, for MLPs of
-depth 1–6 and ResidualMLPs × every activation × both losses × all three reductions."""
+depth 1–6 and residual networks (the lecture's, residual from the first layer on, and
+ResidualMLP's, with a plain input projection) × every activation × both losses × all three
+reductions."""
 
 from __future__ import annotations
 
@@ -31,6 +33,20 @@ def dense_layers(model: nn.Module) -> list[nn.Dense]:
     return [m for m in model.modules() if isinstance(m, nn.Dense)]
 
 
+def lecture_residual_net(width: int, n_layers: int, n_out: int, activation: str,
+                         rng: np.random.Generator) -> nn.Module:
+    """The lecture's residual network z_{j+1} = z_j + σ(W_j z_j + b_j), j = 1..n−1, z_1 = x, then
+    u = W_n z_n + b_n, built from nn's blocks."""
+    blocks = [nn.Residual(nn.Sequential(nn.Dense(width, width, rng=rng), _act(activation)))
+              for _ in range(n_layers - 1)]
+    return nn.Sequential(*blocks, nn.Dense(width, n_out, rng=rng))
+
+
+def _act(name: str) -> nn.Module:
+    return {"sigmoid": nn.Sigmoid, "relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "elu": nn.ELU,
+            "selu": nn.SELU}[name]()
+
+
 def randomize_biases(model: nn.Module, rng: np.random.Generator) -> None:
     for layer in dense_layers(model):  # biases start at zero; random ones exercise db fully
         layer.b.data = rng.standard_normal(layer.b.shape) * 0.5
@@ -54,12 +70,15 @@ def assert_engine_matches_reference(model, x, y, activation, loss, reduction, re
     out = engine_loss(model, x, y, loss, reduction)
     # reduction="none": the reference returns the gradient of the SUM of per-sample losses
     out.backward(np.ones(out.shape) if reduction == "none" else None)
-    Ws, bs = model.weights()
+    layers = dense_layers(model)
+    Ws, bs = [d.W.data for d in layers], [d.b.data for d in layers]
+    # residual: False, "lecture" (z_1 = x, every layer but the last residual) or "projection"
+    # (ResidualMLP: a plain first layer)
     ref_loss, dWs, dbs = reference.backprop(
-        Ws, bs, x, y, activation=activation, loss=loss, reduction=reduction, residual=residual
+        Ws, bs, x, y, activation=activation, loss=loss, reduction=reduction,
+        residual=bool(residual), input_projection=residual == "projection"
     )
     np.testing.assert_allclose(out.data, ref_loss, rtol=RTOL, atol=0)
-    layers = dense_layers(model)
     assert len(layers) == len(dWs)
     for j, (layer, dW, db) in enumerate(zip(layers, dWs, dbs, strict=True)):
         # atol: gradient entries that are 0 up to rounding (e.g. dead ReLU units)
@@ -96,7 +115,22 @@ def test_residual_mlp_gradients_equal_reference_backprop(depth, activation, loss
     randomize_biases(model, rng)
     x = rng.standard_normal((N, 4))
     y = targets(loss, 3, rng)
-    assert_engine_matches_reference(model, x, y, activation, loss, reduction, residual=True)
+    assert_engine_matches_reference(model, x, y, activation, loss, reduction, residual="projection")
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("loss", LOSSES)
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("n_layers", range(1, 5))
+def test_lecture_residual_net_gradients_equal_reference_backprop(n_layers, activation, loss,
+                                                                 reduction):
+    """residual=True is the lecture's network as written: every layer but the last is residual."""
+    rng = np.random.default_rng(n_layers * 1000 + 31)
+    model = lecture_residual_net(4, n_layers, 3, activation, rng)
+    randomize_biases(model, rng)
+    x = rng.standard_normal((N, 4))
+    y = targets(loss, 3, rng)
+    assert_engine_matches_reference(model, x, y, activation, loss, reduction, residual="lecture")
 
 
 @pytest.mark.parametrize("residual", [False, True])
@@ -111,7 +145,8 @@ def test_soft_cross_entropy_rows_equal_reference(residual, reduction):
     randomize_biases(model, rng)
     x = rng.standard_normal((N, 4))
     y = targets("cross_entropy", 3, rng, soft=True)  # rows not summing to 1 keep the m(1 − Σy) term
-    assert_engine_matches_reference(model, x, y, "elu", "cross_entropy", reduction, residual)
+    assert_engine_matches_reference(model, x, y, "elu", "cross_entropy", reduction,
+                                    "projection" if residual else False)
 
 
 def test_a_single_dense_layer_equals_reference():
@@ -143,4 +178,5 @@ def test_kink_conventions_agree_exactly_at_zero(activation, residual):
     y = rng.standard_normal((N, 3))
     for layer in dense_layers(model)[:-1]:  # check the premise: the kink is really hit
         assert np.all(layer(ag.tensor(np.zeros((1, layer.n_in)))).data == 0)
-    assert_engine_matches_reference(model, x, y, activation, "mse", "sum", residual)
+    assert_engine_matches_reference(model, x, y, activation, "mse", "sum",
+                                    "projection" if residual else False)

@@ -616,3 +616,64 @@ def test_module_paths_are_per_thread_and_popped_after_an_error():
             models[1](x)
         assert ag.scope_stack() == ["outer"]
     assert [n.module for n in tape] == ["0", "1"] and ag.scope_stack() == []
+
+
+# ---------------------------------------------------------------- dtype (Note [dtype])
+
+
+@pytest.mark.parametrize("make", [lambda: nn.MLP([3, 4, 2], rng=0),
+                                  lambda: nn.ResidualMLP(3, 4, 2, 2, rng=0),
+                                  lambda: nn.Sequential(nn.Dense(3, 4, rng=0), nn.ReLU())],
+                         ids=["MLP", "ResidualMLP", "Sequential"])
+def test_a_float32_model_computes_in_float32_whatever_the_input(make):
+    model = make()
+    assert all(p.dtype == np.float32 for p in model.parameters())
+    ones = np.ones((2, 3))
+    for x in (ones, ones.astype(np.float16), ag.tensor(ones, dtype=np.float64), ones.astype(int),
+              ones.astype(bool), ones.tolist()):
+        out = model(x)
+        assert out.dtype == np.float32, type(x)
+    expected = model(ones.astype(np.float32)).data
+    np.testing.assert_array_equal(model(ones).data, expected)  # the same numbers, not promoted
+
+
+def test_the_input_is_cast_once_at_the_entry_and_gradients_keep_their_dtype():
+    model = nn.MLP([3, 4, 2], rng=0)
+    x = ag.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True, dtype=np.float64)
+    with ag.Tape() as tape:
+        model(x).sum().backward()
+    assert [node.op for node in tape].count("astype") == 1  # one cast, at the model's entry
+    assert x.grad.dtype == np.float64 and model.layers[0].W.grad.dtype == np.float32
+
+
+def test_a_float64_model_computes_in_float64_and_labels_pass_through():
+    model = nn.MLP([3, 4, 2], rng=0).astype(np.float64)
+    assert model(np.ones((1, 3), np.float32)).dtype == np.float64
+
+    class WithLabels(nn.Module):  # integer arguments (labels, indices) are never cast
+        def __init__(self):
+            super().__init__()
+            self.inner = nn.MLP([3, 2], rng=0)
+
+        def forward(self, x, labels):
+            assert labels.dtype == np.int64
+            return nn.cross_entropy(self.inner(x), labels)
+
+    assert WithLabels()(np.ones((2, 3)), np.array([0, 1])).dtype == np.float32
+
+
+def test_a_model_with_mixed_parameter_dtypes_casts_nothing():
+    model = nn.Sequential(nn.Dense(3, 3, rng=0), nn.Dense(3, 2, rng=0).astype(np.float64))
+    x = np.ones((1, 3))
+    assert model(x).dtype == np.float64  # NumPy's promotion: no single dtype to cast to
+
+
+def test_the_cast_follows_a_changed_parameter_dtype():
+    model = nn.MLP([3, 2], rng=0)
+    x = np.ones((1, 3))
+    assert model(x).dtype == np.float32
+    model.astype(np.float64)  # rebinds p.data: no structure change
+    assert model(x.astype(np.float32)).dtype == np.float64
+    model.layers[0].W = nn.Parameter(np.ones((2, 3), np.float32))  # a new parameter object
+    model.layers[0].b = nn.Parameter(np.zeros(2, np.float32))
+    assert model(x).dtype == np.float32

@@ -170,6 +170,25 @@ def test_cross_entropy_rejects_bad_targets(y, error, message, data):
         nn.cross_entropy(ag.tensor(data[0]), y)
 
 
+@pytest.mark.parametrize(
+    "labels, error, message",
+    [
+        ([0, 1, -1], ValueError, r"label -1 of sample 2 is out of range: labels must lie in \[0, 4\) "
+                                 r"for 4 classes"),
+        ([4, 1, 9], ValueError, r"label 4 of sample 0 is out of range.*2 label\(s\) out of range"),
+        ([0.0, 1.0, 2.0], TypeError, r"labels must be integer class indices, got dtype float64"),
+        ([True, False, True], TypeError, r"got dtype bool"),
+    ],
+)
+def test_softmax_cross_entropy_refuses_labels_out_of_range(labels, error, message):
+    """ag.softmax_cross_entropy (the fused op under nn.cross_entropy): label −1 would silently
+    index the last class."""
+    u = ag.tensor(np.zeros((3, 4)), requires_grad=True)
+    for logits in (u, u.data):  # recorded, and plain arrays in
+        with pytest.raises(error, match=r"^softmax_cross_entropy: .*" + message):
+            ag.softmax_cross_entropy(logits, np.array(labels))
+
+
 def test_other_bad_arguments_raise(data):
     u, labels, soft = data
     with pytest.raises(ValueError, match=r"logits u must have shape \(N, K\), got \(5,\)"):

@@ -28,6 +28,14 @@ STEP, RTOL, ATOL = 1e-6, 1e-6, 1e-9
 FD_DTYPE = np.longdouble
 FD_ATOL = ATOL if np.finfo(FD_DTYPE).eps < 1e-17 else 1e-8
 LAMBDA, ALPHA = 1.0507009873554804934193349852946, 1.6732632423543772848170429916717
+# the network's layout: plain, the lecture's residual net (every layer but the last residual, the
+# input already of the width), or nn.ResidualMLP's (a plain first layer projects the input)
+LAYOUTS = [False, "lecture", "projection"]
+
+
+def layout_kwargs(residual) -> dict:
+    """backprop's keywords for a layout of LAYOUTS."""
+    return {"residual": bool(residual), "input_projection": residual == "projection"}
 
 
 # ---------------------------------------------------------------- an independent forward pass
@@ -56,7 +64,8 @@ def forward(Ws, bs, x, activation, residual):
         if j == len(Ws) - 1:
             return v, pre
         pre.append(v)
-        z = z + act(activation, v) if residual and j > 0 else act(activation, v)
+        skip = residual == "lecture" or (residual == "projection" and j > 0)
+        z = z + act(activation, v) if skip else act(activation, v)
     raise AssertionError("unreachable")
 
 
@@ -104,7 +113,9 @@ def make_problem(depth, activation, loss, residual, seed):
     rng = np.random.default_rng(seed)
     for _ in range(1000):
         n_in, n_out = rng.integers(2, 5, size=2)
-        if residual:
+        if residual == "lecture":  # z_1 = x: the input has the width
+            sizes = [n_in] * depth + [n_out]
+        elif residual:
             width = rng.integers(2, 5)
             sizes = [n_in] + [width] * (depth - 1) + [n_out]
         else:
@@ -136,7 +147,7 @@ def check_against_finite_differences(depth, activation, loss, reduction, residua
     seed = seed_of(depth, activation, loss, reduction, residual)
     Ws, bs, x, y = make_problem(depth, activation, loss, residual, seed)
     value, dWs, dbs = reference.backprop(
-        Ws, bs, x, y, activation, loss_name(loss), reduction, residual=residual
+        Ws, bs, x, y, activation, loss_name(loss), reduction, **layout_kwargs(residual)
     )
 
     u, _ = forward(Ws, bs, x, activation, residual)
@@ -183,7 +194,32 @@ def test_plain_net_matches_finite_differences(depth, activation, loss, reduction
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 @pytest.mark.parametrize("depth", range(2, 6))
 def test_residual_net_matches_finite_differences(depth, activation, loss, reduction):
-    check_against_finite_differences(depth, activation, loss, reduction, residual=True)
+    """The lecture's residual network: z_{j+1} = z_j + σ(W_j z_j + b_j) for j = 1..n−1."""
+    check_against_finite_differences(depth, activation, loss, reduction, residual="lecture")
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("loss", LOSSES)
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("depth", range(2, 6))
+def test_input_projection_net_matches_finite_differences(depth, activation, loss, reduction):
+    """nn.ResidualMLP's layout: a plain first layer, then residual layers."""
+    check_against_finite_differences(depth, activation, loss, reduction, residual="projection")
+
+
+def test_the_lecture_form_has_a_residual_first_layer():
+    """z_2 = x + σ(W_1 x + b_1): with W_1 = 0, b_1 = 0 and σ(0) = 0 the first layer passes x on."""
+    rng = np.random.default_rng(3)
+    x, y = rng.normal(size=(4, 3)), rng.normal(size=(4, 2))
+    W2, b2 = rng.normal(size=(2, 3)), rng.normal(size=2)
+    lecture = reference.backprop([np.zeros((3, 3)), W2], [np.zeros(3), b2], x, y, "relu",
+                                 residual=True)
+    affine = reference.backprop([W2], [b2], x, y, "relu")
+    assert lecture[0] == pytest.approx(affine[0], rel=1e-14)
+    np.testing.assert_allclose(lecture[1][1], affine[1][0], rtol=1e-14)
+    projected = reference.backprop([np.zeros((3, 3)), W2], [np.zeros(3), b2], x, y, "relu",
+                                   residual=True, input_projection=True)
+    assert projected[0] != pytest.approx(lecture[0])  # there z_2 = σ(0) = 0: x is lost
 
 
 def test_one_layer_mse_is_least_squares():
@@ -222,14 +258,14 @@ def test_float_labels_holding_whole_numbers_are_accepted():
         np.testing.assert_array_equal(ga, gb)
 
 
-@pytest.mark.parametrize("residual", [False, True])
+@pytest.mark.parametrize("residual", LAYOUTS)
 @pytest.mark.parametrize("loss", LOSSES)
 def test_sum_is_n_times_mean_and_none_gives_grad_of_sum(loss, residual):
     Ws, bs, x, y = make_problem(3, "sigmoid", loss, residual, seed=11)
     args = (Ws, bs, x, y, "sigmoid", loss_name(loss))
-    mean = reference.backprop(*args, "mean", residual)
-    total = reference.backprop(*args, "sum", residual)
-    per_sample = reference.backprop(*args, "none", residual)
+    mean = reference.backprop(*args, "mean", **layout_kwargs(residual))
+    total = reference.backprop(*args, "sum", **layout_kwargs(residual))
+    per_sample = reference.backprop(*args, "none", **layout_kwargs(residual))
     np.testing.assert_allclose(total[0], N * mean[0], rtol=1e-13)
     np.testing.assert_allclose(per_sample[0].sum(), total[0], rtol=1e-13)
     for gm, gs, gn in zip(
@@ -248,9 +284,9 @@ def test_linear_is_an_alias_of_identity():
         np.testing.assert_array_equal(ga, gb)
 
 
-def test_residual_depth_two_is_the_plain_net():
-    Ws, bs, x, y = make_problem(2, "selu", "mse", True, seed=13)
-    a = reference.backprop(Ws, bs, x, y, "selu", residual=True)
+def test_projected_residual_depth_two_is_the_plain_net():
+    Ws, bs, x, y = make_problem(2, "selu", "mse", "projection", seed=13)
+    a = reference.backprop(Ws, bs, x, y, "selu", residual=True, input_projection=True)
     b = reference.backprop(Ws, bs, x, y, "selu", residual=False)
     assert a[0] == b[0]
     for ga, gb in zip(a[1] + a[2], b[1] + b[2], strict=True):
@@ -265,7 +301,8 @@ def test_zero_residual_blocks_are_the_identity(activation):
     deep_Ws = [Ws[0], np.zeros((width, width)), np.zeros((width, width)), Ws[1]]
     deep_bs = [bs[0], np.zeros(width), np.zeros(width), bs[1]]
     shallow = reference.backprop(Ws, bs, x, y, activation, "cross_entropy")
-    deep = reference.backprop(deep_Ws, deep_bs, x, y, activation, "cross_entropy", residual=True)
+    deep = reference.backprop(deep_Ws, deep_bs, x, y, activation, "cross_entropy", residual=True,
+                              input_projection=True)
     np.testing.assert_allclose(deep[0], shallow[0], rtol=1e-14)
     for j_deep, j_shallow in [(0, 0), (3, 1)]:
         np.testing.assert_allclose(deep[1][j_deep], shallow[1][j_shallow], rtol=1e-13, atol=1e-15)
@@ -299,11 +336,12 @@ def test_derivative_at_the_kink(activation, slope_at_zero):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("residual", [False, True])
+@pytest.mark.parametrize("residual", LAYOUTS)
 def test_dtype_and_shapes_are_kept(dtype, residual):
     Ws, bs, x, y = make_problem(4, "sigmoid", "mse", residual, seed=19)
     cast = [a.astype(dtype) for a in Ws], [b.astype(dtype) for b in bs], x.astype(dtype)
-    value, dWs, dbs = reference.backprop(*cast, y.astype(dtype), "sigmoid", residual=residual)
+    value, dWs, dbs = reference.backprop(*cast, y.astype(dtype), "sigmoid",
+                                         **layout_kwargs(residual))
     assert isinstance(value, float)
     for got, want in zip(dWs + dbs, Ws + bs, strict=True):
         assert got.shape == want.shape and got.dtype == dtype
@@ -425,17 +463,31 @@ ERROR_CASES = {
     ),
     "loss": (changed(loss="hinge"), r"unknown loss 'hinge'; valid: mse, cross_entropy"),
     "reduction": (changed(reduction="avg"), r"unknown reduction 'avg'; valid: mean, sum, none"),
-    "residual one layer": (
-        changed(Ws=[np.zeros((2, 3))], bs=[np.zeros(2)], residual=True),
-        r"residual=True needs at least 2 layers .*got 1",
+    "input projection one layer": (
+        changed(Ws=[np.zeros((2, 3))], bs=[np.zeros(2)], residual=True, input_projection=True),
+        r"input_projection=True needs at least 2 layers .*got 1",
+    ),
+    "input projection without residual": (
+        changed(input_projection=True),
+        r"input_projection=True describes a residual network: pass residual=True",
+    ),
+    "residual first layer not square": (
+        changed(
+            Ws=[np.zeros((4, 3)), np.zeros((4, 4)), np.zeros((2, 4))],
+            bs=[np.zeros(4), np.zeros(4), np.zeros(2)],
+            residual=True,
+        ),
+        r"residual=True needs square W_1..W_\{n-1\}, so the input has the width.*"
+        r"input_projection=True.*Ws\[0\] has shape \(4, 3\)",
     ),
     "residual not square": (
         changed(
             Ws=[np.zeros((4, 3)), np.zeros((5, 4)), np.zeros((2, 5))],
             bs=[np.zeros(4), np.zeros(5), np.zeros(2)],
             residual=True,
+            input_projection=True,
         ),
-        r"residual=True needs square middle matrices .*Ws\[1\] has shape \(5, 4\)",
+        r"residual=True needs square middle matrices W_2..W_\{n-1\}.*Ws\[1\] has shape \(5, 4\)",
     ),
     "empty batch mean": (changed(x=np.zeros((0, 3)), y=np.zeros((0, 2))), r"x has no samples"),
 }

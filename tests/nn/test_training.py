@@ -289,6 +289,68 @@ def test_a_non_finite_loss_stops_with_a_clear_error():
                progress=False)
 
 
+def test_nan_input_is_reported_with_its_row_feature_and_batch():
+    x, y = blobs(40, d=3)
+    x[[5, 22], [2, 0]] = np.nan, np.inf
+    model = nn.MLP([3, 4, 3], rng=0)
+    before = model.state_dict()
+    with pytest.raises(ValueError) as info:
+        nn.fit(model, x, y, epochs=2, batch_size=8, shuffle=False, progress=False)
+    message = str(info.value)
+    assert "the input x holds NaN at row 5 of x, feature (column) 2" in message
+    assert "epoch 1 meets in batch 1" in message and "2 row(s)" in message
+    assert "column(s) 0, 2" in message and "learning rate" not in message
+    for name, w in model.state_dict().items():  # raised before any step
+        np.testing.assert_array_equal(w, before[name])
+    # shuffled: the batch named is the one the epoch's order puts the first bad row in
+    x[5, 2] = 0.0
+    with pytest.raises(ValueError, match=r"Inf at row 22 of x, feature \(column\) 0, which epoch 1 "
+                                         r"meets in batch \d"):
+        nn.fit(model, x, y, epochs=1, batch_size=8, rng=3, progress=False)
+
+
+def test_nan_in_images_targets_validation_and_augment_is_reported():
+    rng = np.random.default_rng(0)
+    images = rng.standard_normal((12, 1, 3, 3))
+    images[4, 0, 2, 1] = np.nan
+    cnn = nn.Sequential(nn.Flatten(), nn.Dense(9, 2, rng=0))
+    with pytest.raises(ValueError, match=r"NaN at row 4 of x, feature \(0, 2, 1\)"):
+        nn.fit(cnn, images, np.zeros(12, np.int64), epochs=1, progress=False)
+    x, t = make_regression(20, 2)
+    t[7, 0] = np.nan
+    with pytest.raises(ValueError, match=r"the target y holds NaN at row 7 of y"):
+        nn.fit(nn.MLP([2, 1]), x, t, loss="mse", epochs=1, progress=False)
+    x, y = blobs(30)
+    x_val = x[:10].copy()
+    x_val[3, 1] = -np.inf
+    with pytest.raises(ValueError, match=r"fit: validation: the input holds -Inf at row 3 of x_val, "
+                                         r"feature \(column\) 1"):
+        nn.fit(nn.MLP([2, 3]), x, y, val=(x_val, y[:10]), epochs=1, progress=False)
+    with pytest.raises(ValueError, match=r"-Inf at row 3 of x, feature"):
+        nn.Trainer(nn.MLP([2, 3])).evaluate(x_val, y[:10])
+
+    def bad_augment(batch, rng):
+        batch = batch.copy()
+        batch[0, 0] = np.nan
+        return batch
+
+    with pytest.raises(ValueError, match=r"epoch 1, batch 1, the batch that augment\(x, rng\) "
+                                         r"returned holds NaN.*augment must keep the data finite"):
+        nn.fit(nn.MLP([2, 3]), x, y, augment=bad_augment, epochs=1, progress=False)
+
+
+def test_a_diverged_step_is_told_apart_from_bad_data():
+    x, y = blobs(20)
+    model = nn.MLP([2, 3], rng=0)
+
+    def poison():  # a "constraint" that breaks the weights after the first step
+        model.layers[0].W.data = np.full_like(model.layers[0].W.data, np.nan)
+
+    with pytest.raises(FloatingPointError, match=r"epoch 1, batch 2: the parameters layers\.0\.W "
+                                                 r"hold NaN/Inf after the previous step"):
+        nn.fit(model, x, y, batch_size=10, epochs=1, constraints=[poison], progress=False)
+
+
 def test_argument_errors():
     x, y = blobs(20)
     model = nn.MLP([2, 3])
@@ -384,3 +446,17 @@ def test_a_bar_on_a_terminal():
     nn.fit(nn.MLP([2, 3]), x, y, epochs=2, batch_size=20, stream=stream)
     text = stream.getvalue()
     assert "epoch 2/2" in text and "4/4" in text  # the bar counts batches over all epochs
+
+
+def test_short_epochs_print_their_time_not_zero():
+    from nn.training import _fmt_epoch, _fmt_seconds
+
+    assert _fmt_seconds(0.0432) == "0.0432 s" and _fmt_seconds(12.34) == "12.3 s"
+    assert _fmt_seconds(4321.0) == "4321 s"
+    assert _fmt_epoch(3, 10, {"loss": 0.5}, 0.004) == "epoch  3/10  loss 0.5000  (0.004 s)"
+    stream = io.StringIO()
+    x, y = blobs(40)
+    history = nn.fit(nn.MLP([2, 3]), x, y, epochs=2, batch_size=20, stream=stream)
+    for line in stream.getvalue().splitlines():
+        assert "(0.0 s)" not in line and line.endswith(" s)"), line
+    assert "0.0 s" not in str(history).splitlines()[-1]
