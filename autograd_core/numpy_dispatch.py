@@ -167,7 +167,13 @@ def _call_engine_op(what: str, engine: str, func, op, args: tuple, kwargs: dict)
     return op(*positional, **keywords)
 
 
+# functions that read only shapes and dtypes: no gradient to lose, so the arrays go straight in
+_METADATA = frozenset({np.shape, np.ndim, np.size, np.result_type, np.iscomplexobj, np.isrealobj})
+
+
 def _array_function(self, func, types, args, kwargs):
+    if func in _METADATA:
+        return func(*_unwrap(args), **kwargs)
     module = func.__module__ or "numpy"
     namespace = module.removeprefix("numpy").lstrip(".") or None
     what = f"{module.replace('numpy', 'np', 1)}.{func.__name__}"
