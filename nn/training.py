@@ -16,21 +16,39 @@ The loop is the one a user would write (PyTorch's): ``model.train()``; for each 
 then the constraint hooks; after each epoch ``model.eval()`` and the validation set under
 ``ag.no_grad()``. Inputs are cast to the dtype of the model's parameters, so a float64 model
 trains in float64 and a float32 one in float32 whatever dtype the data arrive in.
+
+``fit(..., checkpoint=DIR)`` writes everything a run depends on to ``DIR/checkpoint.npz`` after
+every epoch, and ``resume=True`` continues from it bit for bit (nn/checkpoint.py, Note
+[checkpoints] there); Ctrl-C saves the last completed epoch and returns (Note [Ctrl-C]).
 """
 
 from __future__ import annotations
 
 import math
+import os
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TextIO
 
 import numpy as np
 
 import autograd_core as ag
 
+from . import serialization
+from .checkpoint import (
+    RunState,
+    checkpoint_file,
+    checkpoint_folder,
+    first_snapshot,
+    random_streams,
+    restore_run,
+    saved_split,
+    snapshot_run,
+)
 from .losses import cross_entropy, mse_loss, tikhonov
 from .module import Module, _values
 
@@ -54,6 +72,8 @@ class History:
     an ``lr``). ``best_epoch``: index (0-based) of the lowest val_loss, or
     None without validation. ``stopped_early``: early stopping ended the run;
     ``restored_best``: the weights of ``best_epoch`` were loaded back at the end.
+    ``interrupted``: Ctrl-C stopped the run; the model holds the state after the last completed
+    epoch, saved in the folder ``checkpoint`` (see `fit`).
     """
 
     loss: list[float] = field(default_factory=list)
@@ -65,6 +85,8 @@ class History:
     best_epoch: int | None = None
     stopped_early: bool = False
     restored_best: bool = False
+    interrupted: bool = False
+    checkpoint: str | None = None
 
     @property
     def epochs(self) -> int:
@@ -100,6 +122,9 @@ class History:
                 note += "; its weights were restored"
             lines.append(note)
         lines.append(f"{self.epochs} epochs in {_fmt_seconds(self.total_time)}")
+        if self.interrupted:
+            lines.append(f"interrupted; to continue: nn.fit(..., checkpoint={self.checkpoint!r}, "
+                         "resume=True)")
         return "\n".join(lines)
 
     def __repr__(self) -> str:
@@ -160,7 +185,8 @@ def _check_int(value, name: str, low: int) -> int:
 
 
 def _non_finite(name: str, a: np.ndarray, rows: np.ndarray, source: str,
-                order: np.ndarray | None = None, batch_size: int = 0) -> str | None:
+                order: np.ndarray | None = None, batch_size: int = 0,
+                epoch: int = 1) -> str | None:
     """Where batch-first `a` holds NaN/Inf, or None when it is finite: the first such sample
     (``rows[i]``, its row in the array named `source` that the user passed) and feature, the
     batch that meets it when `order` (the epoch's sample order) is given, and how many rows and
@@ -184,7 +210,7 @@ def _non_finite(name: str, a: np.ndarray, rows: np.ndarray, source: str,
     elif a.ndim > 2:
         where += f", feature {tuple(int(f) for f in feature)}"
     if order is not None:
-        where += f", which epoch 1 meets in batch {position[i] // batch_size + 1}"
+        where += f", which epoch {epoch} meets in batch {position[i] // batch_size + 1}"
     if len(bad_rows) > 1 or bad[i].sum() > 1:
         columns = np.flatnonzero(bad.any(axis=0))
         shown = (", ".join(map(str, columns[:8])) + (", …" if len(columns) > 8 else "")
@@ -204,7 +230,8 @@ class _Progress:
     """A tqdm bar when tqdm is installed and the stream is a terminal; otherwise one plain line
     per epoch (logs and CI stay readable); nothing when disabled."""
 
-    def __init__(self, enabled: bool, epochs: int, n_batches: int, stream: TextIO) -> None:
+    def __init__(self, enabled: bool, epochs: int, n_batches: int, stream: TextIO,
+                 done: int = 0) -> None:
         self.stream, self.epochs, self.bar = stream, epochs, None
         self.last_val = ""  # the previous epoch's validation metrics, kept on the bar
         self.mode = "off"
@@ -218,8 +245,9 @@ class _Progress:
             except ImportError:
                 return
             self.mode = "bar"
-            self.bar = tqdm(total=epochs * n_batches, file=stream, unit="batch", leave=True,
-                            dynamic_ncols=True, desc=self._desc(1))
+            self.bar = tqdm(total=epochs * n_batches, initial=min(done, epochs) * n_batches,
+                            file=stream, unit="batch", leave=True, dynamic_ncols=True,
+                            desc=self._desc(done + 1))
 
     def _desc(self, epoch: int) -> str:
         return f"epoch {epoch}/{self.epochs}"
@@ -269,7 +297,8 @@ class Trainer:
     """A model with its loss, optimizer, constraints and regularization; `fit` trains it.
 
     The optimizer (and so Adam's moments) lives as long as the Trainer: calling ``fit`` twice
-    continues training. Arguments are those of `fit`.
+    continues training (a checkpoint written by the second call counts its epochs from 1).
+    Arguments are those of `fit`.
     """
 
     def __init__(self, model: Module, *, loss: str | LossFn = "cross_entropy", optimizer=None,
@@ -357,10 +386,11 @@ class Trainer:
             "overflows with ag.detect_anomaly()")
 
     def _check_finite(self, who: str, parts: list[tuple[str, np.ndarray, str]], rows: np.ndarray,
-                      order: np.ndarray | None = None, batch_size: int = 0) -> None:
+                      order: np.ndarray | None = None, batch_size: int = 0,
+                      epoch: int = 1) -> None:
         """ValueError naming the first NaN/Inf in the data `parts` (name, array, source)."""
         for name, a, source in parts:
-            problem = _non_finite(name, a, rows, source, order, batch_size)
+            problem = _non_finite(name, a, rows, source, order, batch_size, epoch)
             if problem is not None:
                 raise ValueError(f"{who}: {problem}; the data must be finite: remove or impute "
                                  f"those values (np.isfinite({source}).all(axis=0) marks the clean "
@@ -401,6 +431,7 @@ class Trainer:
             min_delta: float = 0.0, restore_best: bool = True,
             augment: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
             lr_schedule: Callable[[int], float] | None = None,
+            checkpoint: str | os.PathLike | None = None, resume: bool = False,
             progress: bool = True, quiet: bool = False,
             stream: TextIO | None = None) -> History:
         """Train for `epochs` passes over ``(x, y)``; see `fit`."""
@@ -410,12 +441,16 @@ class Trainer:
             raise TypeError(f"fit: rng must be a np.random.Generator, an int seed or None, got "
                             f"{type(rng).__name__}")
         rng = np.random.default_rng(rng)
+        folder = checkpoint_folder(checkpoint, resume, self.optimizer)
+        saved = serialization.read_checkpoint(folder) if resume else None
         x = _as_inputs(x, self.dtype, "fit")
         y = _as_targets(y, self.dtype)
         if len(x) != len(y):
             raise ValueError(f"fit: x has {len(x)} samples but y has {len(y)}")
+        data_shape = {"fit/n_samples": len(x), "fit/x_shape": np.array(x.shape[1:], np.int64),
+                      "fit/y_shape": np.array(y.shape[1:], np.int64)}
         # the rows of the arrays passed in that x, y (and x_val, y_val) hold: error messages
-        rows, val_rows, val_source = np.arange(len(x)), None, ("x_val", "y_val")
+        rows, val_rows, val_source, split = np.arange(len(x)), None, ("x_val", "y_val"), None
         if val is not None:
             if val_split:
                 raise ValueError("fit: pass either val=(x_val, y_val) or val_split, not both")
@@ -434,7 +469,10 @@ class Trainer:
             if n_val >= len(x):
                 raise ValueError(f"fit: val_split={val_split} leaves no training samples "
                                  f"of {len(x)}")
-            perm = rng.permutation(len(x))
+            # a resumed run holds out the rows the interrupted one held out (rng may be None)
+            perm = saved_split(saved, len(x), folder) if saved is not None else None
+            perm = rng.permutation(len(x)) if perm is None else perm
+            split = perm
             x_val, y_val = x[perm[:n_val]], y[perm[:n_val]]
             x, y = x[perm[n_val:]], y[perm[n_val:]]
             rows, val_rows, val_source = perm[n_val:], perm[:n_val], ("x", "y")
@@ -456,22 +494,39 @@ class Trainer:
                                                    ("the target", y_val, val_source[1])],
                                np.arange(len(x_val)) if val_rows is None else val_rows)
 
-        history = History()
+        callables = {"augment": augment, "lr_schedule": lr_schedule, "loss": self.loss_fn,
+                     "regularization": self.regularization,
+                     **{f"constraints[{i}]": c for i, c in enumerate(self.constraints)}}
+        streams = random_streams(self.model, rng, callables)
+        run = RunState(streams=streams, data=data_shape, split=split,
+                       keep_best=patience is not None and restore_best, history=History())
+        if saved is not None:
+            restore_run(self.model, self.optimizer, saved, run, checkpoint_file(folder))
         n_batches = -(-len(x) // batch_size)
         stream = sys.stderr if stream is None else stream
-        progress_ = _Progress(progress and not quiet, epochs, n_batches, stream)
-        best_loss, best_state, wait = math.inf, None, 0
+        progress_ = _Progress(progress and not quiet, epochs, n_batches, stream, run.epoch)
+        if resume:
+            progress_.message(f"fit: no checkpoint in {folder}: starting at epoch 1" if saved is None
+                              else f"fit: resuming from {checkpoint_file(folder)} "
+                                   f"after epoch {run.epoch}")
+        history = run.history
+        # what Ctrl-C saves and returns to: the state after the last completed epoch (Note [Ctrl-C])
+        snapshot = first_snapshot(self.model, self.optimizer, run, required=folder is not None)
+        written = run.epoch if saved is not None else None
+        epoch = first = run.epoch + 1
         try:
-            for epoch in range(1, epochs + 1):
+            for epoch in range(first, epochs + 1):
+                if history.stopped_early:
+                    break
                 t0 = time.perf_counter()
                 if lr_schedule is not None:
                     self.optimizer.lr = float(lr_schedule(epoch - 1))
                 if hasattr(self.optimizer, "lr"):
                     history.lr.append(float(self.optimizer.lr))
                 order = rng.permutation(len(x)) if shuffle else np.arange(len(x))
-                if epoch == 1:  # once: name the row, the feature and the batch that meets it
+                if epoch == first:  # once: name the row, the feature and the batch
                     self._check_finite("fit", [("the input x", x, "x"), ("the target y", y, "y")],
-                                       rows, order, batch_size)
+                                       rows, order, batch_size, epoch)
                 loss, acc = self._train_epoch(x, y, labels, batch_size, order, rng, augment,
                                               progress_, epoch, rows)
                 history.loss.append(loss)
@@ -488,28 +543,67 @@ class Trainer:
                     if val_acc is not None:
                         history.val_accuracy.append(val_acc)
                         metrics["val_acc"] = val_acc
-                    if val_loss < best_loss - min_delta:
-                        best_loss, wait = val_loss, 0
+                    if val_loss < run.best_loss - min_delta:
+                        run.best_loss, run.wait = val_loss, 0
                         history.best_epoch = epoch - 1
-                        if patience is not None and restore_best:
-                            best_state = self.model.state_dict()
+                        if run.keep_best:
+                            run.best_state = self.model.state_dict()
                     else:
-                        wait += 1
+                        run.wait += 1
                 history.epoch_time.append(time.perf_counter() - t0)
+                history.stopped_early = patience is not None and run.wait >= patience
+                run.epoch = epoch
+                if snapshot is not None:
+                    snapshot = snapshot_run(self.model, self.optimizer, run)
+                if folder is not None:
+                    serialization.write_checkpoint(folder, snapshot)
+                    written = epoch
                 progress_.epoch(_fmt_epoch(epoch, epochs, metrics, history.epoch_time[-1]),
                                 metrics)
-                if patience is not None and wait >= patience:
-                    history.stopped_early = True
+                if history.stopped_early:
                     progress_.message(f"early stopping after epoch {epoch}: val_loss has not "
                                       f"improved for {patience} epochs")
-                    break
+        except KeyboardInterrupt:
+            if snapshot is None:
+                raise  # an optimizer without state_dict(): nothing exact to save
+            progress_.close()
+            return self._interrupted(snapshot, run, folder, written, epoch, stream)
         finally:
             progress_.close()
-        if best_state is not None and history.best_epoch != history.epochs - 1:
-            self.model.load_state_dict(best_state)
+        if run.best_state is not None and history.best_epoch != history.epochs - 1:
+            self.model.load_state_dict(run.best_state)
             history.restored_best = True
             progress_.message(f"restored the weights of epoch {history.best_epoch + 1} (val_loss "
-                              f"{best_loss:.4f})")
+                              f"{run.best_loss:.4f})")
+        return history
+
+    # -- Ctrl-C ------------------------------------------------------------------------------------
+    # Note [Ctrl-C]
+    # Ctrl-C can land anywhere: inside an optimizer step (some parameters updated, others not),
+    # after augment drew from rng but before the step. So the exact state fit can save is the one
+    # at the end of the last completed epoch, not the current one: fit keeps it in memory
+    # (`snapshot`, copies taken after every epoch, the same arrays the checkpoint file gets) and on
+    # KeyboardInterrupt writes it unless it is already on disk, then restores it into the model,
+    # optimizer and random streams, so memory and disk agree. It returns rather than re-raises
+    # (as PyTorch Lightning saves and stops): a script or notebook goes on with the model of the
+    # last completed epoch and a History that says it was interrupted.
+    def _interrupted(self, snapshot: dict[str, np.ndarray], run: RunState, folder: Path | None,
+                     written: int | None, epoch: int, stream: TextIO) -> History:
+        """Ctrl-C: save the last completed epoch (unless it is on disk already), go back to it
+        in memory too, say how to resume, and return its history (Note [Ctrl-C])."""
+        done = int(snapshot["epoch"])
+        if folder is None:
+            folder = Path(tempfile.mkdtemp(prefix="nn-fit-interrupted-"))
+        if written != done:
+            serialization.write_checkpoint(folder, snapshot)
+        path = checkpoint_file(folder)
+        restore_run(self.model, self.optimizer, snapshot, run, path)
+        history = run.history
+        history.interrupted, history.checkpoint = True, str(folder)
+        print(f"fit: interrupted (Ctrl-C) in epoch {epoch}; the model, the optimizer and the random "
+              f"state after epoch {done} are in {path} and in memory. To continue: "
+              f"nn.fit(..., checkpoint={str(folder)!r}, resume=True) with the same arguments.",
+              file=stream, flush=True)
         return history
 
 
@@ -522,6 +616,7 @@ def fit(model: Module, x, y, *, loss: str | LossFn = "cross_entropy", optimizer=
         lr_schedule: Callable[[int], float] | None = None,
         constraints: Sequence[Callable[[], Any]] = (),
         regularization: float | Callable[[], Any] | None = None,
+        checkpoint: str | os.PathLike | None = None, resume: bool = False,
         progress: bool = True, quiet: bool = False, stream: TextIO | None = None) -> History:
     """Train `model` on ``(x, y)`` with mini-batches; returns a `History`.
 
@@ -547,6 +642,29 @@ def fit(model: Module, x, y, *, loss: str | LossFn = "cross_entropy", optimizer=
       biases) to each batch's objective; a callable ``() -> scalar Tensor`` adds its value.
     - Progress: a tqdm bar when tqdm is installed and `stream` (default ``sys.stderr``) is a
       terminal, else one plain line per epoch; ``progress=False`` or ``quiet=True`` prints nothing.
+    - ``checkpoint=DIR``: after every epoch, ``DIR/checkpoint.npz`` is rewritten atomically (a
+      temporary file, fsync, ``os.replace``: if writing fails, the previous checkpoint is intact)
+      with the model's `state_dict`, the optimizer's `state_dict`, the epoch, the history so far,
+      early stopping's state (best val_loss, epochs waited, the best weights), the val_split rows,
+      and the state of every random stream the run draws from: `rng`, the generators of the
+      model's modules (Dropout, StochasticDepth), generators the callables passed here hold, NumPy's
+      global ``np.random`` and Python's ``random`` (Note [checkpoints] in nn/checkpoint.py).
+      ``.npz`` only, never pickle. The optimizer needs ``state_dict``/``load_state_dict``.
+    - ``resume=True`` (with ``checkpoint=DIR``): when DIR holds a checkpoint, load all of it and
+      continue after its last completed epoch, up to `epochs`; the returned History covers the
+      whole run. Called with the same arguments, a run interrupted after epoch k and resumed
+      (in a new process, with a freshly built model and optimizer) ends with the parameters of
+      the uninterrupted run, bit for bit. With no checkpoint in DIR it starts fresh. A
+      checkpoint that does not match (other parameter names, shapes or dtypes, another optimizer,
+      other random streams, other data sizes) is refused with a ValueError naming each
+      mismatch, and nothing is changed.
+    - Ctrl-C (KeyboardInterrupt) during training does not lose the run (Note [Ctrl-C]): fit goes
+      back to the state after the last completed epoch (the partial epoch is dropped), makes sure
+      it is on disk (in DIR, or without ``checkpoint=`` in a new temporary folder), prints where
+      and how to resume (``nn.fit(..., checkpoint=DIR, resume=True)``), and returns the History
+      with ``interrupted=True`` and ``checkpoint=DIR`` instead of raising. The model then holds
+      that epoch's weights (the best weights are not restored). A second Ctrl-C while it writes
+      stops it, leaving the previous checkpoint intact.
 
     x is cast to the dtype of the model's parameters. Raises ValueError for mismatched lengths,
     early stopping without validation data, or bad sizes. When a batch's loss is not finite:
@@ -559,8 +677,8 @@ def fit(model: Module, x, y, *, loss: str | LossFn = "cross_entropy", optimizer=
     return trainer.fit(x, y, epochs=epochs, batch_size=batch_size, val=val, val_split=val_split,
                        shuffle=shuffle, rng=rng, patience=patience, min_delta=min_delta,
                        restore_best=restore_best, augment=augment, lr_schedule=lr_schedule,
-                       progress=progress,
-                       quiet=quiet, stream=stream)
+                       checkpoint=checkpoint, resume=resume, progress=progress, quiet=quiet,
+                       stream=stream)
 
 
 # ---- prediction ----------------------------------------------------------------------------------

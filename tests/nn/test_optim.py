@@ -318,3 +318,128 @@ def test_matches_torch_optim():
                     err_msg=f"{cls.__name__} {kw} {dtype} step {t + 1}",
                 )
             assert math.isfinite(float(np.sum(p.data)))
+
+
+# ---- state_dict / load_state_dict ----------------------------------------------------------------
+STATE_CASES = [
+    (SGD, dict(lr=0.05, momentum=0.9)),
+    (SGD, dict(lr=0.05, momentum=0.8, nesterov=True, weight_decay=0.01)),
+    (SGD, dict(lr=0.05, momentum=0.8, dampening=0.3)),
+    (SGD, dict(lr=0.05)),  # no momentum: no per-parameter state
+    (Adam, dict(lr=0.01)),
+    (Adam, dict(lr=0.01, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.02)),
+]
+
+
+def three_params(dtype, seed=0):
+    """Three parameters; the middle one gets no grad (never stepped: no state)."""
+    r = np.random.default_rng(seed)
+    return [nn.Parameter(r.standard_normal(s).astype(dtype)) for s in [(3, 4), (2,), (5,)]]
+
+
+def take_steps(opt, params, n, seed=1):
+    r = np.random.default_rng(seed)
+    for _ in range(n):
+        for i, p in enumerate(params):
+            p.grad = None if i == 1 else quad_like(p.data, r)
+        opt.step()
+
+
+def quad_like(p, r):
+    return (p * 0.5 - r.standard_normal(p.shape)).astype(p.dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("cls,kw", STATE_CASES, ids=[f"{c.__name__}-{kw}" for c, kw in STATE_CASES])
+def test_state_round_trip_through_npz_reproduces_next_steps_bitwise(cls, kw, dtype, tmp_path):
+    params = three_params(dtype)
+    opt = cls(params, **kw)
+    take_steps(opt, params, 3)
+    state = opt.state_dict()
+    assert all(isinstance(v, bool | int | float | np.ndarray) for v in state.values())
+    assert not any(isinstance(v, np.ndarray) and v.dtype.kind not in "biuf" for v in state.values())
+    assert state["n_params"] == 3 and not any(k.startswith("state.1.") for k in state)
+    np.savez(tmp_path / "opt.npz", **state)
+    # a fresh optimizer (other hyperparameters) on copies of the parameters
+    copies = [nn.Parameter(p.data.copy()) for p in params]
+    fresh = cls(copies, lr=123.0)
+    with np.load(tmp_path / "opt.npz", allow_pickle=False) as npz:
+        fresh.load_state_dict(npz)
+    assert fresh.lr == opt.lr
+    take_steps(opt, params, 2, seed=2)
+    take_steps(fresh, copies, 2, seed=2)
+    for p, q in zip(params, copies, strict=True):
+        assert q.data.dtype == dtype and q.data.tobytes() == p.data.tobytes()
+
+
+def test_state_dict_keys_follow_pytorch_positions():
+    params = three_params(np.float64)
+    opt = Adam(params, lr=0.01)
+    take_steps(opt, params, 2)
+    state = opt.state_dict()
+    assert set(state) == {"lr", "betas", "eps", "weight_decay", "n_params",
+                          "state.0.step", "state.0.exp_avg", "state.0.exp_avg_sq",
+                          "state.2.step", "state.2.exp_avg", "state.2.exp_avg_sq"}
+    assert state["state.0.step"] == 2 and state["betas"].tolist() == [0.9, 0.999]
+    state["state.0.exp_avg"][...] = 7.0  # a copy: the optimizer is not affected
+    assert not np.any(opt.state[id(params[0])]["exp_avg"] == 7.0)
+    sgd = SGD(params, lr=0.1, momentum=0.9)
+    take_steps(sgd, params, 1)
+    assert set(sgd.state_dict()) == {"lr", "momentum", "dampening", "weight_decay", "nesterov",
+                                     "n_params", "state.0.momentum_buffer",
+                                     "state.2.momentum_buffer"}
+
+
+def setter(key, value):
+    return lambda s: s.__setitem__(key, value(s) if callable(value) else value)
+
+
+BAD_STATES = [  # (what, how the saved state is edited, the message that must name it)
+    ("wrong shape", setter("state.0.exp_avg", np.zeros((4, 3))),
+     r"state\.0\.exp_avg: shape \(4, 3\), dtype float64, but params\[0\] is \(3, 4\), float64"),
+    ("wrong dtype", setter("state.2.exp_avg_sq", lambda s: s["state.2.exp_avg_sq"].astype(np.float32)),
+     r"state\.2\.exp_avg_sq: shape \(5,\), dtype float32, but params\[2\] is \(5,\), float64"),
+    ("missing key", lambda s: s.pop("eps"), r"missing keys: eps"),
+    ("partial state", lambda s: s.pop("state.2.step"), r"missing keys: state\.2\.step"),
+    ("extra key", setter("amsgrad", 1), r"unexpected keys: amsgrad"),
+    ("state of a 4th parameter", setter("state.3.step", 1), r"unexpected keys: state\.3\.step"),
+    ("other n_params", setter("n_params", 4),
+     r"n_params: the state is for 4 parameters, this optimizer has 3"),
+    ("bad lr", setter("lr", -1.0), r"invalid lr=-1\.0"),
+    ("lr not a number", setter("lr", np.zeros(2)), r"lr: expected a number"),
+    ("bad step", setter("state.0.step", 1.5), r"state\.0\.step: expected an int >= 0, got 1\.5"),
+    ("bad betas", setter("betas", np.array([0.9, 1.5])), r"betas\[1\]"),
+]
+
+
+@pytest.mark.parametrize("name,edit,match", BAD_STATES, ids=[b[0] for b in BAD_STATES])
+def test_bad_state_refused_naming_it_and_optimizer_unchanged(name, edit, match):
+    params = three_params(np.float64)
+    opt = Adam(params, lr=0.01)
+    take_steps(opt, params, 2)
+    state = opt.state_dict()
+    edit(state)
+    target_params = [nn.Parameter(p.data.copy()) for p in params]
+    target = Adam(target_params, lr=0.5)
+    take_steps(target, target_params, 1, seed=5)
+    before = {k: np.asarray(v).tobytes() for k, v in target.state_dict().items()}
+    with pytest.raises(ValueError, match=match) as info:
+        target.load_state_dict(state)
+    assert "Adam.load_state_dict" in str(info.value) and "unchanged" in str(info.value)
+    assert {k: np.asarray(v).tobytes() for k, v in target.state_dict().items()} == before
+
+
+def test_sgd_state_into_adam_refused_naming_keys():
+    params = three_params(np.float64)
+    sgd = SGD(params, lr=0.1, momentum=0.9)
+    take_steps(sgd, params, 1)
+    with pytest.raises(ValueError, match=r"missing keys: betas, eps; unexpected keys: dampening, "
+                                         r"momentum, nesterov, state\.0\.momentum_buffer"):
+        Adam(params).load_state_dict(sgd.state_dict())
+    with pytest.raises(TypeError, match="expected a mapping"):
+        Adam(params).load_state_dict([1, 2])
+    with pytest.raises(ValueError, match=r"nesterov=True requires momentum > 0"):
+        state = sgd.state_dict()
+        state["momentum"] = 0.0
+        state["nesterov"] = True
+        SGD(params, lr=0.1).load_state_dict(state)
