@@ -1,4 +1,4 @@
-"""Benchmarks: the engine against the hand-derived NumPy floor, PyTorch, JAX and HIPS autograd.
+"""Benchmarks: the engine against the tuned hand-written NumPy floor, PyTorch, JAX and HIPS autograd.
 
 ``python -m benchmarks`` (full), ``--quick`` (under a minute), ``--only W1,W5``, ``--profile``;
 see ``benchmarks/README.md`` for the workloads and how to read the table.

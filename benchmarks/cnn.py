@@ -130,9 +130,10 @@ def _col2im(dwin: np.ndarray, shape: tuple) -> np.ndarray:
     return out
 
 
-def build_numpy(d: Data) -> Built:
-    """The floor: hand-derived forward and backward in NumPy, NHWC inside, im2col by
-    ``sliding_window_view`` + ``tensordot`` (the 1-channel input is NHWC by a reshape)."""
+def build_reference(d: Data) -> Built:
+    """The oracle (the old floor): hand-derived forward and backward written plainly, NHWC
+    inside, im2col by ``sliding_window_view`` + ``tensordot`` (the 1-channel input is NHWC by a
+    reshape)."""
     W1, b1, W2, b2, Wf, bf = d.params
     n = d.x.shape[0]
     rows = np.arange(n)
@@ -165,6 +166,137 @@ def build_numpy(d: Data) -> Built:
         return [dW1, db1, dW2, db2, dWf, dbf]
 
     return Built(step)
+
+
+def _pool_rows(wp: int, w_out: int, dt) -> np.ndarray:
+    """(2·wp, w_out): two rows of wp pixels (their junk columns weigh 0) → one row of 2×2 means."""
+    P = np.zeros((2, wp, w_out), dt)
+    cols = np.arange(2 * w_out)
+    P[:, cols, cols // 2] = 0.25
+    return P.reshape(2 * wp, w_out)
+
+
+def _pool_image(wp: int, h_out: int, dt) -> np.ndarray:
+    """(wp·wp, h_out²): an image of wp rows of wp (junk rows and columns weigh 0) → its 2×2 means."""
+    P = np.zeros((wp, wp, h_out, h_out), dt)
+    r = np.arange(2 * h_out)
+    P[r[:, None], r[None, :], r[:, None] // 2, r[None, :] // 2] = 0.25
+    return P.reshape(wp * wp, h_out * h_out)
+
+
+def build_numpy(d: Data) -> Built:
+    """The floor (Note [floor] in mlp.py). NCHW; each convolution is im2col by 9 copies of
+    slices of the flattened padded input and one matmul batched over samples (the engine's
+    layout, Note [conv2d layout] in autograd_core/kernels.py), its bias a row of ones in the
+    columns; pooling and its adjoint are matmuls; buffers are made once."""
+    W1, b1, W2, b2, Wf, bf = d.params
+    s = d.spec
+    N, H, C1, C2, K = s["batch"], s["hw"], s["c1"], s["c2"], s["classes"]
+    dt = d.x.dtype
+    x, y = d.x, d.y
+    zero, inv_n, fn = dt.type(0), dt.type(1.0 / N), dt.type(N)
+    H2, H4 = H // 2, H // 4
+    # conv1, per sample: the padded image flattened, rows of Wp1; output pixel (h, w) at h·Wp1 + w
+    # and its window's (i, j) at that + i·Wp1 + j: each of the 9 offsets is one slice of length L1
+    # (Wp1 − H junk columns a row, cropped by the pooling)
+    Wp1 = H + 2
+    L1 = H * Wp1
+    offs1 = [i * Wp1 + j for i in range(3) for j in range(3)]
+    X1 = np.zeros((N, Wp1 * Wp1 + 2), dt)  # + 2: the last window's overhang
+    X1in = X1[:, :Wp1 * Wp1].reshape(N, Wp1, Wp1)[:, 1:H + 1, 1:H + 1]
+    cols1 = np.ones((N, 10, L1), dt)  # rows: the 9 offsets, then ones (the bias)
+    # conv2: the batch's input images (n, c) one after another, rows of Wp2 = H2 + 1 (a row's pad
+    # column is the previous row's right pad) and images of Wp2 rows (an image's top pad row is
+    # the previous one's bottom pad): each offset's slice covers all N·C1 images, one long copy
+    # (and one long add in col2im) instead of one per image and channel
+    Wp2 = H2 + 1
+    L2 = Wp2 * Wp2
+    T2 = N * C1 * L2
+    offs2 = [i * Wp2 + j for i in range(3) for j in range(3)]
+    X2 = np.zeros(T2 + 2 * Wp2 + 2, dt)  # + the last image's bottom pad and overhang
+    X2in = X2[:T2].reshape(N, C1, Wp2, Wp2)[:, :, 1:, 1:]
+    cols2 = np.ones((N, 9 * C1 + 1, L2), dt)  # rows (offset, channel), then ones
+    im2col2 = [(cols2[:, k * C1:(k + 1) * C1].reshape(N, C1 * L2), X2[o:o + T2].reshape(N, C1 * L2))
+               for k, o in enumerate(offs2)]  # (the offset's rows of the columns, its slice)
+    W1a = np.empty((C1, 10), dt)  # [W | b] in the columns' row order
+    W2a = np.empty((C2, 9 * C1 + 1), dt)
+    W2ak = W2a[:, :-1].reshape(C2, 3, 3, C1)
+    U1, U2 = np.empty((N, C1, L1), dt), np.empty((N, C2, L2), dt)
+    P1, P2 = _pool_rows(Wp1, H2, dt), _pool_image(Wp2, H4, dt)
+    P1T, P2T = np.ascontiguousarray(P1.T), np.ascontiguousarray(P2.T)
+    Q1 = np.empty((N, C1, H2, H2), dt)
+    f = np.empty((N, C2 * H4 * H4), dt)  # pooled conv2 output, NCHW-flattened
+    u = np.empty((N, K), dt)
+    uflat, col = u.reshape(-1), np.empty((N, 1), dt)
+    rowk = np.arange(N) * K
+    onesN = np.ones(N, dt)
+    dWf, dbf, df = np.empty_like(Wf), np.empty_like(bf), np.empty_like(f)
+    G2, G1 = np.empty_like(U2), np.empty_like(U1)
+    dW2n, dW2a = np.empty((N,) + W2a.shape, dt), np.empty_like(W2a)
+    dW1n, dW1a = np.empty((N,) + W1a.shape, dt), np.empty_like(W1a)
+    dcols2 = np.empty((N, 9 * C1, L2), dt)
+    dX2 = np.empty_like(X2)
+    col2im2 = [(dX2[o:o + T2].reshape(N, C1 * L2), dcols2[:, k * C1:(k + 1) * C1].reshape(N, C1 * L2))
+               for k, o in enumerate(offs2)]
+    dX2in = dX2[:T2].reshape(N, C1, Wp2, Wp2)[:, :, 1:, 1:]
+    dQ1 = np.empty_like(Q1)
+    dW1, db1, dW2, db2 = np.empty_like(W1), np.empty_like(b1), np.empty_like(W2), np.empty_like(b2)
+    grads = [dW1, db1, dW2, db2, dWf, dbf]
+    WfT = Wf.T
+
+    def step():
+        np.copyto(W1a[:, :9], W1.reshape(C1, 9))
+        np.copyto(W1a[:, 9], b1)
+        np.copyto(W2ak, W2.transpose(0, 2, 3, 1))
+        np.copyto(W2a[:, -1], b2)
+        np.copyto(X1in, x.reshape(N, H, H))
+        for k, o in enumerate(offs1):
+            np.copyto(cols1[:, k], X1[:, o:o + L1])
+        np.matmul(W1a, cols1, out=U1)
+        np.maximum(U1, zero, out=U1)
+        np.matmul(U1.reshape(-1, 2 * Wp1), P1, out=Q1.reshape(-1, H2))
+        np.copyto(X2in, Q1)
+        for dst, src in im2col2:
+            np.copyto(dst, src)
+        np.matmul(W2a, cols2, out=U2)
+        np.maximum(U2, zero, out=U2)
+        np.matmul(U2.reshape(-1, L2), P2, out=f.reshape(-1, H4 * H4))
+        np.matmul(f, WfT, out=u)
+        np.add(u, bf, out=u)
+        np.maximum.reduce(u, axis=1, keepdims=True, out=col)
+        np.subtract(u, col, out=u)  # u − max: e^u cannot overflow
+        idx = rowk + y
+        picked = uflat[idx]
+        np.exp(u, out=u)
+        np.add.reduce(u, axis=1, keepdims=True, out=col)
+        loss = (np.add.reduce(np.log(col), axis=None) - np.add.reduce(picked)) * inv_n
+        np.multiply(col, fn, out=col)
+        np.divide(u, col, out=u)  # softmax / n
+        uflat[idx] -= inv_n  # − onehot / n
+        np.matmul(u.T, f, out=dWf)
+        np.matmul(onesN, u, out=dbf)
+        np.matmul(u, Wf, out=df)
+        np.matmul(df.reshape(-1, H4 * H4), P2T, out=G2.reshape(-1, L2))  # junk pixels get 0
+        np.multiply(G2, U2 > 0, out=G2)
+        np.matmul(G2, cols2.transpose(0, 2, 1), out=dW2n)
+        np.add.reduce(dW2n, axis=0, out=dW2a)
+        np.copyto(dW2, dW2a[:, :-1].reshape(C2, 3, 3, C1).transpose(0, 3, 1, 2))
+        np.copyto(db2, dW2a[:, -1])
+        np.matmul(W2a[:, :-1].T, G2, out=dcols2)
+        np.copyto(*col2im2[0])  # col2im: offset (0, 0) sets, the others add
+        dX2[T2:] = 0
+        for dst, src in col2im2[1:]:
+            np.add(dst, src, out=dst)
+        np.copyto(dQ1, dX2in)
+        np.matmul(dQ1.reshape(-1, H2), P1T, out=G1.reshape(-1, 2 * Wp1))
+        np.multiply(G1, U1 > 0, out=G1)
+        np.matmul(G1, cols1.transpose(0, 2, 1), out=dW1n)
+        np.add.reduce(dW1n, axis=0, out=dW1a)
+        np.copyto(dW1.reshape(C1, 9), dW1a[:, :9])
+        np.copyto(db1, dW1a[:, 9])
+        return grads, loss
+
+    return Built(lambda: step()[0], lambda grads: [g.copy() for g in grads])
 
 
 def build_torch(d: Data) -> Built:
@@ -249,6 +381,6 @@ WORKLOADS = [Workload(
     "W4", "CNN conv3x3(1→8)+ReLU+avgpool2, conv3x3(8→16)+ReLU+avgpool2, dense→10; "
           "1×16×16, padding 1, batch 64, softmax CE",
     make,
-    {"ours": build_ours, "ours-ag": build_ours_ag, "numpy": build_numpy, "torch": build_torch,
-     "jax": build_jax, "autograd": build_hips},
+    {"ours": build_ours, "ours-ag": build_ours_ag, "numpy": build_numpy,
+     "reference": build_reference, "torch": build_torch, "jax": build_jax, "autograd": build_hips},
 )]

@@ -54,8 +54,9 @@ def build_ours(d: Data, ag=None, nn=None) -> Built:
     return Built(step)
 
 
-def build_numpy(d: Data) -> Built:
-    """The floor: forward storing each tanh output t, then g ← g·a·(1 − t²), g_x += g."""
+def build_reference(d: Data) -> Built:
+    """The oracle (the old floor): forward storing each tanh output t, then g ← g·a·(1 − t²),
+    g_x += g, one cycle at a time."""
     a, c = _consts(d)
     x = d.x
 
@@ -74,6 +75,41 @@ def build_numpy(d: Data) -> Built:
         return [gx + g]  # h_0 = x
 
     return Built(step)
+
+
+def build_numpy(d: Data) -> Built:
+    """The floor (Note [floor] in mlp.py): forward in 3 calls a cycle, backward as one cumulative
+    product over the cycles; buffers made once."""
+    a, c = _consts(d)
+    x = d.x
+    one = x.dtype.type(1)
+    T = np.empty((CYCLES, x.size), x.dtype)  # t_k = tanh(h_k·a + c), one row per cycle
+    rows = list(T)
+    pairs = list(zip(rows[:-1], rows[1:], strict=True))
+    base, grad = np.empty_like(x), np.empty_like(x)
+    D, C = np.empty_like(T), np.empty_like(T)
+
+    def step():
+        # h_k·a + c = t_{k−1}·a + (x·a + c) for k ≥ 1, as h_k = t_{k−1} + x: 3 calls a cycle, not 4
+        np.multiply(x, a, out=base)
+        np.add(base, c, out=base)
+        np.tanh(base, out=rows[0])
+        for tp, t in pairs:  # out positional: NumPy parses no keyword
+            np.multiply(tp, a, t)
+            np.add(t, base, t)
+            np.tanh(t, t)
+        loss = np.add.reduce(rows[-1]) + np.add.reduce(x)  # sum(h_50), h_50 = t_49 + x
+        # dL/dx = 1 + Σ_{m=0}^{49} Π_{i=m}^{49} a(1 − t_i²) (h_0 = x, then the "+ x" of each
+        # cycle): the backward's 50 steps as one cumulative product over the reversed cycles
+        np.multiply(T, T, out=D)
+        np.subtract(one, D, out=D)
+        np.multiply(D, a, out=D)
+        np.multiply.accumulate(D[::-1], axis=0, out=C)
+        np.add.reduce(C, axis=0, out=grad)
+        np.add(grad, one, out=grad)
+        return [grad], loss
+
+    return Built(lambda: step()[0], lambda grads: [g.copy() for g in grads])
 
 
 def build_torch(d: Data) -> Built:
@@ -123,7 +159,7 @@ def build_hips(d: Data) -> Built:
 WORKLOADS = [Workload(
     "W5", "200 elementwise ops (×a, +c, tanh, +x)×50 on a 16-vector, forward+backward",
     make,
-    {"ours": build_ours, "numpy": build_numpy, "torch": build_torch, "jax": build_jax,
-     "autograd": build_hips},
+    {"ours": build_ours, "numpy": build_numpy, "reference": build_reference, "torch": build_torch,
+     "jax": build_jax, "autograd": build_hips},
     ops_per_step=OPS, unit="us/op",
 )]

@@ -1,13 +1,17 @@
-"""Peak memory of a W1 training run: the engine (through nn) against the NumPy floor.
+"""Peak memory of a W1 training run: the engine (through nn) against the reference backprop.
 
 Each peer runs in its own fresh interpreter (``python -m benchmarks.memory --peer ours``), so
 neither sees the other's allocations nor PyTorch's or JAX's libraries. The run: build W1 (the same
 weights and batch as the timing), then `steps` training steps, each one forward + backward + a
-plain SGD update (lr 0.01; ``nn.optim.SGD`` for ours, ``W -= lr·dW`` for the floor).
+plain SGD update (lr 0.01; ``nn.optim.SGD`` for ours, ``W -= lr·dW`` for the reference).
+
+The NumPy side is ``nn.reference.backprop`` (the ``reference`` peer), not the timing floor: the
+floor allocates every buffer once when it is built, so a training step allocates almost nothing
+and tracemalloc's per-step peaks would compare the engine with zero.
 
 Reported per peer:
 - ``maxrss``: the process's peak resident set (VmHWM on Linux, else ``ru_maxrss``), interpreter
-  and libraries included. The floor's process imports only NumPy (it loads
+  and libraries included. The reference's process imports only NumPy (it loads
   ``nn/reference.py`` by path, so not even the engine is imported); ours imports the engine and nn.
 - ``maxrss_setup``: the same peak just before the first step (imports, data, weights), so
   ``maxrss − maxrss_setup`` is what the training steps added.
@@ -51,8 +55,8 @@ def _maxrss_bytes() -> int:
     return r if sys.platform == "darwin" else r * 1024  # Linux reports KiB
 
 
-def _floor_step(tiny: bool):
-    """W1's floor with `nn/reference.py` loaded by path (no engine import), plus SGD."""
+def _reference_step(tiny: bool):
+    """W1 by `nn/reference.py` loaded by path (no engine import), plus SGD."""
     import numpy as np
 
     from . import mlp
@@ -94,7 +98,7 @@ def child(peer: str, steps: int, tiny: bool) -> dict[str, Any]:
     import gc
     import tracemalloc
 
-    step, grads_only = _ours_step(tiny) if peer == "ours" else _floor_step(tiny)
+    step, grads_only = _ours_step(tiny) if peer == "ours" else _reference_step(tiny)
     gc.collect()
     setup = _maxrss_bytes()
     for _ in range(steps):
@@ -133,16 +137,16 @@ def run_child(peer: str, steps: int, tiny: bool) -> dict[str, Any]:
 
 
 def compare(steps: int, tiny: bool = False) -> dict[str, Any]:
-    ours, floor = run_child("ours", steps, tiny), run_child("numpy", steps, tiny)
-    out: dict[str, Any] = {"workload": "W1", "steps": steps, "ours": ours, "numpy": floor}
-    if "error" not in ours and "error" not in floor:
-        out["ratio_maxrss"] = ours["maxrss"] / floor["maxrss"]
+    ours, ref = run_child("ours", steps, tiny), run_child("reference", steps, tiny)
+    out: dict[str, Any] = {"workload": "W1", "steps": steps, "ours": ours, "reference": ref}
+    if "error" not in ours and "error" not in ref:
+        out["ratio_maxrss"] = ours["maxrss"] / ref["maxrss"]
         grown_o = ours["maxrss"] - ours["maxrss_setup"]
-        grown_f = floor["maxrss"] - floor["maxrss_setup"]
-        out["ratio_grown"] = grown_o / grown_f if grown_f > 0 else None
-        out["ratio_traced"] = ours["traced_peak"] / max(floor["traced_peak"], 1)
+        grown_r = ref["maxrss"] - ref["maxrss_setup"]
+        out["ratio_grown"] = grown_o / grown_r if grown_r > 0 else None
+        out["ratio_traced"] = ours["traced_peak"] / max(ref["traced_peak"], 1)
         out["ratio_traced_grads"] = (ours["traced_peak_grads"]
-                                     / max(floor["traced_peak_grads"], 1))
+                                     / max(ref["traced_peak_grads"], 1))
     return out
 
 
@@ -153,7 +157,7 @@ def format_table(m: dict[str, Any]) -> str:
     lines = ["| peer | peak RSS | RSS before the steps | grown by the steps | "
              "training-step allocations (tracemalloc peak) | forward+backward only | imports |",
              "|---|---:|---:|---:|---:|---:|---|"]
-    for p in ("ours", "numpy"):
+    for p in ("ours", "reference"):
         e = m[p]
         if "error" in e:
             lines.append(f"| {p} | error: {e['error']} | | | | | |")
@@ -164,7 +168,7 @@ def format_table(m: dict[str, Any]) -> str:
                      f"{', '.join(e['modules_loaded']) or 'numpy only'} |")
     if "ratio_maxrss" in m:
         grown = m["ratio_grown"]
-        lines.append(f"| ours / floor | {m['ratio_maxrss']:.2f}× | | "
+        lines.append(f"| ours / reference | {m['ratio_maxrss']:.2f}× | | "
                      f"{'' if grown is None else f'{grown:.2f}×'} | {m['ratio_traced']:.2f}× | "
                      f"{m['ratio_traced_grads']:.2f}× | |")
     lines.append(f"\n{m['steps']} training steps (forward, backward, SGD) per process.")
@@ -173,7 +177,7 @@ def format_table(m: dict[str, Any]) -> str:
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(prog="python -m benchmarks.memory")
-    ap.add_argument("--peer", choices=("ours", "numpy"), required=True)
+    ap.add_argument("--peer", choices=("ours", "reference"), required=True)
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--tiny", action="store_true")
     a = ap.parse_args()

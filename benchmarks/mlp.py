@@ -155,8 +155,8 @@ def build_ours_ag(d: Data, ag=None, nn=None) -> Built:
     return Built(step)
 
 
-def build_numpy(d: Data) -> Built:
-    """The floor: the lecture's hand-derived backprop, ``nn.reference.backprop``."""
+def build_reference(d: Data) -> Built:
+    """The correctness oracle (the old floor): ``nn.reference.backprop``, written for clarity."""
     from nn.reference import backprop
 
     spec = _spec(d)
@@ -168,6 +168,112 @@ def build_numpy(d: Data) -> Built:
         return interleave(dWs, dbs)
 
     return Built(step)
+
+
+# Note [floor]: the floor, every ratio's denominator, is the fastest correct hand-written NumPy
+# step we could write: one thread, every array a buffer made once and reused (out=), no argument
+# checks, the loss computed as every peer computes it. `reference` (nn.reference.backprop here,
+# plainly written NumPy for W4 and W5) is the oracle its gradients are checked against. A trick
+# stayed only when it measured faster; benchmarks/README.md ("The floor") lists each one's gain
+# and what was tried and dropped.
+
+# relu's mask: np.sign of the relu output (0 or 1 as floats, then a float multiply) up to this
+# many elements an activation, (h > 0) above (multiplying by a bool array is slower on small
+# arrays, faster on large ones)
+SIGN_MASK_MAX = 4096
+
+
+def build_numpy(d: Data) -> Built:
+    """The floor (Note [floor]): the forward keeps each layer's input and σ's output, the backward
+    works in those buffers (σ' from σ's output, relu's mask from its sign or h > 0)."""
+    spec = _spec(d)
+    Ws, bs = d.params[0::2], d.params[1::2]
+    n, last, dt = spec.batch, len(Ws) - 1, d.x.dtype
+    relu, ce = spec.activation == "relu", spec.loss == "cross_entropy"
+    block = [_is_block(spec, j) for j in range(last + 1)]
+    # NumPy scalars of the arrays' dtype: a Python number costs a conversion in every call
+    one, zero, inv_n, fn = dt.type(1), dt.type(0), dt.type(1.0 / n), dt.type(n)
+    sign_mask = n * max(W.shape[0] for W in Ws[:-1]) <= SIGN_MASK_MAX
+    x, y = d.x, d.y
+    k = Ws[-1].shape[0]
+    rowk = np.arange(n) * k  # flat index of row i's first logit
+
+    z = [x] + [np.empty((n, W.shape[0]), dt) for W in Ws[:-1]]  # z[j]: the input of layer j
+    a = [np.empty((n, W.shape[0]), dt) if block[j] else None for j, W in enumerate(Ws)]  # relu(v_j)
+    D = [None] + [np.empty((n, W.shape[1]), dt) for W in Ws[1:]]  # D[j]: dL/dz_j
+    # dL/dv_j: in D[j+1] of a plain layer; a residual block's relu(v_j), dead once masked
+    G = [(a[j] if relu else np.empty_like(a[j])) if block[j] else D[j + 1] for j in range(last)]
+    dWs, dbs = [np.empty_like(W) for W in Ws], [np.empty_like(b) for b in bs]
+    grads = interleave(dWs, dbs)
+    # per hidden layer: input, Wᵀ (a view, made once), b, σ's output, z_{j+1} of a residual block
+    fwd = [(z[j], Ws[j].T, bs[j], a[j] if block[j] else z[j + 1], z[j + 1] if block[j] else None)
+           for j in range(last)]
+    # per hidden layer, last first: dL/dz_{j+1}, σ's output, dL/dv_j, input, W, dW, db, dL/dz_j
+    # (None for the first layer), residual
+    bwd = [(D[j + 1], a[j] if block[j] else z[j + 1], G[j], z[j], Ws[j], dWs[j], dbs[j], D[j],
+            block[j]) for j in range(last - 1, -1, -1)]
+    zl, Wl, WTl, bl, dWl, dbl, Dl = z[last], Ws[last], Ws[last].T, bs[last], dWs[last], dbs[last], D[last]
+    u = np.empty((n, k), dt)
+    uflat, col, ones = u.reshape(-1), np.empty((n, 1), dt), np.ones(n, dt)
+
+    def step():
+        if relu:
+            for zi, WT, b, h, zo in fwd:
+                np.matmul(zi, WT, out=h)
+                np.add(h, b, out=h)
+                np.maximum(h, zero, out=h)
+                if zo is not None:
+                    np.add(zi, h, out=zo)
+        else:
+            with np.errstate(over="ignore"):  # e^{-v} = inf for v << 0 gives σ = 0, correctly
+                for zi, WT, b, h, zo in fwd:
+                    np.matmul(zi, WT, out=h)
+                    np.add(h, b, out=h)
+                    np.negative(h, out=h)
+                    np.exp(h, out=h)
+                    np.add(h, one, out=h)
+                    np.reciprocal(h, out=h)  # σ(v) = 1 / (1 + e^{-v})
+                    if zo is not None:
+                        np.add(zi, h, out=zo)
+        np.matmul(zl, WTl, out=u)
+        np.add(u, bl, out=u)
+        if ce:
+            np.maximum.reduce(u, axis=1, keepdims=True, out=col)
+            np.subtract(u, col, out=u)  # u − max: e^u cannot overflow
+            idx = rowk + y
+            picked = uflat[idx]
+            np.exp(u, out=u)
+            np.add.reduce(u, axis=1, keepdims=True, out=col)
+            loss = (np.add.reduce(np.log(col), axis=None) - np.add.reduce(picked)) * inv_n
+            np.multiply(col, fn, out=col)
+            np.divide(u, col, out=u)  # softmax / n
+            uflat[idx] -= inv_n  # − onehot / n
+        else:
+            np.subtract(u, y, out=u)
+            loss = 0.5 * inv_n * np.vdot(u, u)
+            np.multiply(u, inv_n, out=u)
+        np.matmul(u.T, zl, out=dWl)
+        np.matmul(ones, u, out=dbl)  # the bias gradient as a matrix-vector product
+        np.matmul(u, Wl, out=Dl)
+        for dz, h, g, zi, W, dW, db, dzi, residual in bwd:
+            if not relu:  # σ' = s(1 − s), s = σ's output (dead after this)
+                np.multiply(dz, h, out=g)
+                np.subtract(one, h, out=h)
+                np.multiply(g, h, out=g)
+            elif sign_mask:
+                np.sign(h, out=h)
+                np.multiply(dz, h, out=g)
+            else:
+                np.multiply(dz, h > 0, out=g)
+            np.matmul(g.T, zi, out=dW)
+            np.matmul(ones, g, out=db)
+            if dzi is not None:
+                np.matmul(g, W, out=dzi)
+                if residual:
+                    np.add(dzi, dz, out=dzi)
+        return grads, loss
+
+    return Built(lambda: step()[0], lambda grads: [g.copy() for g in grads])
 
 
 def build_torch(d: Data) -> Built:
@@ -243,6 +349,7 @@ def build_hips(d: Data) -> Built:
 
 
 BUILDERS = {"ours": build_ours, "ours-ag": build_ours_ag, "numpy": build_numpy,
+            "reference": build_reference,
             "torch": build_torch, "jax": build_jax, "autograd": build_hips}
 
 WORKLOADS = [

@@ -1,9 +1,11 @@
 """The peers compared, and how each library is loaded on one thread (Note [threads]).
 
 Peers: ``ours`` (the engine through ``nn`` layers), ``ours-ag`` (the same math written directly
-with ``ag`` ops), ``numpy`` (the hand-derived floor: ``nn.reference.backprop`` or the NumPy in
-the workload files), ``torch`` (PyTorch eager, CPU), ``jax`` (``jax.jit`` of ``value_and_grad``),
-``autograd`` (HIPS autograd). A library that is not installed makes its peer a skip with a note.
+with ``ag`` ops), ``numpy`` (the floor: the fastest correct hand-written NumPy step, Note [floor]
+in mlp.py), ``reference`` (the correctness oracle: ``nn.reference.backprop`` for the MLPs, plainly
+written NumPy for W4 and W5), ``torch`` (PyTorch eager, CPU), ``jax`` (``jax.jit`` of
+``value_and_grad``), ``autograd`` (HIPS autograd). A library that is not installed makes its peer
+a skip with a note.
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ import importlib
 import os
 import sys
 
-PEERS = ("ours", "ours-ag", "numpy", "torch", "jax", "autograd")
-FLOOR = "numpy"
+PEERS = ("ours", "ours-ag", "numpy", "reference", "torch", "jax", "autograd")
+FLOOR = "numpy"  # every ratio's denominator
+ORACLE = "reference"  # every peer's gradients, the floor's too, are checked against the oracle's
 
 JAX_XLA_FLAGS = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 

@@ -4,9 +4,10 @@ For each workload:
 1. Build every selected peer on the same float32 data and weights (`Workload.make`). A peer whose
    library is missing is skipped with a note (`peers.Unavailable`).
 2. Gradient agreement, before any timing: each peer's gradients (from its second step, so a
-   `.grad` that accumulates across steps is caught) against the NumPy floor's. A parameter passes
-   when ``|g − ref| <= atol·max|ref| + rtol·|ref|`` everywhere (float32: rtol 1e-3, atol 1e-4);
-   the table shows ``max|g − ref| / max|ref|``, the worst parameter's.
+   `.grad` that accumulates across steps is caught), the floor's included, against the
+   reference's (the oracle, built even when it is not timed). A parameter passes when
+   ``|g − ref| <= atol·max|ref| + rtol·|ref|`` everywhere (float32: rtol 1e-3, atol 1e-4); the
+   table shows ``max|g − ref| / max|ref|``, the worst parameter's.
 3. Warm-up (JIT compiles, caches, allocator), then an estimate of one step's time, which sets
    `k`, the steps per timed batch (so a batch lasts about ``target_ms``).
 4. Rounds: each round times every peer once for a batch of k steps, in an order rotated every
@@ -15,7 +16,8 @@ For each workload:
    before timing frozen (Note [gc]).
 5. Per peer: median, quartiles, min and max of the per-step times over rounds; the median CPU
    time per step (process time: with one thread it stays at or under the wall time, and a ratio
-   above 1 would show a peer using more threads); ratios to the floor's and PyTorch's medians.
+   above 1 would show a peer using more threads); ratios to the floor's (the tuned hand-written
+   NumPy step) and PyTorch's medians.
 
 Then the peak-RSS comparison of a W1 training run (`benchmarks.memory`, one subprocess per peer),
 the targets, and ``results/latest.json`` / ``results/latest.md``.
@@ -173,7 +175,7 @@ def agreement(grads: list[np.ndarray], ref: list[np.ndarray], names: list[str]) 
             problems.append(f"{name}: shape {g.shape}, expected {r.shape}")
             continue
         if g.dtype != r.dtype:
-            problems.append(f"{name}: dtype {g.dtype} (floor {r.dtype})")
+            problems.append(f"{name}: dtype {g.dtype} (reference {r.dtype})")
         scale = float(np.max(np.abs(r))) if r.size else 0.0
         diff = np.abs(g.astype(np.float64) - r.astype(np.float64))
         rel = float(np.max(diff)) / scale if scale > 0 else float(np.max(diff, initial=0.0))
@@ -249,7 +251,8 @@ def run_workload(w: Workload, mode: Mode, peer_names: list[str], *, tiny: bool =
     builders = {**w.builders, **(base.builders(w.builders) if base else {})}
     names = [p for p in peer_names if p in builders]
     if peers.FLOOR not in names:
-        names.insert(0, peers.FLOOR)  # the reference of the agreement check
+        names.insert(0, peers.FLOOR)  # every ratio's denominator
+    oracle = peers.ORACLE if peers.ORACLE in builders else peers.FLOOR
     for p in names:
         entry: dict[str, Any] = {}
         res["peers"][p] = entry
@@ -264,8 +267,10 @@ def run_workload(w: Workload, mode: Mode, peer_names: list[str], *, tiny: bool =
             entry["traceback"] = traceback.format_exc(limit=4)
     if peers.FLOOR not in built:
         raise RuntimeError(f"{w.key}: the NumPy floor did not build: {res['peers'][peers.FLOOR]}")
-    floor = built[peers.FLOOR]
-    ref = [np.asarray(g) for g in floor.to_numpy(floor.step())]
+    # the oracle's gradients, whether or not it is timed (copied: a peer may reuse its buffers)
+    ref_built = built.get(oracle) or builders[oracle](d)
+    ref = [np.array(g) for g in ref_built.to_numpy(ref_built.step())]
+    res["oracle"] = oracle
     for p in list(built):
         entry = res["peers"][p]
         try:
@@ -458,7 +463,7 @@ def _run(args: argparse.Namespace, mode: Mode, workloads: list[Workload], peer_n
                                                    timing=not args.check_only,
                                                    log=lambda s: print(s, flush=True), base=base)
     if (not args.no_memory and not args.check_only and "W1" in results["workloads"]
-            and {"ours", "numpy"} <= set(peer_names)):
+            and "ours" in peer_names):
         results["memory"] = memory.compare(mode.memory_steps, tiny=args.tiny)
         print("\nPeak memory, W1 training run:\n" + memory.format_table(results["memory"])
               + (f"\n({baseline.MEMORY_NOTE})" if base else ""))

@@ -1,5 +1,6 @@
 """Smoke test of the benchmark harness (benchmarks/): the quick mode's gradient-agreement check,
-for the engine and the NumPy floor, on tiny sizes. No timing is asserted anywhere."""
+for the engine, the tuned NumPy floor and the reference (the oracle), on tiny sizes; and the
+floor's gradients against the reference's to float32 rounding. No timing is asserted anywhere."""
 
 import json
 import sys
@@ -14,13 +15,14 @@ if str(ROOT) not in sys.path:  # benchmarks/ is a folder of the repo, not an ins
 
 from benchmarks import memory, run  # noqa: E402
 
-OURS_AND_FLOOR = ["ours", "ours-ag", "numpy"]
+OURS_AND_FLOOR = ["ours", "ours-ag", "numpy", "reference"]
 
 
 @pytest.mark.parametrize("workload", run.WORKLOADS, ids=lambda w: w.key)
-def test_engine_gradients_agree_with_the_numpy_floor(workload):
+def test_engine_and_floor_gradients_agree_with_the_reference(workload):
     res = run.run_workload(workload, run.MODES["quick"], OURS_AND_FLOOR, tiny=True,
                            timing=False, log=None)
+    assert res["oracle"] == "reference"
     checked = [p for p in OURS_AND_FLOOR if p in workload.builders]
     assert set(checked) <= set(res["peers"])
     for peer in checked:
@@ -28,6 +30,23 @@ def test_engine_gradients_agree_with_the_numpy_floor(workload):
         assert "error" not in entry, f"{workload.key}/{peer}: {entry}"
         assert entry["agreement"]["passed"], f"{workload.key}/{peer}: {entry['agreement']}"
         assert entry["agreement"]["max_rel_diff"] <= run.RTOL
+
+
+@pytest.mark.parametrize("tiny", [True, False], ids=["tiny", "full"])
+@pytest.mark.parametrize("workload", run.WORKLOADS, ids=lambda w: w.key)
+def test_the_floor_computes_the_references_gradients_to_float32_rounding(workload, tiny):
+    # full sizes too: the floor picks some code paths by size (relu's mask, Note [floor])
+    d = workload.make(tiny)
+    ref_built = workload.builders["reference"](d)
+    ref = [np.array(g) for g in ref_built.to_numpy(ref_built.step())]
+    floor = workload.builders["numpy"](d)
+    first = floor.to_numpy(floor.step())
+    second = floor.to_numpy(floor.step())  # its buffers are reused: nothing may accumulate
+    for name, g1, g2, r in zip(d.names, first, second, ref, strict=True):
+        assert g1.shape == r.shape and g1.dtype == r.dtype == np.float32, name
+        np.testing.assert_array_equal(g1, g2, err_msg=name)
+        np.testing.assert_allclose(g1, r, rtol=1e-5, atol=1e-5 * float(np.max(np.abs(r))),
+                                   err_msg=f"{workload.key} {name}")
 
 
 def test_agreement_check_fails_a_gradient_off_by_one_percent():
@@ -52,10 +71,10 @@ def test_quick_cli_on_tiny_sizes_writes_the_results(tmp_path):
 
 def test_peak_memory_subprocesses_run_on_tiny_sizes():
     m = memory.compare(steps=2, tiny=True)
-    for peer in ("ours", "numpy"):
+    for peer in ("ours", "reference"):
         assert "error" not in m[peer], m[peer]
         assert m[peer]["maxrss"] > 0 and m[peer]["traced_peak"] > 0
-    assert m["numpy"]["modules_loaded"] == []  # the floor's process imports NumPy only
+    assert m["reference"]["modules_loaded"] == []  # the reference's process imports NumPy only
 
 
 def test_paired_ratios_are_the_median_of_per_round_ratios():
