@@ -28,7 +28,7 @@ _LAZY = {
     **dict.fromkeys(["fit", "Trainer", "History", "predict", "predict_class"], "training"),
 }
 _SUBMODULES = {"optim", "init", "reference", "constraints", "serialization", "data", "training",
-               "experiments"}
+               "experiments", "distributed"}
 
 
 def __getattr__(name):

@@ -2,6 +2,7 @@
 its graph, its training curves and its per-layer gradient norms.
 
     python -m nn.demo [--out DIR] [--model mlp|cnn] [--epochs N] [--seed S] [--quiet]
+    mpiexec -n 2 python -m nn.demo --distributed      # data-parallel over 2 processes (MPI)
 
 ``--model mlp`` (the default) is a residual MLP with dropout on the 64 flat pixels;
 ``--model cnn`` a small convolutional network on the 8×8 images. Both train with Adam, a cosine
@@ -21,6 +22,7 @@ import argparse
 import contextlib
 import importlib
 import math
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -30,7 +32,7 @@ import numpy as np
 
 import autograd_core as ag
 
-from . import data
+from . import data, distributed
 from .activations import ReLU
 from .blocks import Dropout, ResidualMLP
 from .conv import AvgPool2d, Conv2d
@@ -315,6 +317,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         f"cnn {CONFIGS['cnn']['epochs']})")
     p.add_argument("--seed", type=int, default=0, help="seed of the split, weights and shuffling")
     p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.add_argument("--distributed", action="store_true",
+                   help="data-parallel training under mpiexec -n P (needs the mpi extra); rank 0 "
+                        "prints and writes the files")
     args = p.parse_args(argv)
     if args.epochs is not None and args.epochs < 1:
         p.error("--epochs must be >= 1")
@@ -329,6 +334,14 @@ def cosine(lr: float, epochs: int) -> Callable[[int], float]:
 def main(argv: list[str] | None = None) -> int:
     """Run the demo; returns the exit status (1 when the gradient check fails)."""
     args = parse_args(argv)
+    if args.distributed and distributed.rank() != 0:  # the other ranks train and say nothing
+        with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
+            return run(args)
+    return run(args)
+
+
+def run(args: argparse.Namespace) -> int:
+    """The demo for parsed arguments (`main`)."""
     t_start = time.perf_counter()
     ag.tune_allocator()  # a tape keeps many arrays alive: keep freed memory (autograd_core/numpy_memory.py)
     kind, cfg = args.model, CONFIGS[args.model]
@@ -351,12 +364,16 @@ def main(argv: list[str] | None = None) -> int:
     with one_blas_thread():
         norms_before = weight_grad_norms(float64_copy(model, kind), probe_x, probe_y)
         optimizer = Adam(model.parameters(), lr=cfg["lr"])
-        print(f"training: Adam, lr {cfg['lr']:g} with cosine decay, batch {cfg['batch_size']}, "
+        ranks = f" on {distributed.world_size()} processes" if args.distributed else ""
+        print(f"training{ranks}: Adam, lr {cfg['lr']:g} with cosine decay, batch {cfg['batch_size']}, "
               f"{epochs} epochs, random one-pixel shifts")
         history = fit(model, digits.x_train, digits.y_train, optimizer=optimizer, epochs=epochs,
                       batch_size=cfg["batch_size"], val=(digits.x_val, digits.y_val),
                       rng=args.seed, augment=data.shift_augment,
-                      lr_schedule=cosine(cfg["lr"], epochs), quiet=args.quiet)
+                      lr_schedule=cosine(cfg["lr"], epochs), quiet=args.quiet,
+                      distributed=args.distributed)
+        if args.distributed and distributed.rank() != 0:
+            return 0  # rank 0 checks, draws and reports
         test_pred = predict_class(model, digits.x_test)
         test_acc = float(np.mean(test_pred == digits.y_test))
 

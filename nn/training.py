@@ -38,6 +38,7 @@ import numpy as np
 
 import autograd_core as ag
 
+from . import distributed as dist
 from . import serialization
 from .checkpoint import (
     RunState,
@@ -332,12 +333,24 @@ class Trainer:
 
     # -- one pass over the data -------------------------------------------------------------------
     def _train_epoch(self, x, y, labels, batch_size, order, rng, augment, progress,
-                     epoch, rows) -> tuple[float, float | None]:
-        """One pass; `rows[i]` is the row of the data passed to fit that x[i] came from."""
+                     epoch, rows, distributed=False) -> tuple[float, float | None]:
+        """One pass; `rows[i]` is the row of the data passed to fit that x[i] came from.
+        Distributed: this rank's shard of every batch, gradients averaged over the ranks
+        (Note [data parallelism] in distributed.py), the epoch's metrics summed over them."""
         model, opt = self.model, self.optimizer
         model.train()
         total_loss, correct, seen = 0.0, 0, 0
         for batch, idx in enumerate(_batches(len(x), batch_size, order), start=1):
+            if distributed:
+                idx = dist.shard(idx)
+                if len(idx) == 0:  # a short last batch: no samples here, but the same step
+                    model.zero_grad()
+                    opt.zero_grad()
+                    dist.allreduce_gradients(model.parameters(), weight=0)
+                    opt.step()
+                    for c in self.constraints:
+                        c()
+                    continue
             xb, yb = x[idx], y[idx]
             if augment is not None:
                 xb = _as_inputs(augment(xb, rng), self.dtype, "fit: augment(x, rng)")
@@ -360,6 +373,8 @@ class Trainer:
             model.zero_grad()
             opt.zero_grad()
             objective.backward()
+            if distributed:
+                dist.allreduce_gradients(model.parameters(), weight=len(idx))
             opt.step()
             for c in self.constraints:
                 c()
@@ -368,6 +383,8 @@ class Trainer:
             if labels is not None:
                 correct += int(np.sum(np.argmax(_values(u), axis=-1) == labels[idx]))
             progress.batch(epoch, total_loss / seen)
+        if distributed:
+            total_loss, correct, seen = dist.allreduce_sum([total_loss, correct, seen])
         return total_loss / seen, (correct / seen if labels is not None else None)
 
     def _non_finite_loss(self, value: float, epoch: int, batch: int) -> None:
@@ -433,14 +450,26 @@ class Trainer:
             lr_schedule: Callable[[int], float] | None = None,
             checkpoint: str | os.PathLike | None = None, resume: bool = False,
             progress: bool = True, quiet: bool = False,
-            stream: TextIO | None = None) -> History:
+            stream: TextIO | None = None, distributed: bool = False) -> History:
         """Train for `epochs` passes over ``(x, y)``; see `fit`."""
+        args = {k: v for k, v in locals().items() if k != "self"}  # every argument, passed on
+        if not distributed:
+            return self._fit(**args)
+        with dist.abort_on_error():  # a rank that raises stops them all (no partner hangs)
+            return self._fit(**args)
+
+    def _fit(self, x, y, *, epochs, batch_size, val, val_split, shuffle, rng, patience, min_delta,
+             restore_best, augment, lr_schedule, checkpoint, resume, progress, quiet, stream,
+             distributed) -> History:
+        writer = not distributed or dist.rank() == 0  # who prints and writes files
         epochs = _check_int(epochs, "epochs", 0)
         batch_size = _check_int(batch_size, "batch_size", 1)
         if rng is not None and not isinstance(rng, (np.random.Generator, int, np.integer)):
             raise TypeError(f"fit: rng must be a np.random.Generator, an int seed or None, got "
                             f"{type(rng).__name__}")
         rng = np.random.default_rng(rng)
+        if distributed:  # one batch order and val_split on every rank: rank 0's
+            rng.bit_generator.state = dist.broadcast_object(rng.bit_generator.state)
         folder = checkpoint_folder(checkpoint, resume, self.optimizer)
         saved = serialization.read_checkpoint(folder) if resume else None
         x = _as_inputs(x, self.dtype, "fit")
@@ -502,9 +531,11 @@ class Trainer:
                        keep_best=patience is not None and restore_best, history=History())
         if saved is not None:
             restore_run(self.model, self.optimizer, saved, run, checkpoint_file(folder))
+        if distributed:
+            dist.broadcast_parameters(self.model)
         n_batches = -(-len(x) // batch_size)
         stream = sys.stderr if stream is None else stream
-        progress_ = _Progress(progress and not quiet, epochs, n_batches, stream, run.epoch)
+        progress_ = _Progress(progress and not quiet and writer, epochs, n_batches, stream, run.epoch)
         if resume:
             progress_.message(f"fit: no checkpoint in {folder}: starting at epoch 1" if saved is None
                               else f"fit: resuming from {checkpoint_file(folder)} "
@@ -524,11 +555,14 @@ class Trainer:
                 if hasattr(self.optimizer, "lr"):
                     history.lr.append(float(self.optimizer.lr))
                 order = rng.permutation(len(x)) if shuffle else np.arange(len(x))
+                batch_rng = rng  # augment's generator; each rank's own when distributed
+                if distributed:
+                    batch_rng = dist.per_rank_streams(streams, rng, epoch, ("model.", "augment"))
                 if epoch == first:  # once: name the row, the feature and the batch
                     self._check_finite("fit", [("the input x", x, "x"), ("the target y", y, "y")],
                                        rows, order, batch_size, epoch)
-                loss, acc = self._train_epoch(x, y, labels, batch_size, order, rng, augment,
-                                              progress_, epoch, rows)
+                loss, acc = self._train_epoch(x, y, labels, batch_size, order, batch_rng, augment,
+                                              progress_, epoch, rows, distributed)
                 history.loss.append(loss)
                 metrics = {"loss": loss}
                 if acc is not None:
@@ -556,7 +590,8 @@ class Trainer:
                 if snapshot is not None:
                     snapshot = snapshot_run(self.model, self.optimizer, run)
                 if folder is not None:
-                    serialization.write_checkpoint(folder, snapshot)
+                    if writer:
+                        serialization.write_checkpoint(folder, snapshot)
                     written = epoch
                 progress_.epoch(_fmt_epoch(epoch, epochs, metrics, history.epoch_time[-1]),
                                 metrics)
@@ -564,8 +599,11 @@ class Trainer:
                     progress_.message(f"early stopping after epoch {epoch}: val_loss has not "
                                       f"improved for {patience} epochs")
         except KeyboardInterrupt:
-            if snapshot is None:
-                raise  # an optimizer without state_dict(): nothing exact to save
+            # an optimizer without state_dict(): nothing exact to save; several ranks: ranks
+            # blocked in a collective cannot stop, so abort_on_error stops them all (the last
+            # epoch's checkpoint is on disk)
+            if snapshot is None or dist.is_distributed() and distributed:
+                raise
             progress_.close()
             return self._interrupted(snapshot, run, folder, written, epoch, stream)
         finally:
@@ -617,7 +655,8 @@ def fit(model: Module, x, y, *, loss: str | LossFn = "cross_entropy", optimizer=
         constraints: Sequence[Callable[[], Any]] = (),
         regularization: float | Callable[[], Any] | None = None,
         checkpoint: str | os.PathLike | None = None, resume: bool = False,
-        progress: bool = True, quiet: bool = False, stream: TextIO | None = None) -> History:
+        progress: bool = True, quiet: bool = False, stream: TextIO | None = None,
+        distributed: bool = False) -> History:
     """Train `model` on ``(x, y)`` with mini-batches; returns a `History`.
 
     - `loss`: ``"cross_entropy"`` (y integer labels ``(N,)`` or one-hot rows; accuracy is
@@ -665,6 +704,18 @@ def fit(model: Module, x, y, *, loss: str | LossFn = "cross_entropy", optimizer=
       with ``interrupted=True`` and ``checkpoint=DIR`` instead of raising. The model then holds
       that epoch's weights (the best weights are not restored). A second Ctrl-C while it writes
       stops it, leaving the previous checkpoint intact.
+    - ``distributed=True`` (run under ``mpiexec -n P``; nn/distributed.py, Note [data
+      parallelism]): every rank passes the same data; each trains on its shard of every global
+      batch of `batch_size` and the gradients are averaged over the ranks weighted by shard size,
+      so P ranks take the steps of one process on the same batches (to rounding). The initial
+      parameters and `rng` (the order, the val_split) are rank 0's; each rank reseeds its model's
+      generators (Dropout, StochasticDepth) and those augment holds from a seed drawn from `rng`
+      every epoch, and augment gets a generator of its own: per-rank streams, reproducible and
+      resumable. Only rank 0 prints and writes the checkpoint; with ``resume=True`` every rank
+      reads it (a shared folder). An exception on any rank, Ctrl-C included, prints it and aborts
+      every rank (``MPI.COMM_WORLD.Abort``): nothing hangs, the last checkpoint stays intact.
+      Validation runs on every rank (the same numbers, so early stopping agrees). Without MPI it
+      is one process, a world of size 1.
 
     x is cast to the dtype of the model's parameters. Raises ValueError for mismatched lengths,
     early stopping without validation data, or bad sizes. When a batch's loss is not finite:
@@ -678,7 +729,7 @@ def fit(model: Module, x, y, *, loss: str | LossFn = "cross_entropy", optimizer=
                        shuffle=shuffle, rng=rng, patience=patience, min_delta=min_delta,
                        restore_best=restore_best, augment=augment, lr_schedule=lr_schedule,
                        checkpoint=checkpoint, resume=resume, progress=progress, quiet=quiet,
-                       stream=stream)
+                       stream=stream, distributed=distributed)
 
 
 # ---- prediction ----------------------------------------------------------------------------------
