@@ -21,7 +21,9 @@ A loop of one's own (what ``fit(..., distributed=True)`` does, Note [data parall
 Faults: an exception on one rank while the others wait in a collective would hang them (MPICH's
 mpiexec does not kill a partner blocked in a collective when one rank exits). `abort_on_error`
 prints the error with its rank and calls ``MPI.COMM_WORLD.Abort``, which stops every rank and makes
-``mpiexec`` exit non-zero; ``fit(..., distributed=True)`` runs inside it. For a whole script:
+``mpiexec`` exit non-zero; ``fit(..., distributed=True)`` runs inside it. Ctrl-C is not such a
+fault for fit: `deferred_interrupts` turns SIGINT into a flag that rides in the step's
+Allreduce, so every rank stops cleanly at the same step (Note [Ctrl-C] in nn/training.py). For a whole script:
 ``mpiexec -n 2 python -m mpi4py script.py`` does the same for any uncaught exception.
 """
 
@@ -30,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import os
+import signal
 import sys
 import traceback
 from collections.abc import Iterator
@@ -39,7 +42,7 @@ import numpy as np
 import autograd_core as ag
 
 __all__ = ["rank", "world_size", "broadcast_parameters", "allreduce_gradients", "shard",
-           "allreduce_sum", "abort_on_error", "is_distributed"]
+           "allreduce_sum", "abort_on_error", "is_distributed", "deferred_interrupts"]
 
 # Note [data parallelism]
 # P ranks hold identical parameters and optimizers. Every rank draws the same global batch order
@@ -167,29 +170,43 @@ def broadcast_parameters(model_or_params, root: int = 0) -> None:
                 object.__setattr__(obj, attr, value)
 
 
-def allreduce_gradients(params, weight: float | None = None) -> None:
+def allreduce_gradients(params, weight: float | None = None, stop: bool = False) -> bool:
     """Replace every parameter's ``.grad`` by its mean over ranks, or with `weight` by the
     weighted mean ``Σ_r w_r g_r / Σ_r w_r`` (fit passes each rank's number of samples: Note
     [data parallelism]). A rank without a grad for a parameter counts as zero for it; a
     parameter no rank has a grad for keeps None. One Allreduce of a flat buffer per dtype, not
-    one per parameter. A no-op in a world of size 1."""
+    one per parameter. A no-op in a world of size 1.
+
+    `stop`: this rank wants the run to stop (fit: Ctrl-C, Note [Ctrl-C] in training.py); the
+    flag rides in the same buffer. Returns True when any rank passed ``stop=True``, and then
+    leaves every ``.grad`` as it was (the step is not taken, so the weights need not add up)."""
     comm = _comm()
     if comm is None or comm.Get_size() == 1:
-        return
+        return bool(stop)
     from mpi4py import MPI
 
     from .optim import _grad_array
     params = _params_of(params, "allreduce_gradients")
     w = 1.0 if weight is None else float(weight)
-    for dtype, members in _by_dtype([p.data for p in params]).items():
+    groups = list(_by_dtype([p.data for p in params]).items())
+    if not groups:  # nothing to average: the stop flag still needs its round
+        return bool(allreduce_sum([float(stop)])[0])
+    results = []
+    for g_index, (dtype, members) in enumerate(groups):
         grads = [_grad_array(params[i], "allreduce_gradients") for i in members]
         pieces = [(np.zeros(params[i].data.size, dtype) if g is None else (w * g).ravel())
                   for i, g in zip(members, grads, strict=True)]
-        # the weight and one has-a-grad flag per parameter ride in the same buffer
-        tail = np.array([w] + [0.0 if g is None else 1.0 for g in grads], dtype)
+        # the weight, one has-a-grad flag per parameter and (in the first buffer) the stop
+        # flag ride in the same buffer
+        tail = np.array([w] + [0.0 if g is None else 1.0 for g in grads]
+                        + ([float(stop)] if g_index == 0 else []), dtype)
         buf = np.concatenate(pieces + [tail])
         comm.Allreduce(MPI.IN_PLACE, buf, op=MPI.SUM)
-        total, flags = buf[-len(tail)], buf[-len(tail) + 1:]
+        results.append((members, buf, buf[-len(tail):]))
+    if results[0][2][-1] != 0:
+        return True
+    for members, buf, tail in results:
+        total, flags = tail[0], tail[1:]
         if total == 0:
             raise ValueError("allreduce_gradients: the weights sum to 0 over all ranks")
         offset = 0
@@ -198,6 +215,7 @@ def allreduce_gradients(params, weight: float | None = None) -> None:
             n = p.data.size
             p.grad = None if flags[k] == 0 else (buf[offset:offset + n] / total).reshape(p.data.shape)
             offset += n
+    return False
 
 
 def allreduce_sum(values: np.ndarray) -> np.ndarray:
@@ -235,6 +253,37 @@ def abort_on_error() -> Iterator[None]:
         sys.stderr.flush()
         comm.Abort(1)
         raise  # not reached: Abort ends the process
+
+
+class Interrupts:
+    """Ctrl-C (SIGINT) noted, not raised, while a distributed fit runs: `requested` turns True
+    and fit stops every rank at the next step boundary (Note [Ctrl-C] in training.py). A second
+    Ctrl-C raises KeyboardInterrupt as usual (and so aborts every rank: the way out of a hang)."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def _handler(self, signum, frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+
+@contextlib.contextmanager
+def deferred_interrupts() -> Iterator[Interrupts]:
+    """Inside this block SIGINT sets ``Interrupts.requested`` instead of raising (the handler
+    before it is restored on exit). Outside the main thread, where Python cannot install a
+    handler, SIGINT keeps raising KeyboardInterrupt."""
+    flags = Interrupts()
+    try:
+        previous = signal.signal(signal.SIGINT, flags._handler)
+    except ValueError:  # not the main thread
+        yield flags
+        return
+    try:
+        yield flags
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _reseed(stream, entropy: list[int]) -> None:

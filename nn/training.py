@@ -59,6 +59,11 @@ LossFn = Callable[[ag.Tensor, Any], ag.Tensor]
 _LOSSES: dict[str, LossFn] = {"cross_entropy": cross_entropy, "mse": mse_loss}
 
 
+class _AllStop(Exception):
+    """Every rank of a distributed fit agreed, at the same step boundary, to stop (Ctrl-C on at
+    least one of them: Note [Ctrl-C])."""
+
+
 # ---- History -------------------------------------------------------------------------------------
 @dataclass
 class History:
@@ -333,59 +338,81 @@ class Trainer:
 
     # -- one pass over the data -------------------------------------------------------------------
     def _train_epoch(self, x, y, labels, batch_size, order, rng, augment, progress,
-                     epoch, rows, distributed=False) -> tuple[float, float | None]:
+                     epoch, rows, distributed=False,
+                     interrupts: dist.Interrupts | None = None) -> tuple[float, float | None]:
         """One pass; `rows[i]` is the row of the data passed to fit that x[i] came from.
         Distributed: this rank's shard of every batch, gradients averaged over the ranks
-        (Note [data parallelism] in distributed.py), the epoch's metrics summed over them."""
+        (Note [data parallelism] in distributed.py), the epoch's metrics summed over them.
+        With `interrupts` (several ranks), a Ctrl-C on any rank stops every rank at the same
+        step boundary by raising _AllStop there (Note [Ctrl-C])."""
         model, opt = self.model, self.optimizer
         model.train()
         total_loss, correct, seen = 0.0, 0, 0
         for batch, idx in enumerate(_batches(len(x), batch_size, order), start=1):
             if distributed:
                 idx = dist.shard(idx)
-                if len(idx) == 0:  # a short last batch: no samples here, but the same step
+            out = None
+            try:  # this rank's own work: a KeyboardInterrupt here is noted, not raised
+                if interrupts is None or not interrupts.requested:
                     model.zero_grad()
                     opt.zero_grad()
-                    dist.allreduce_gradients(model.parameters(), weight=0)
-                    opt.step()
-                    for c in self.constraints:
-                        c()
-                    continue
-            xb, yb = x[idx], y[idx]
-            if augment is not None:
-                xb = _as_inputs(augment(xb, rng), self.dtype, "fit: augment(x, rng)")
-                if xb.shape[0] != len(idx):
-                    raise ValueError(f"fit: augment returned {xb.shape[0]} samples for a batch "
-                                     f"of {len(idx)}")
-                problem = _non_finite("the batch that augment(x, rng) returned", xb, rows[idx],
-                                      "x")
-                if problem is not None:
-                    raise ValueError(f"fit: in epoch {epoch}, batch {batch}, {problem}, where x "
-                                     "itself is finite: augment must keep the data finite")
-            u = model(ag.tensor(xb))
-            batch_loss = self.loss_fn(u, yb)
-            objective = batch_loss
-            if self.regularization is not None:
-                objective = objective + self.regularization()
-            value = float(batch_loss)
-            if not math.isfinite(value) or not math.isfinite(float(objective)):
-                self._non_finite_loss(value, epoch, batch)
-            model.zero_grad()
-            opt.zero_grad()
-            objective.backward()
+                    # a short last batch may leave a rank no samples: it still takes the step
+                    if len(idx):
+                        out = self._forward_backward(x, y, idx, rng, augment, epoch, batch, rows)
+            except KeyboardInterrupt:
+                if interrupts is None:
+                    raise
+                interrupts.requested = True
             if distributed:
-                dist.allreduce_gradients(model.parameters(), weight=len(idx))
+                stop = interrupts is not None and interrupts.requested
+                if dist.allreduce_gradients(model.parameters(), weight=len(idx), stop=stop):
+                    raise _AllStop
             opt.step()
-            for c in self.constraints:
-                c()
-            total_loss += value * len(idx)
-            seen += len(idx)
-            if labels is not None:
-                correct += int(np.sum(np.argmax(_values(u), axis=-1) == labels[idx]))
-            progress.batch(epoch, total_loss / seen)
+            try:
+                for c in self.constraints:
+                    c()
+                if out is not None:
+                    value, u = out
+                    total_loss += value * len(idx)
+                    seen += len(idx)
+                    if labels is not None:
+                        correct += int(np.sum(np.argmax(_values(u), axis=-1) == labels[idx]))
+                    progress.batch(epoch, total_loss / seen)
+            except KeyboardInterrupt:  # after the step: the next collective carries it
+                if interrupts is None:
+                    raise
+                interrupts.requested = True
         if distributed:
-            total_loss, correct, seen = dist.allreduce_sum([total_loss, correct, seen])
+            stop = float(interrupts is not None and interrupts.requested)
+            total_loss, correct, seen, stop = dist.allreduce_sum([total_loss, correct, seen, stop])
+            if stop:
+                raise _AllStop
         return total_loss / seen, (correct / seen if labels is not None else None)
+
+    def _forward_backward(self, x, y, idx, rng, augment, epoch, batch,
+                          rows) -> tuple[float, ag.Tensor]:
+        """The batch ``x[idx]``'s loss (its value and the model's output), backpropagated."""
+        xb, yb = x[idx], y[idx]
+        if augment is not None:
+            xb = _as_inputs(augment(xb, rng), self.dtype, "fit: augment(x, rng)")
+            if xb.shape[0] != len(idx):
+                raise ValueError(f"fit: augment returned {xb.shape[0]} samples for a batch "
+                                 f"of {len(idx)}")
+            problem = _non_finite("the batch that augment(x, rng) returned", xb, rows[idx],
+                                  "x")
+            if problem is not None:
+                raise ValueError(f"fit: in epoch {epoch}, batch {batch}, {problem}, where x "
+                                 "itself is finite: augment must keep the data finite")
+        u = self.model(ag.tensor(xb))
+        batch_loss = self.loss_fn(u, yb)
+        objective = batch_loss
+        if self.regularization is not None:
+            objective = objective + self.regularization()
+        value = float(batch_loss)
+        if not math.isfinite(value) or not math.isfinite(float(objective)):
+            self._non_finite_loss(value, epoch, batch)
+        objective.backward()
+        return value, u
 
     def _non_finite_loss(self, value: float, epoch: int, batch: int) -> None:
         """Raise the error that says why this batch's loss is not finite (its data are finite:
@@ -456,11 +483,14 @@ class Trainer:
         if not distributed:
             return self._fit(**args)
         with dist.abort_on_error():  # a rank that raises stops them all (no partner hangs)
-            return self._fit(**args)
+            if not dist.is_distributed():
+                return self._fit(**args)
+            with dist.deferred_interrupts() as interrupts:  # Ctrl-C: Note [Ctrl-C]
+                return self._fit(**args, interrupts=interrupts)
 
     def _fit(self, x, y, *, epochs, batch_size, val, val_split, shuffle, rng, patience, min_delta,
              restore_best, augment, lr_schedule, checkpoint, resume, progress, quiet, stream,
-             distributed) -> History:
+             distributed, interrupts: dist.Interrupts | None = None) -> History:
         writer = not distributed or dist.rank() == 0  # who prints and writes files
         epochs = _check_int(epochs, "epochs", 0)
         batch_size = _check_int(batch_size, "batch_size", 1)
@@ -562,7 +592,7 @@ class Trainer:
                     self._check_finite("fit", [("the input x", x, "x"), ("the target y", y, "y")],
                                        rows, order, batch_size, epoch)
                 loss, acc = self._train_epoch(x, y, labels, batch_size, order, batch_rng, augment,
-                                              progress_, epoch, rows, distributed)
+                                              progress_, epoch, rows, distributed, interrupts)
                 history.loss.append(loss)
                 metrics = {"loss": loss}
                 if acc is not None:
@@ -598,16 +628,21 @@ class Trainer:
                 if history.stopped_early:
                     progress_.message(f"early stopping after epoch {epoch}: val_loss has not "
                                       f"improved for {patience} epochs")
-        except KeyboardInterrupt:
-            # an optimizer without state_dict(): nothing exact to save; several ranks: ranks
-            # blocked in a collective cannot stop, so abort_on_error stops them all (the last
-            # epoch's checkpoint is on disk)
-            if snapshot is None or dist.is_distributed() and distributed:
+        except (KeyboardInterrupt, _AllStop) as e:
+            # an optimizer without state_dict(): nothing exact to save. Several ranks: only a stop
+            # they all agreed on (_AllStop) is clean; a KeyboardInterrupt still raised here (a
+            # second Ctrl-C) goes to abort_on_error, which stops them all (Note [Ctrl-C])
+            if snapshot is None or isinstance(e, KeyboardInterrupt) and interrupts is not None:
+                if isinstance(e, _AllStop):
+                    raise KeyboardInterrupt from None
                 raise
             progress_.close()
-            return self._interrupted(snapshot, run, folder, written, epoch, stream)
+            return self._interrupted(snapshot, run, folder, written, epoch, stream, writer,
+                                     interrupts is not None)
         finally:
             progress_.close()
+        if interrupts is not None and interrupts.requested:
+            progress_.message("fit: Ctrl-C came after the last step; the run is complete")
         if run.best_state is not None and history.best_epoch != history.epochs - 1:
             self.model.load_state_dict(run.best_state)
             history.restored_best = True
@@ -625,23 +660,44 @@ class Trainer:
     # optimizer and random streams, so memory and disk agree. It returns rather than re-raises
     # (as PyTorch Lightning saves and stops): a script or notebook goes on with the model of the
     # last completed epoch and a History that says it was interrupted.
+    #
+    # Several ranks (fit(..., distributed=True) under mpiexec -n P, P > 1): mpiexec forwards SIGINT
+    # to every rank, but each gets it at its own point, and a rank that stopped on its own would
+    # leave the others waiting in the next collective. So every rank must stop at the same step
+    # boundary. While fit runs, SIGINT only sets a flag (dist.deferred_interrupts), and a
+    # KeyboardInterrupt raised in a rank's own work (forward, backward, augment, the constraint
+    # hooks) is caught and sets it too. The flag rides as one more element in the step's gradient
+    # Allreduce (and in the epoch's metrics sum), so stopping costs no extra collective: when the
+    # sum is non-zero every rank skips the step and raises _AllStop at the same boundary; rank 0
+    # writes the checkpoint of the last completed epoch and says how to resume, every rank goes
+    # back to that epoch in memory and returns its History with interrupted=True. Limits: a Ctrl-C
+    # after the last step's collective lets the run complete (rank 0 says so); a second Ctrl-C
+    # raises KeyboardInterrupt as usual, which aborts every rank (abort_on_error: the way out of
+    # a hang, the last checkpoint intact); outside the main thread no handler can be installed,
+    # so a real SIGINT there raises inside whatever runs, a collective included, and aborts too.
     def _interrupted(self, snapshot: dict[str, np.ndarray], run: RunState, folder: Path | None,
-                     written: int | None, epoch: int, stream: TextIO) -> History:
+                     written: int | None, epoch: int, stream: TextIO, writer: bool = True,
+                     together: bool = False) -> History:
         """Ctrl-C: save the last completed epoch (unless it is on disk already), go back to it
-        in memory too, say how to resume, and return its history (Note [Ctrl-C])."""
+        in memory too, say how to resume, and return its history (Note [Ctrl-C]). `together`:
+        every rank is here at the same step boundary; only the `writer` (rank 0) writes and
+        prints, the others learn its folder."""
         done = int(snapshot["epoch"])
-        if folder is None:
+        if folder is None and writer:
             folder = Path(tempfile.mkdtemp(prefix="nn-fit-interrupted-"))
-        if written != done:
+        if written != done and writer:
             serialization.write_checkpoint(folder, snapshot)
+        if together:  # rank 0's folder, and after its write: the file is there when fit returns
+            folder = Path(dist.broadcast_object(str(folder)))
         path = checkpoint_file(folder)
         restore_run(self.model, self.optimizer, snapshot, run, path)
         history = run.history
         history.interrupted, history.checkpoint = True, str(folder)
-        print(f"fit: interrupted (Ctrl-C) in epoch {epoch}; the model, the optimizer and the random "
-              f"state after epoch {done} are in {path} and in memory. To continue: "
-              f"nn.fit(..., checkpoint={str(folder)!r}, resume=True) with the same arguments.",
-              file=stream, flush=True)
+        if writer:
+            print(f"fit: interrupted (Ctrl-C) in epoch {epoch}; the model, the optimizer and the "
+                  f"random state after epoch {done} are in {path} and in memory. To continue: "
+                  f"nn.fit(..., checkpoint={str(folder)!r}, resume=True) with the same arguments.",
+                  file=stream, flush=True)
         return history
 
 
@@ -712,8 +768,12 @@ def fit(model: Module, x, y, *, loss: str | LossFn = "cross_entropy", optimizer=
       generators (Dropout, StochasticDepth) and those augment holds from a seed drawn from `rng`
       every epoch, and augment gets a generator of its own: per-rank streams, reproducible and
       resumable. Only rank 0 prints and writes the checkpoint; with ``resume=True`` every rank
-      reads it (a shared folder). An exception on any rank, Ctrl-C included, prints it and aborts
-      every rank (``MPI.COMM_WORLD.Abort``): nothing hangs, the last checkpoint stays intact.
+      reads it (a shared folder). Ctrl-C (mpiexec passes it to every rank) stops every rank at
+      the same step boundary and then behaves as in one process: rank 0 saves the last completed
+      epoch and says how to resume, every rank returns its History with ``interrupted=True``
+      (Note [Ctrl-C]); a second Ctrl-C aborts. Any other exception on any rank prints it and
+      aborts every rank (``MPI.COMM_WORLD.Abort``): nothing hangs, the last checkpoint stays
+      intact.
       Validation runs on every rank (the same numbers, so early stopping agrees). Without MPI it
       is one process, a world of size 1.
 

@@ -5,12 +5,17 @@ Every rank builds its model from a different seed (rank 0's must win: broadcast_
 trains with ``nn.fit(..., distributed=True)``, checks that all ranks end with identical
 parameters, and rank 0 writes them to ``--out`` (an .npz). ``--fault-rank R --fault-step K``:
 rank R raises RuntimeError in its K-th optimizer step (a constraint hook), to test the abort.
+``--interrupt-rank R --interrupt-step K``: rank R raises KeyboardInterrupt there instead (Ctrl-C
+reaching one rank only), to test the clean stop; ``--resume`` continues from ``--checkpoint``;
+``--progress`` prints rank 0's epoch lines and ``--slow S`` sleeps S seconds per step (a real
+SIGINT sent to mpiexec then lands mid-run). Every rank prints ``rank R: interrupted=B``.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -49,11 +54,19 @@ def optimizer(name: str, model: nn.Module):
 
 def train(kind: str, opt: str, *, distributed: bool, epochs: int = 2, seed: int = 0,
           checkpoint: str | None = None, constraints=(), dtype=np.float64) -> nn.Module:
+    return run(kind, opt, distributed=distributed, epochs=epochs, seed=seed,
+               checkpoint=checkpoint, constraints=constraints, dtype=dtype)[0]
+
+
+def run(kind: str, opt: str, *, distributed: bool, epochs: int = 2, seed: int = 0,
+        checkpoint: str | None = None, constraints=(), dtype=np.float64, resume: bool = False,
+        quiet: bool = True) -> tuple[nn.Module, nn.History]:
     x, y = data(kind)
     model = build(kind, seed, dtype)
-    nn.fit(model, x, y, optimizer=optimizer(opt, model), epochs=epochs, batch_size=BATCH, rng=3,
-           quiet=True, distributed=distributed, checkpoint=checkpoint, constraints=constraints)
-    return model
+    history = nn.fit(model, x, y, optimizer=optimizer(opt, model), epochs=epochs,
+                     batch_size=BATCH, rng=3, quiet=quiet, distributed=distributed,
+                     checkpoint=checkpoint, constraints=constraints, resume=resume)
+    return model, history
 
 
 def main() -> None:
@@ -66,6 +79,11 @@ def main() -> None:
     p.add_argument("--checkpoint", default=None)
     p.add_argument("--fault-rank", type=int, default=-1)
     p.add_argument("--fault-step", type=int, default=0)
+    p.add_argument("--interrupt-rank", type=int, default=-1)
+    p.add_argument("--interrupt-step", type=int, default=0)
+    p.add_argument("--resume", action="store_true")
+    p.add_argument("--progress", action="store_true")
+    p.add_argument("--slow", type=float, default=0.0)
     args = p.parse_args()
     steps = [0]
 
@@ -73,10 +91,14 @@ def main() -> None:
         steps[0] += 1
         if dist.rank() == args.fault_rank and steps[0] == args.fault_step:
             raise RuntimeError(f"injected fault on rank {dist.rank()} at step {steps[0]}")
+        if dist.rank() == args.interrupt_rank and steps[0] == args.interrupt_step:
+            raise KeyboardInterrupt
+        time.sleep(args.slow)
 
-    model = train(args.model, args.optimizer, distributed=True, epochs=args.epochs,
-                  seed=100 * dist.rank(), checkpoint=args.checkpoint, constraints=[fault],
-                  dtype=np.dtype(args.dtype))
+    model, history = run(args.model, args.optimizer, distributed=True, epochs=args.epochs,
+                         seed=100 * dist.rank(), checkpoint=args.checkpoint, constraints=[fault],
+                         dtype=np.dtype(args.dtype), resume=args.resume, quiet=not args.progress)
+    print(f"rank {dist.rank()}: interrupted={history.interrupted}", flush=True)
     flat = np.concatenate([p.data.ravel() for p in model.parameters()])
     first = dist.broadcast_object(flat)
     same = dist.allreduce_sum([float(np.array_equal(first, flat))])[0]

@@ -1,6 +1,8 @@
 """nn.distributed and nn.fit(..., distributed=True): P ranks under mpiexec with global batch B take
 the steps of one process on batch B (float64 to 1e-12, float32 to 1e-5), the initial parameters
-are rank 0's, and a rank that raises aborts every rank, leaving the last checkpoint intact.
+are rank 0's, a rank that raises aborts every rank, leaving the last checkpoint intact, a run
+resumed from a checkpoint ends where an uninterrupted one does, and Ctrl-C (on one rank, or sent to
+mpiexec) stops every rank cleanly, saving the last completed epoch.
 
 The P > 1 tests start ``mpiexec -n P python tests/nn/mpi_fit.py`` (a helper, also imported here
 for the one-process reference) with a timeout; they need mpi4py and an mpiexec (the test extra
@@ -9,6 +11,7 @@ installs mpi4py and the MPICH wheel) and are skipped, saying so, without them.
 
 import importlib.util
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -48,6 +51,16 @@ def _mpirun(p: int, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT, cwd=HERE.parents[1])
 
 
+def _mpi_cmd(p: int, *args: str) -> list[str]:
+    return [_need_mpi(), "-n", str(p), sys.executable, str(HERE / "mpi_fit.py"), *args]
+
+
+def _saved_model(folder: Path) -> tuple[int, dict[str, np.ndarray]]:
+    saved = serialization.read_checkpoint(folder)
+    return int(saved["epoch"]), {k[len("model/"):]: v for k, v in saved.items()
+                                 if k.startswith("model/")}
+
+
 def _params(model: nn.Module) -> dict[str, np.ndarray]:
     return {name: p.data for name, p in model.named_parameters()}
 
@@ -71,6 +84,19 @@ def test_one_process_is_a_world_of_size_one():
     _assert_same(_params(model), before, 0)
     np.testing.assert_array_equal(dist.shard(np.arange(5)), np.arange(5))
     np.testing.assert_array_equal(dist.allreduce_sum([1.0, 2.0]), [1.0, 2.0])
+    assert dist.allreduce_gradients(model.parameters(), stop=True) is True
+    assert dist.allreduce_gradients(model.parameters()) is False
+
+
+def test_deferred_interrupts_note_the_first_ctrl_c_and_raise_the_second():
+    before = signal.getsignal(signal.SIGINT)
+    with dist.deferred_interrupts() as interrupts:
+        assert not interrupts.requested
+        signal.raise_signal(signal.SIGINT)
+        assert interrupts.requested
+        with pytest.raises(KeyboardInterrupt):
+            signal.raise_signal(signal.SIGINT)
+    assert signal.getsignal(signal.SIGINT) is before
 
 
 def test_shards_cover_the_batch_once():
@@ -131,6 +157,74 @@ def test_a_failing_rank_aborts_every_rank(fault_rank, tmp_path):
     want = _params(mpi_fit.train("mlp", "sgd", distributed=False, epochs=1))
     _assert_same({k[len("model/"):]: v for k, v in saved.items() if k.startswith("model/")},
                  want, 1e-12)
+
+
+@pytest.mark.parametrize("opt", ["sgd", "adam"])
+def test_resumed_p_ranks_end_where_an_uninterrupted_run_does(opt, tmp_path):
+    """P = 2: 1 epoch with checkpoint=DIR, then a new mpiexec with resume=True up to epoch 3,
+    ends with the parameters of an uninterrupted P = 2 run (bitwise) and of one process."""
+    folder, out, whole = tmp_path / "ck", tmp_path / "resumed.npz", tmp_path / "whole.npz"
+    r = _mpirun(2, "--optimizer", opt, "--epochs", "1", "--checkpoint", str(folder))
+    assert r.returncode == 0, r.stderr
+    assert _saved_model(folder)[0] == 1
+    r = _mpirun(2, "--optimizer", opt, "--epochs", "3", "--checkpoint", str(folder), "--resume",
+                "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    assert _saved_model(folder)[0] == 3
+    r = _mpirun(2, "--optimizer", opt, "--epochs", "3", "--out", str(whole))
+    assert r.returncode == 0, r.stderr
+    resumed = dict(np.load(out))
+    _assert_same(resumed, dict(np.load(whole)), 0)
+    _assert_same(resumed, _params(mpi_fit.train("mlp", opt, distributed=False, epochs=3)), 1e-12)
+
+
+@pytest.mark.parametrize("interrupt_rank", [0, 1])
+def test_ctrl_c_on_one_rank_stops_every_rank_cleanly(interrupt_rank, tmp_path):
+    """A KeyboardInterrupt on one rank in epoch 2 (step 6, in a constraint hook: after the step,
+    so the next step's Allreduce carries it) stops both ranks at the same step: exit code 0, both
+    report interrupted, the checkpoint holds epoch 1 (one process's), and resuming it ends with
+    the parameters of an uninterrupted run."""
+    folder, out = tmp_path / "ck", tmp_path / "resumed.npz"
+    r = _mpirun(2, "--epochs", "3", "--checkpoint", str(folder), "--interrupt-rank",
+                str(interrupt_rank), "--interrupt-step", "6", "--progress")
+    assert r.returncode == 0, r.stderr
+    assert "rank 0: interrupted=True" in r.stdout and "rank 1: interrupted=True" in r.stdout
+    assert "fit: interrupted (Ctrl-C) in epoch 2" in r.stderr and "resume=True" in r.stderr
+    assert r.stderr.count("fit: interrupted") == 1  # rank 0 only
+    epoch, saved = _saved_model(folder)
+    assert epoch == 1
+    _assert_same(saved, _params(mpi_fit.train("mlp", "sgd", distributed=False, epochs=1)), 1e-12)
+    r = _mpirun(2, "--epochs", "3", "--checkpoint", str(folder), "--resume", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    _assert_same(dict(np.load(out)), _params(mpi_fit.train("mlp", "sgd", distributed=False,
+                                                             epochs=3)), 1e-12)
+
+
+def test_sigint_to_mpiexec_stops_every_rank_cleanly(tmp_path):
+    """A real Ctrl-C: SIGINT sent to mpiexec (which passes it to every rank) once epoch 1's line
+    is printed. Both ranks stop at one step boundary, exit 0, the checkpoint is on disk."""
+    folder = tmp_path / "ck"
+    proc = subprocess.Popen(_mpi_cmd(2, "--epochs", "50", "--checkpoint", str(folder),
+                                     "--progress", "--slow", "0.05"),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=HERE.parents[1])
+    try:
+        lines = []
+        for line in proc.stderr:
+            lines.append(line)
+            if line.split()[:2] == ["epoch", "1/50"]:
+                proc.send_signal(signal.SIGINT)
+                break
+        out, err = proc.communicate(timeout=TIMEOUT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    err = "".join(lines) + err
+    assert proc.returncode == 0, err
+    assert "rank 0: interrupted=True" in out and "rank 1: interrupted=True" in out
+    assert "fit: interrupted (Ctrl-C)" in err and "resume=True" in err
+    epoch, _ = _saved_model(folder)
+    assert 1 <= epoch < 50
 
 
 def test_each_rank_draws_its_own_reproducible_streams(monkeypatch):
