@@ -85,7 +85,7 @@ class RunState:
     data: dict[str, Any]
     split: np.ndarray | None
     keep_best: bool
-    history: Any  # a training.History, which fit creates (this module cannot import it)
+    history: Any  # a nn.history.History, which fit creates (this module cannot import it)
     epoch: int = 0  # completed epochs
     best_loss: float = math.inf
     best_state: dict[str, np.ndarray] | None = None

@@ -1,5 +1,6 @@
 """The training workflow: `fit` (mini-batch training with validation, early stopping, hooks),
-`History`, `predict` and `predict_class`.
+`Trainer`, `predict` and `predict_class`; `History` (what fit returns, nn/history.py) and the
+data checks (nn/fit_data.py) live beside it and are re-exported here.
 
 >>> rng = np.random.default_rng(0)
 >>> x = rng.standard_normal((200, 8)).astype(np.float32); y = (x[:, 0] > 0).astype(np.int64)
@@ -29,8 +30,7 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -50,6 +50,9 @@ from .checkpoint import (
     saved_split,
     snapshot_run,
 )
+from .fit_data import _as_inputs, _as_targets, _batches, _check_int, _labels_of, _non_finite
+from .history import History, _fmt_epoch, _Progress
+from .history import _fmt_seconds as _fmt_seconds  # re-exported: tests import it from here
 from .losses import cross_entropy, mse_loss, tikhonov
 from .module import Module, _values
 
@@ -64,113 +67,12 @@ class _AllStop(Exception):
     least one of them: Note [Ctrl-C])."""
 
 
-# ---- History -------------------------------------------------------------------------------------
-@dataclass
-class History:
-    """What `fit` measured, one entry per epoch run.
-
-    ``loss``: the training loss (the loss function only, without regularization), averaged over
-    the epoch's batches as they were trained (train mode: dropout and augmentation on).
-    ``val_loss``: the loss on the validation set in eval mode. ``accuracy`` / ``val_accuracy``:
-    fractions of correct argmax predictions, for classification (integer labels or one-hot rows);
-    empty otherwise, as are the ``val_*`` lists without a validation set. ``epoch_time``: seconds
-    per epoch, validation included. ``lr``: the optimizer's learning rate in each epoch (when it has
-    an ``lr``). ``best_epoch``: index (0-based) of the lowest val_loss, or
-    None without validation. ``stopped_early``: early stopping ended the run;
-    ``restored_best``: the weights of ``best_epoch`` were loaded back at the end.
-    ``interrupted``: Ctrl-C stopped the run; the model holds the state after the last completed
-    epoch, saved in the folder ``checkpoint`` (see `fit`).
-    """
-
-    loss: list[float] = field(default_factory=list)
-    val_loss: list[float] = field(default_factory=list)
-    accuracy: list[float] = field(default_factory=list)
-    val_accuracy: list[float] = field(default_factory=list)
-    epoch_time: list[float] = field(default_factory=list)
-    lr: list[float] = field(default_factory=list)
-    best_epoch: int | None = None
-    stopped_early: bool = False
-    restored_best: bool = False
-    interrupted: bool = False
-    checkpoint: str | None = None
-
-    @property
-    def epochs(self) -> int:
-        """How many epochs ran."""
-        return len(self.loss)
-
-    @property
-    def total_time(self) -> float:
-        return float(sum(self.epoch_time))
-
-    def __str__(self) -> str:
-        cols: list[tuple[str, list[float], str]] = [("loss", self.loss, "{:.4f}")]
-        if self.accuracy:
-            cols.append(("acc", self.accuracy, "{:.4f}"))
-        if self.val_loss:
-            cols.append(("val_loss", self.val_loss, "{:.4f}"))
-        if self.val_accuracy:
-            cols.append(("val_acc", self.val_accuracy, "{:.4f}"))
-        cols.append(("time (s)", self.epoch_time, "{:.3g}"))
-        widths = [max(len(name), 8) for name, _, _ in cols]
-        pairs = list(zip(cols, widths, strict=True))
-        lines = ["epoch  " + "  ".join(f"{name:>{w}}" for (name, _, _), w in pairs)]
-        for e in range(self.epochs):
-            mark = "*" if e == self.best_epoch else " "
-            cells = "  ".join(f"{fmt.format(vals[e]):>{w}}" for (_, vals, fmt), w in pairs)
-            lines.append(f"{e + 1:>5}{mark} {cells}")
-        if self.best_epoch is not None:
-            best = self.val_loss[self.best_epoch]
-            note = f"* best epoch {self.best_epoch + 1} (val_loss {best:.4f})"
-            if self.stopped_early:
-                note += "; stopped early"
-            if self.restored_best:
-                note += "; its weights were restored"
-            lines.append(note)
-        lines.append(f"{self.epochs} epochs in {_fmt_seconds(self.total_time)}")
-        if self.interrupted:
-            lines.append(f"interrupted; to continue: nn.fit(..., checkpoint={self.checkpoint!r}, "
-                         "resume=True)")
-        return "\n".join(lines)
-
-    def __repr__(self) -> str:
-        best = "" if self.best_epoch is None else f", best_epoch={self.best_epoch}"
-        last = f", loss={self.loss[-1]:.4g}" if self.loss else ""
-        return f"History(epochs={self.epochs}{last}{best})"
-
-
 # ---- helpers -------------------------------------------------------------------------------------
 def _param_dtype(model: Module) -> np.dtype:
     """The dtype of the model's parameters (the first one's), or the engine default."""
     for p in model.parameters():
         return p.data.dtype
     return ag.get_default_dtype()
-
-
-def _as_inputs(x, dtype: np.dtype, who: str) -> np.ndarray:
-    arr = _values(x)
-    if arr.ndim == 0:
-        raise ValueError(f"{who}: x must be batch-first (N, ...), got a scalar")
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"{who}: x must be numeric, got dtype {arr.dtype}")
-    return arr.astype(dtype, copy=False)
-
-
-def _as_targets(y, dtype: np.dtype) -> np.ndarray:
-    """Integer labels stay int64; float targets take the model's dtype."""
-    arr = _values(y)
-    if arr.dtype.kind in "iu":
-        return arr.astype(np.int64, copy=False)
-    return arr.astype(dtype, copy=False)
-
-
-def _labels_of(y: np.ndarray, classification: bool) -> np.ndarray | None:
-    """Class labels for accuracy: integer labels, or the argmax of one-hot rows."""
-    if y.ndim == 1 and y.dtype.kind in "iu":
-        return y
-    if classification and y.ndim == 2:
-        return np.argmax(y, axis=1)
-    return None
 
 
 def _resolve_loss(loss: str | LossFn) -> tuple[LossFn, str]:
@@ -182,120 +84,6 @@ def _resolve_loss(loss: str | LossFn) -> tuple[LossFn, str]:
     if not callable(loss):
         raise TypeError(f"fit: loss must be a name or a callable, got {type(loss).__name__}")
     return loss, getattr(loss, "__name__", "loss")
-
-
-def _check_int(value, name: str, low: int) -> int:
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
-        raise ValueError(f"fit: {name} must be an int >= {low}, got {value!r}")
-    return int(value)
-
-
-def _non_finite(name: str, a: np.ndarray, rows: np.ndarray, source: str,
-                order: np.ndarray | None = None, batch_size: int = 0,
-                epoch: int = 1) -> str | None:
-    """Where batch-first `a` holds NaN/Inf, or None when it is finite: the first such sample
-    (``rows[i]``, its row in the array named `source` that the user passed) and feature, the
-    batch that meets it when `order` (the epoch's sample order) is given, and how many rows and
-    which features hold one."""
-    if a.dtype.kind != "f" or np.isfinite(a).all():
-        return None
-    bad = ~np.isfinite(a).reshape(len(a), -1)
-    bad_rows = np.flatnonzero(bad.any(axis=1))
-    if order is None:
-        i = int(bad_rows[0])
-    else:
-        position = np.empty_like(order)
-        position[order] = np.arange(len(order))
-        i = int(bad_rows[np.argmin(position[bad_rows])])
-    feature = np.unravel_index(int(np.flatnonzero(bad[i])[0]), a.shape[1:])
-    value = a[i][feature]
-    kind = "NaN" if np.isnan(value) else "Inf" if value > 0 else "-Inf"
-    where = f"row {rows[i]} of {source}"
-    if a.ndim == 2:
-        where += f", feature (column) {feature[0]}"
-    elif a.ndim > 2:
-        where += f", feature {tuple(int(f) for f in feature)}"
-    if order is not None:
-        where += f", which epoch {epoch} meets in batch {position[i] // batch_size + 1}"
-    if len(bad_rows) > 1 or bad[i].sum() > 1:
-        columns = np.flatnonzero(bad.any(axis=0))
-        shown = (", ".join(map(str, columns[:8])) + (", …" if len(columns) > 8 else "")
-                 if a.ndim == 2 else f"{len(columns)}")
-        where += (f" ({len(bad_rows)} row(s) hold NaN/Inf, in "
-                  f"{'column(s)' if a.ndim == 2 else 'feature(s):'} {shown})")
-    return f"{name} holds {kind} at {where}"
-
-
-def _batches(n: int, batch_size: int, order: np.ndarray) -> Iterable[np.ndarray]:
-    for start in range(0, n, batch_size):
-        yield order[start:start + batch_size]
-
-
-# ---- progress ------------------------------------------------------------------------------------
-class _Progress:
-    """A tqdm bar when tqdm is installed and the stream is a terminal; otherwise one plain line
-    per epoch (logs and CI stay readable); nothing when disabled."""
-
-    def __init__(self, enabled: bool, epochs: int, n_batches: int, stream: TextIO,
-                 done: int = 0) -> None:
-        self.stream, self.epochs, self.bar = stream, epochs, None
-        self.last_val = ""  # the previous epoch's validation metrics, kept on the bar
-        self.mode = "off"
-        if not enabled:
-            return
-        self.mode = "lines"
-        isatty = getattr(stream, "isatty", None)
-        if callable(isatty) and isatty():
-            try:
-                from tqdm.auto import tqdm
-            except ImportError:
-                return
-            self.mode = "bar"
-            self.bar = tqdm(total=epochs * n_batches, initial=min(done, epochs) * n_batches,
-                            file=stream, unit="batch", leave=True, dynamic_ncols=True,
-                            desc=self._desc(done + 1))
-
-    def _desc(self, epoch: int) -> str:
-        return f"epoch {epoch}/{self.epochs}"
-
-    def batch(self, epoch: int, running_loss: float) -> None:
-        if self.bar is not None:
-            self.bar.set_description(self._desc(epoch), refresh=False)
-            self.bar.set_postfix_str(f"loss {running_loss:.4f}{self.last_val}", refresh=False)
-            self.bar.update(1)
-
-    def epoch(self, line: str, metrics: dict[str, float]) -> None:
-        if self.mode == "lines":
-            print(line, file=self.stream, flush=True)
-        elif self.bar is not None:
-            self.last_val = "".join(f"  {k} {v:.4f}" for k, v in metrics.items()
-                                    if k.startswith("val_"))
-            self.bar.set_postfix_str("  ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
-
-    def message(self, text: str) -> None:
-        if self.mode == "lines":
-            print(text, file=self.stream, flush=True)
-        elif self.bar is not None:
-            self.bar.write(text, file=self.stream)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
-def _fmt_seconds(seconds: float) -> str:
-    """A duration with three significant digits ("0.0432 s", "12.3 s"): short epochs of small
-    models must not print as 0.0 s."""
-    return f"{seconds:.3g} s" if seconds < 1000 else f"{seconds:.0f} s"
-
-
-def _fmt_epoch(epoch: int, epochs: int, metrics: dict[str, float], seconds: float) -> str:
-    width = len(str(epochs))
-    parts = [f"epoch {epoch:>{width}}/{epochs}"]
-    for name, v in metrics.items():
-        parts.append(f"{name} {v:.4f}")
-    parts.append(f"({_fmt_seconds(seconds)})")
-    return "  ".join(parts)
 
 
 # ---- Trainer -------------------------------------------------------------------------------------
