@@ -1,21 +1,10 @@
-"""One row per way to call an op: the table that the generic op tests run over.
+"""One row per way to call an op: the table that the generic op tests run over (the rows of
+ops.py's core here, each family's in tests/op_cases_<family>.py; what a row says, the input
+domains and views are in op_case_kit.py).
 
-Each `OpCase` names the primitive it exercises (`Primitive.name`, as recorded on the tape), a
-function of Tensors, its inputs' shapes and domains, and a plain-NumPy reference for the forward.
-Adding a primitive to `autograd_core/ops.py` means adding rows here: a completeness test fails
-until every primitive has one. Composite functions (mean, expand_dims, sum_to) and the Tensor
-operators and methods have rows too, under the name of the composite or of the primitive that the
-operator records.
-
-Domains keep each case differentiable with margin (central differences must not cross a kink or a
-tie) and free of NumPy warnings (pytest turns RuntimeWarning into errors): log/sqrt/power bases are
-positive, relu/abs/divisors stay away from 0, maximum/minimum inputs come from interleaved grids
-(never equal), max/min reductions get distinct values, clip inputs stay away from the bounds.
-
-Views: an input may be built as a non-contiguous view of a bigger array (`view="T"`: a transpose,
-`"step"`: every other row, `"step_last"`: every other column, `"flip"`: reversed rows, `"bcast"`:
-a read-only, zero-stride broadcast), so ops are exercised on strided data, not only on fresh
-C-contiguous arrays.
+Adding a primitive means adding rows: a completeness test fails until every primitive has one.
+Composite functions (mean, expand_dims, sum_to) and the Tensor operators and methods have rows
+too, under the name of the composite or of the primitive that the operator records.
 """
 
 from __future__ import annotations
