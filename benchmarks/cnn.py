@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import peers
-from .workload import Built, Data, Workload, engine, rng_for
+from .workload import Built, Data, Workload, engine, rng_for, softmax_ce_in_place
 
 FULL = {"batch": 64, "hw": 16, "c1": 8, "c2": 16, "classes": 10}
 TINY = {"batch": 3, "hw": 8, "c1": 2, "c2": 3, "classes": 4}
@@ -263,16 +263,7 @@ def build_numpy(d: Data) -> Built:
         np.matmul(U2.reshape(-1, L2), P2, out=f.reshape(-1, H4 * H4))
         np.matmul(f, WfT, out=u)
         np.add(u, bf, out=u)
-        np.maximum.reduce(u, axis=1, keepdims=True, out=col)
-        np.subtract(u, col, out=u)  # u − max: e^u cannot overflow
-        idx = rowk + y
-        picked = uflat[idx]
-        np.exp(u, out=u)
-        np.add.reduce(u, axis=1, keepdims=True, out=col)
-        loss = (np.add.reduce(np.log(col), axis=None) - np.add.reduce(picked)) * inv_n
-        np.multiply(col, fn, out=col)
-        np.divide(u, col, out=u)  # softmax / n
-        uflat[idx] -= inv_n  # − onehot / n
+        loss = softmax_ce_in_place(u, uflat, col, rowk + y, fn, inv_n)
         np.matmul(u.T, f, out=dWf)
         np.matmul(onesN, u, out=dbf)
         np.matmul(u, Wf, out=df)

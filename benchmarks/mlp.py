@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import peers
-from .workload import Built, Data, Workload, engine, interleave, rng_for
+from .workload import Built, Data, Workload, engine, interleave, rng_for, softmax_ce_in_place
 
 
 @dataclass(frozen=True)
@@ -238,16 +238,7 @@ def build_numpy(d: Data) -> Built:
         np.matmul(zl, WTl, out=u)
         np.add(u, bl, out=u)
         if ce:
-            np.maximum.reduce(u, axis=1, keepdims=True, out=col)
-            np.subtract(u, col, out=u)  # u − max: e^u cannot overflow
-            idx = rowk + y
-            picked = uflat[idx]
-            np.exp(u, out=u)
-            np.add.reduce(u, axis=1, keepdims=True, out=col)
-            loss = (np.add.reduce(np.log(col), axis=None) - np.add.reduce(picked)) * inv_n
-            np.multiply(col, fn, out=col)
-            np.divide(u, col, out=u)  # softmax / n
-            uflat[idx] -= inv_n  # − onehot / n
+            loss = softmax_ce_in_place(u, uflat, col, rowk + y, fn, inv_n)
         else:
             np.subtract(u, y, out=u)
             loss = 0.5 * inv_n * np.vdot(u, u)

@@ -69,3 +69,20 @@ def engine(ag=None, nn=None) -> tuple:
 def interleave(Ws: list, bs: list) -> list:
     """[W0, b0, W1, b1, ...]: the gradient order of the MLP workloads."""
     return [a for pair in zip(Ws, bs, strict=True) for a in pair]
+
+
+def softmax_ce_in_place(u: np.ndarray, uflat: np.ndarray, col: np.ndarray, idx: np.ndarray,
+                        fn, inv_n) -> float:
+    """The hand-written floors' mean softmax cross-entropy: returns the loss and leaves its
+    gradient (softmax − onehot) / n in `u` (n, k). `uflat` is u raveled, `col` an (n, 1) buffer,
+    `idx` each row's label position in `uflat`, `fn` = n and `inv_n` = 1/n in u's dtype."""
+    np.maximum.reduce(u, axis=1, keepdims=True, out=col)
+    np.subtract(u, col, out=u)  # u − max: e^u cannot overflow
+    picked = uflat[idx]
+    np.exp(u, out=u)
+    np.add.reduce(u, axis=1, keepdims=True, out=col)
+    loss = (np.add.reduce(np.log(col), axis=None) - np.add.reduce(picked)) * inv_n
+    np.multiply(col, fn, out=col)
+    np.divide(u, col, out=u)  # softmax / n
+    uflat[idx] -= inv_n  # − onehot / n
+    return loss
