@@ -21,7 +21,9 @@ Note [layers]: imports run one way, each module using only those above it:
     numpy_dispatch  NumPy's functions on Tensors run the engine's ops (Note [no silent gradient loss])
     anomaly     where a node came from (module scopes, source lines), detect_anomaly
     backward    the sweep; attaches Tensor.backward
-    transforms, gradcheck, viz, numpy_memory (glibc's allocator tuned for a tape)
+    transforms  grad, vjp, jacobian... (and containers of arrays: pytree.py)
+    tracing     ag.jit: NumPy calls traced once, replayed as straight-line code (Note [tracing])
+    gradcheck, viz, numpy_memory (glibc's allocator tuned for a tape)
 """
 
 from . import backward as _sweep  # noqa: F401  (attaches Tensor.backward)
@@ -45,6 +47,7 @@ from .numpy_products import *  # noqa: F403
 from .ops import *  # noqa: F403  (the rule table's public ops: rules.OPS)
 from .primitive import Primitive, primitive
 from .tensor import Tensor, tensor
+from .tracing import depends_on, jit
 from .transforms import Tape, elementwise_grad, grad, hessian, hvp, jacobian, jvp, value_and_grad, vjp
 
 __all__ = [
@@ -55,7 +58,7 @@ __all__ = [
     "primitive", "Primitive",
     # transforms, checks, pictures
     "grad", "value_and_grad", "elementwise_grad", "vjp", "jvp", "hvp", "jacobian", "hessian",
-    "gradcheck", "gradgradcheck",
+    "gradcheck", "gradgradcheck", "jit", "depends_on",
     "GradcheckError", "GradcheckReport", "draw_random", "frozen_randomness", "detect_anomaly",
     "viz", "ops", "linalg", "special",
     # process settings

@@ -44,11 +44,11 @@ def backward(self: Tensor, grad=None, retain_graph: bool = False, create_graph: 
             continue
         if t.grad is not None:
             grad = t.grad + c
-            t.grad = grad if isinstance(grad, Tensor) else np.asarray(grad)
+            t.grad = grad if isinstance(grad, Tensor) else np.asanyarray(grad)
         elif create_graph:
             t.grad = c
         else:  # a view, a read-only array, the seed or another leaf's grad is copied, not shared
-            c = np.asarray(c)  # (a 0-d sum is a NumPy scalar)
+            c = np.asanyarray(c)  # (a 0-d sum is a NumPy scalar; ag.jit's traced arrays stay)
             if c.base is not None or not c.flags.writeable or c is seed or id(c) in owned:
                 c = c.copy(order="K")  # (in its own layout: a transposed view copies straight)
             owned.add(id(c))
@@ -163,7 +163,7 @@ def fit(c, t: Tensor, node: Node, i: int, create_graph: bool = False):
             raise TypeError(f"VJP of '{node.op}' returned a Tensor for {node.prim.input_label(i)} "
                             "in a first-order sweep; compute on the arrays it receives")
         return c if c.dtype == d.dtype else ops.astype(c, d.dtype)
-    c = np.asarray(c, dtype=d.dtype)
+    c = np.asanyarray(c).astype(d.dtype, copy=False)  # (ag.jit's traced arrays stay traced)
     return Tensor._of(c) if create_graph else c
 
 
@@ -175,7 +175,7 @@ def seed_cotangent(out: Tensor, grad, create_graph: bool):
             f"backward() on a Tensor of shape {shape} needs `grad` (the cotangent, same shape as "
             "the Tensor); only a one-element Tensor has an implicit grad of 1. Reduce it first "
             "(e.g. .sum()) or pass grad=np.ones(shape)")
-    g = np.ones(shape, dtype) if grad is None else grad.data if isinstance(grad, Tensor) else np.asarray(grad)
+    g = np.ones(shape, dtype) if grad is None else grad.data if isinstance(grad, Tensor) else np.asanyarray(grad)
     if g.shape != shape:
         raise ValueError(f"backward(): grad has shape {g.shape} but the Tensor has shape {shape}; "
                          "they must match")

@@ -35,8 +35,9 @@ def as_array(data: Any, dtype=None, *, what: str = "tensor") -> np.ndarray:
     if from_python and not isinstance(data, (int, float, bool, list, tuple)):
         raise TypeError(f"{what}: cannot make a Tensor from {type(data).__name__}; "
                         "pass a NumPy array, a number, or a (nested) list of numbers")
-    try:
-        arr = np.array(data, dtype=dtype)
+    try:  # (an array's own astype: ag.jit traces it, and it copies as np.array does)
+        arr = data.astype(data.dtype if dtype is None else dtype) if isinstance(data, np.ndarray) \
+            else np.array(data, dtype=dtype)
     except ValueError as e:  # NumPy 2 refuses ragged nested lists
         raise ValueError(f"{what}: data is ragged or not numeric ({e})") from None
     except TypeError as e:

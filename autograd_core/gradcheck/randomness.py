@@ -7,6 +7,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
+from .. import tracing
+
 
 class _Replay(threading.local):
     def __init__(self) -> None:
@@ -24,7 +26,8 @@ def draw_random(owner: object, sample: Callable[[], object]):
     function being differenced is deterministic (dropout masks stay fixed)."""
     r = _replay
     if not r.depth:
-        return sample()
+        rec = tracing.active()
+        return sample() if rec is None else rec.host(sample)  # drawn afresh at each jit replay
     key = id(owner)
     k = r.counts.get(key, 0)
     r.counts[key] = k + 1

@@ -46,7 +46,7 @@ def gradients(outputs: list[Tensor], seeds: list, sources: list[Tensor], *,
     for s in sources:
         c = cot.get(s if s._node is None else s._node)
         if not isinstance(c, Tensor):
-            c = Tensor._of(np.zeros(s.shape, s.dtype) if c is None else np.array(c, dtype=s.dtype))
+            c = Tensor._of(np.zeros(s.shape, s.dtype) if c is None else np.asanyarray(c).astype(s.dtype))
         result.append(c)
     return result
 

@@ -1,0 +1,264 @@
+"""A finished trace as a program: checked against a second trace, then compiled to one Python
+function of straight-line NumPy calls (Note [tracing] in tracing/__init__.py).
+
+The compiled function reads its inputs (the call's arrays, the outside Tensors' arrays), checks
+the guards (Python state the trace depended on), runs the kept instructions in order (dead ones
+dropped, each value deleted after its last use), then rebinds the outside Tensors it changed and
+returns the outputs. `source` keeps the generated code: that is what `jit` replays.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .traced import Instr, Recorder, Ref
+
+
+class Stale(Exception):
+    """A guard failed before anything ran: try another program or trace again."""
+
+
+class Diverged(Exception):
+    """A recorded ``bool()`` of a traced value came out the other way at this replay."""
+
+    def __init__(self, at: int) -> None:
+        super().__init__(at)
+        self.at = at
+
+
+# -- comparing two traces -------------------------------------------------------------------------
+
+def differences(a: Recorder, b: Recorder, outs_a, outs_b) -> tuple[str | None, str, set[int]]:
+    """The first difference between two traces of the same function and signature: (what, kind,
+    fresh). `what` is None when they are the same program. `kind` is "frozen" when a constant
+    differs (a value computed where the tracer could not see it), else "variant" (another branch
+    or other outside state: a program of its own). `fresh`: the ids of `a`'s constant arrays that
+    `b` matched by value only (made afresh by each call: copied where the program writes them)."""
+    fresh: set[int] = set()
+    if [(s, _src_key(x)) for s, x in a.inputs] != [(s, _src_key(x)) for s, x in b.inputs]:
+        return "the Tensors it reads from outside differ", "variant", fresh
+    if len(a.guards) != len(b.guards) or any(
+            ga[0] is not gb[0] or ga[1] != gb[1] or not _same(ga[2], gb[2], fresh)
+            for ga, gb in zip(a.guards, b.guards, strict=True)):
+        return "the Python state it depends on differs", "variant", fresh
+    for i, (x, y) in enumerate(zip(a.code, b.code, strict=False)):
+        why, kind = _instr_difference(x, y, fresh)
+        if why:
+            return f"NumPy call {i} ({x.name}, at {x.where}): {why}", kind, fresh
+    if len(a.code) != len(b.code):
+        return f"one trace has {len(a.code)} NumPy calls, the other {len(b.code)}", "variant", fresh
+    if not _same(a.effects, b.effects, fresh):
+        return "the Tensors it rebinds differ", "variant", fresh
+    if not _same(outs_a, outs_b, fresh):
+        return "a constant result differs (a value computed outside the tracer's sight)", "frozen", fresh
+    return None, "", fresh
+
+
+def _src_key(src: tuple) -> tuple:
+    return tuple(id(s) if not isinstance(s, (str, int, type(None))) else s for s in src)
+
+
+def _instr_difference(x: Instr, y: Instr, fresh: set) -> tuple[str | None, str]:
+    if x.kind != y.kind:
+        return f"a {x.kind} in one trace, a {y.kind} in the other", "variant"
+    if x.kind == "check":
+        if x.fn != y.fn:
+            return f"bool() of a traced array was {x.fn} in one call, {y.fn} in another", "variant"
+    elif x.kind == "host":
+        if getattr(x.fn, "__code__", x.fn) is not getattr(y.fn, "__code__", y.fn) or not _same(
+                _cells(x.fn), _cells(y.fn), fresh):
+            return "a different draw_random or read function", "variant"
+    elif x.fn is not y.fn and x.fn != y.fn:  # (np.add.reduce is a new bound method each time)
+        return f"{x.name} in one trace, {y.name} in the other", "variant"
+    if not _same(x.args, y.args, fresh) or not _same(x.kwargs, y.kwargs, fresh):
+        return "an argument differs between the two calls", "frozen"
+    if not _same(x.outs, y.outs, fresh) or x.err != y.err:
+        return "its results or NumPy's error settings differ", "variant"
+    return None, ""
+
+
+def _cells(fn) -> tuple:
+    return tuple(c.cell_contents for c in (getattr(fn, "__closure__", None) or ()))
+
+
+def _same(a, b, fresh: set) -> bool:
+    if a is b:
+        return True
+    ta = type(a)
+    if ta is not type(b):
+        return False
+    if ta is Ref:
+        return a.slot == b.slot
+    if ta in (tuple, list) or isinstance(a, tuple):
+        return len(a) == len(b) and all(_same(x, y, fresh) for x, y in zip(a, b, strict=True))
+    if ta is dict:
+        return a.keys() == b.keys() and all(_same(a[k], b[k], fresh) for k in a)
+    if isinstance(a, np.ndarray):
+        if a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"):
+            fresh.add(id(a))
+            return True
+        return False
+    if ta is float:
+        return a == b or (math.isnan(a) and math.isnan(b))
+    try:
+        return bool(a == b)
+    except Exception:  # an object without a usable ==: only itself is the same
+        return False
+
+
+# -- compiling -------------------------------------------------------------------------------------
+
+class Program:
+    """One validated trace, compiled. ``run(leaves, host)`` replays it on a call's leaves."""
+
+    def __init__(self, rec: Recorder, outs: list, fresh: set[int]) -> None:
+        self.rec, self.outs = rec, outs
+        self.names: dict[str, object] = {"_Stale": Stale, "_Diverged": Diverged, "_np": np,
+                                         "_nd": np.ndarray}
+        self._ids: dict[int, str] = {}
+        self.kept = _live(rec.code, _refs(outs) | _refs([e[2] for e in rec.effects]))
+        self.source = self._generate(fresh)
+        scope: dict = {}
+        exec(compile(self.source, f"<jit program of {len(self.kept)} NumPy calls>", "exec"),
+             self.names, scope)
+        self.run = scope["_program"]
+
+    def _name(self, obj, prefix: str) -> str:
+        key = id(obj)
+        if key not in self._ids:
+            self._ids[key] = f"{prefix}{len(self._ids)}"
+            self.names[self._ids[key]] = obj
+        return self._ids[key]
+
+    def _expr(self, t) -> str:
+        tt = type(t)
+        if tt is Ref:
+            return f"v{t.slot}"
+        if t is None or tt in (bool, int, str) or (tt is float and math.isfinite(t)):
+            return repr(t)
+        if tt is tuple:
+            return "(" + "".join(self._expr(x) + ", " for x in t) + ")"
+        if tt is list:
+            return "[" + ", ".join(self._expr(x) for x in t) + "]"
+        if tt is dict:
+            return "{" + ", ".join(f"{k!r}: {self._expr(v)}" for k, v in t.items()) + "}"
+        return self._name(t, "c")
+
+    def _call(self, ins: Instr) -> str:
+        fn = ins.fn
+        if getattr(fn, "__objclass__", None) is np.ndarray and ins.args:
+            # an ndarray method is called as a method: where the trace had a 0-d array for a NumPy
+            # scalar result, the replay has the scalar, which np.ndarray's descriptor refuses
+            args = ", ".join([self._expr(a) for a in ins.args[1:]] +
+                             [f"{k}={self._expr(v)}" for k, v in ins.kwargs.items()])
+            return f"{self._expr(ins.args[0])}.{fn.__name__}({args})"
+        args = ", ".join([self._expr(a) for a in ins.args] +
+                         [f"{k}={self._expr(v)}" for k, v in ins.kwargs.items()])
+        return f"{self._name(fn, 'f')}({args})"
+
+    def _generate(self, fresh: set[int]) -> str:
+        rec = self.rec
+        lines = ["def _program(_a, _host):"]
+        for slot, src in rec.inputs:
+            lines.append(f"    v{slot} = {self._source(src)}")
+        for slot, (shape, dtype) in rec.meta.items():  # arrays read from Tensors
+            v = f"v{slot}"
+            lines.append(f"    if {v}.__class__ is not _nd or {v}.shape != {self._expr(shape)} or "
+                         f"{v}.dtype != {self._name(dtype, 'd')}: raise _Stale")
+        for obj, attr, value in rec.guards:
+            o = self._name(obj, "s")
+            test = "is not" if value is None or isinstance(value, bool) else "!="
+            lines.append(f"    if {o}.{attr} {test} {self._expr(value)}: raise _Stale")
+        for ins in rec.code:  # constants written in place are made afresh for each replay
+            if ins.kind == "call" and not ins.pure:
+                for a in _written(ins):
+                    if isinstance(a, np.ndarray) and id(a) in fresh:
+                        name = self._name(a, "c")
+                        self.names["_" + name] = a
+                        lines.append(f"    {name} = _{name}.copy()")
+        last = _last_use(self.kept, rec.code, _refs(self.outs) | _refs([e[2] for e in rec.effects]))
+        err = None
+        for i in self.kept:
+            ins = rec.code[i]
+            if ins.err != err:
+                err = ins.err
+                if err is not None:
+                    lines.append(f"    with _np.errstate(**{self._name(err, 'e')}):")
+            pad = "        " if err is not None else "    "
+            if ins.kind == "check":
+                neg = "not " if ins.fn else ""
+                lines.append(f"{pad}if {neg}v{ins.args[0].slot}: raise _Diverged({i})")
+            elif ins.kind == "host":
+                lines.append(f"{pad}{self._expr(ins.outs)} = _host({self._name(ins.fn, 'h')})")
+            elif not ins.pure:
+                lines.append(f"{pad}{self._call(ins)}")
+            else:
+                lines.append(f"{pad}{_target(ins.outs)} = {self._call(ins)}")
+            dead = last.get(i)
+            if dead:
+                lines.append(f"{pad}del {', '.join(f'v{s}' for s in sorted(dead))}")
+        for target, attr, value in rec.effects:
+            lines.append(f"    {self._target_obj(target)}.{attr} = {self._expr(value)}")
+        lines.append("    return " + self._expr(tuple(self.outs)))
+        return "\n".join(lines) + "\n"
+
+    def _source(self, src: tuple) -> str:
+        if src[0] == "arg":
+            return f"_a[{src[1]}]" + (f".{src[2]}" if src[2] else "")
+        return f"{self._name(src[1], 's')}.{src[2]}"
+
+    def _target_obj(self, target: tuple) -> str:
+        return f"_a[{target[1]}]" if target[0] == "arg" else self._name(target[1], "s")
+
+
+def _target(outs) -> str:
+    if type(outs) is Ref:
+        return f"v{outs.slot}"
+    if outs is None:
+        return "_"
+    inner = ", ".join(_target(o) for o in outs)
+    return f"({inner},)" if len(outs) == 1 else f"({inner})" if outs else "_"
+
+
+def _refs(t) -> set[int]:
+    if type(t) is Ref:
+        return {t.slot}
+    if isinstance(t, (tuple, list)):
+        return set().union(*map(_refs, t)) if t else set()
+    if type(t) is dict:
+        return _refs(list(t.values()))
+    return set()
+
+
+def _written(ins: Instr) -> list:
+    out = ins.kwargs.get("out")
+    return list(out) if isinstance(out, tuple) else [out] if out is not None else list(ins.args[:1])
+
+
+def _live(code: list[Instr], needed: set[int]) -> list[int]:
+    """Indices of the instructions to run: every in-place write, check and draw, and every pure
+    call whose result is used (dead ones are dropped)."""
+    keep = []
+    needed = set(needed)
+    for i in range(len(code) - 1, -1, -1):
+        ins = code[i]
+        if ins.kind != "call" or not ins.pure or _refs(ins.outs) & needed:
+            keep.append(i)
+            needed |= _refs(ins.args) | _refs(ins.kwargs)
+    return keep[::-1]
+
+
+def _last_use(kept: list[int], code: list[Instr], keep_alive: set[int]) -> dict[int, set[int]]:
+    """For each kept instruction, the values not used after it (to delete there)."""
+    last: dict[int, int] = {}
+    for i in kept:
+        ins = code[i]
+        for s in _refs(ins.args) | _refs(ins.kwargs) | _refs(ins.outs):
+            last[s] = i
+    dead: dict[int, set[int]] = {}
+    for s, i in last.items():
+        if s not in keep_alive:
+            dead.setdefault(i, set()).add(s)
+    return dead

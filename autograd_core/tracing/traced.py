@@ -1,0 +1,422 @@
+"""Recording NumPy calls: `Traced`, an ndarray that logs every NumPy call made on it, and
+`Recorder`, the log of one traced call of a function (Note [tracing] in tracing/__init__.py).
+
+A Traced array holds its real values (the traced call runs eagerly), so shapes, dtypes and the
+engine's own Python logic work unchanged; every ufunc, NumPy function, ndarray method, index and
+in-place write on it adds one `Instr` to the recorder, with `Ref(slot)` where a traced value went
+in and out. Turning a traced value into a Python value (`float`, `.item()`, `int`) is refused:
+the value would be frozen into the program. `bool()` is allowed and recorded as a check that the
+replay repeats (a branch taken the other way makes the program invalid for that call).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ..anomaly import _library_dirs
+from ..graph import local
+from ..tensor import Tensor
+
+
+class Ref:
+    """A traced value in a program: the value computed into `slot`."""
+
+    __slots__ = ("slot",)
+
+    def __init__(self, slot: int) -> None:
+        self.slot = slot
+
+    def __eq__(self, other) -> bool:
+        return type(other) is Ref and other.slot == self.slot
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"v{self.slot}"
+
+
+class Instr:
+    """One recorded call. `kind` is "call" (``outs = fn(*args, **kwargs)``), "check" (``bool(args[0])``
+    must be `fn`, the value it had when traced) or "host" (``outs = fn()``: randomness drawn afresh)."""
+
+    __slots__ = ("kind", "fn", "args", "kwargs", "outs", "pure", "err", "where")
+
+    def __init__(self, kind: str, fn, args: tuple, kwargs: dict, outs, pure: bool, err) -> None:
+        self.kind, self.fn, self.args, self.kwargs, self.outs = kind, fn, args, kwargs, outs
+        self.pure, self.err, self.where = pure, err, _site()
+
+    @property
+    def name(self) -> str:
+        if self.kind == "check":
+            return "bool"
+        if self.kind == "host":
+            return "draw_random"
+        return getattr(self.fn, "__qualname__", None) or getattr(self.fn, "__name__", repr(self.fn))
+
+
+class TraceError(TypeError):
+    """f cannot be traced as written (the message says what to change)."""
+
+
+_local = threading.local()
+
+
+def active() -> Recorder | None:
+    """The calling thread's recorder while a trace runs, else None."""
+    return getattr(_local, "rec", None)
+
+
+# In-place ndarray methods and NumPy functions: they are never dropped as dead code.
+_INPLACE_METHODS = frozenset({"fill", "sort", "put", "partition", "resize", "itemset", "setfield",
+                              "__setitem__", "setflags", "byteswap"})
+_INPLACE_FUNCTIONS = frozenset({"copyto", "put", "place", "putmask", "fill_diagonal",
+                                "put_along_axis"})
+# NumPy functions whose result depends on shapes and dtypes only (nothing to record).
+_METADATA = frozenset({"shape", "ndim", "size", "result_type", "iscomplexobj", "isrealobj",
+                       "may_share_memory", "shares_memory", "min_scalar_type", "can_cast"})
+
+
+class Recorder:
+    """The log of one traced call: instructions, and where each input slot's value comes from."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.code: list[Instr] = []
+        self.inputs: list[tuple] = []  # (slot, source): ("arg", i, attr or None) or ("state", t, attr)
+        self.meta: dict[int, tuple] = {}  # input slot read from a Tensor -> (shape, dtype)
+        self.effects: list[tuple] = []  # (target, attr, template): rebindings the replay repeats
+        self.arg_tensors: dict[int, int] = {}  # id of a Tensor argument -> its argument index
+        self.state: dict[tuple[int, str], list] = {}  # (id(t), attr) -> [t, original, traced input]
+        self.guards: list[tuple] = []  # (obj, attr, value): Python state the program depends on
+        self.created: dict[int, Tensor] = {}  # Tensors made during the trace (their data is theirs)
+        self.host_pending: list = []  # draws to hand out again (after a replay diverged)
+        self.host_values: list = []  # draws made in this trace, in order
+        self.finished = False
+        self.err0 = np.geterr()
+        # traced arrays by memory layout: a plain view NumPy made of one (np.asarray(traced))
+        # is found here and stands for it
+        self.views: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+
+    # -- values ------------------------------------------------------------------------------
+    def new(self, value, scalar: bool = False) -> Traced:
+        t = np.ndarray.view(value, Traced)
+        t._rec, t._slot, t._scalar = self, self.n, scalar
+        self.n += 1
+        self.views[_layout(t)] = t
+        return t
+
+    def lower(self, x):
+        """(x with every traced array as a plain ndarray, x with every traced array as a Ref)."""
+        tx = type(x)
+        if tx is Traced:
+            if x._rec is not self or x._slot is None:
+                raise _foreign(x, self)
+            return np.ndarray.view(x, np.ndarray), Ref(x._slot)
+        if tx is np.ndarray:
+            same = self.views.get(_layout(x))
+            if same is not None:  # np.asarray(traced): a plain view of a traced array
+                return x, Ref(same._slot)
+            return x, x
+        if tx is tuple or tx is list:
+            parts = [self.lower(v) for v in x]
+            return tx(p[0] for p in parts), tx(p[1] for p in parts)
+        if tx is dict:
+            parts = {k: self.lower(v) for k, v in x.items()}
+            return {k: p[0] for k, p in parts.items()}, {k: p[1] for k, p in parts.items()}
+        if isinstance(x, Tensor):
+            raise TraceError("jit: a Tensor reached a NumPy call inside the tracer; this is a bug "
+                             "in the tracer")
+        if tx is slice and any(isinstance(v, np.ndarray) for v in (x.start, x.stop, x.step)):
+            raise TraceError("jit: a slice bound is a traced array (its value would be frozen); "
+                             "use np.take or an index array instead")
+        return x, x
+
+    def wrap(self, result):
+        """The traced counterpart of a NumPy result, and its template of Refs."""
+        if isinstance(result, np.ndarray):
+            t = self.new(result)
+            return t, Ref(t._slot)
+        if isinstance(result, np.generic):
+            t = self.new(np.asarray(result), scalar=True)
+            return t, Ref(t._slot)
+        if isinstance(result, tuple):  # (namedtuples too: eigh's, svd's, slogdet's results)
+            parts = [self.wrap(r) for r in result]
+            vals = [p[0] for p in parts]
+            tmpl = tuple(p[1] for p in parts)
+            return (type(result)(*vals) if hasattr(result, "_fields") else tuple(vals)), tmpl
+        if isinstance(result, list):
+            parts = [self.wrap(r) for r in result]
+            return [p[0] for p in parts], [p[1] for p in parts]
+        if result is None:
+            return None, None
+        if isinstance(result, (bool, int, float)):  # np.allclose, np.count_nonzero...
+            t = self.new(np.asarray(result), scalar=True)
+            return t, Ref(t._slot)
+        raise TraceError(f"jit: cannot trace a NumPy result of type {type(result).__name__}")
+
+    def record(self, kind: str, fn, args, kwargs, result, pure: bool):
+        """Compute nothing: log a call whose result NumPy has already computed; return the result
+        with traced arrays in place of plain ones."""
+        value, outs = self.wrap(result)
+        self.code.append(Instr(kind, fn, args, kwargs, outs, pure, _errstate(self)))
+        return value
+
+    def call(self, fn, args: tuple, kwargs: dict, pure: bool = True, out=None):
+        """Run ``fn(*args, **kwargs)`` on plain arrays and log it. With `out` (the traced or plain
+        arrays an in-place call writes), the result is `out` itself."""
+        raw_args, t_args = self.lower(args)
+        raw_kwargs, t_kwargs = self.lower(kwargs) if kwargs else ({}, {})
+        result = fn(*raw_args, **raw_kwargs)
+        if out is None:
+            return self.record("call", fn, t_args, t_kwargs, result, pure)
+        outs = tuple(Ref(o._slot) if type(o) is Traced else None for o in out)
+        self.code.append(Instr("call", fn, t_args, t_kwargs, outs if len(out) > 1 else outs[0],
+                               False, _errstate(self)))
+        return out if len(out) > 1 else out[0]
+
+    def check(self, x: Traced) -> bool:
+        value = bool(np.ndarray.view(x, np.ndarray))
+        self.code.append(Instr("check", value, (Ref(x._slot),), {}, None, False, _errstate(self)))
+        return value
+
+    def host(self, sample: Callable[[], Any]):
+        """A draw of randomness: made now (or handed back after a diverged replay) and again at
+        every replay."""
+        cells = getattr(sample, "__closure__", None) or ()
+        for c in cells:
+            if isinstance(c.cell_contents, Traced):
+                raise TraceError("jit: a draw_random sample function reads a traced array; draw "
+                                 "from shapes and Python numbers only")
+        value = self.host_pending.pop(0) if self.host_pending else sample()
+        self.host_values.append(value)
+        return self.record("host", sample, (), {}, value, False)
+
+    # -- Tensor state (Note [state lives in Tensors]) -------------------------------------------
+    def read_state(self, t: Tensor, attr: str, value):
+        """A Tensor's data or grad read from outside the trace becomes an input of the program."""
+        if id(t) in self.created:
+            return value
+        key = (id(t), attr)
+        entry = self.state.get(key)
+        if entry is not None and entry[2] is not None:
+            return value  # an input already (value is its traced array, unless rebound)
+        if isinstance(value, Tensor):
+            raise TraceError("jit: f reads a .grad that is a Tensor (left by backward(create_graph="
+                             "True) outside f); reset it (p.grad = None) or take it inside f")
+        if value is None:  # a grad not there yet: the program is for "no grad yet"
+            if entry is None:
+                self.state[key] = [t, None, None]
+                if id(t) not in self.arg_tensors:  # (an argument's is part of the signature)
+                    self.guards.append((t, attr, None))
+            return value
+        if id(t) not in self.arg_tensors:  # (an argument's flag is part of the signature)
+            self.guards.append((t, "requires_grad", t.requires_grad))
+        traced = self.new(value)
+        source = ("arg", self.arg_tensors[id(t)], attr) if id(t) in self.arg_tensors else \
+            ("state", t, attr)
+        self.inputs.append((traced._slot, source))
+        self.meta[traced._slot] = (value.shape, value.dtype)
+        self.state[key] = [t, value, traced]
+        _SLOTS[attr].__set__(t, traced)
+        return traced
+
+    def write_state(self, t: Tensor, attr: str) -> None:
+        if id(t) in self.created:
+            return
+        try:
+            _SLOTS[attr].__get__(t, Tensor)
+        except AttributeError:  # an empty slot: a Tensor being made now
+            self.created[id(t)] = t
+            return
+        self.state.setdefault((id(t), attr), [t, _SLOTS[attr].__get__(t, Tensor), None])
+
+    def guard(self, obj, name: str) -> None:
+        self.guards.append((obj, name, getattr(obj, name)))
+
+
+def _foreign(x: Traced, rec: Recorder) -> TraceError:
+    if x._slot is None:
+        return TraceError("jit: an array view was made where the tracer could not see it (an "
+                          "ndarray attribute or method the tracer does not cover?)")
+    return TraceError("jit: an array from a finished trace was used: it escaped the traced "
+                      "function (stored on an object or in a global?); return it from f instead")
+
+
+def _layout(a: np.ndarray) -> tuple:
+    """Which memory an array shows, and how: equal for an array and a plain view of all of it."""
+    owner = a
+    while isinstance(owner.base, np.ndarray):
+        owner = owner.base
+    return id(owner), a.__array_interface__["data"][0], a.shape, a.strides, a.dtype.str
+
+
+def _errstate(rec: Recorder):
+    err = np.geterr()
+    return None if err == rec.err0 else err
+
+
+_NUMPY_DIR = os.path.dirname(np.__file__)
+
+
+def _site() -> str:
+    """Where the user's code made this call: the innermost frame outside NumPy, the engine and
+    registered libraries (nn), with the module scope it ran in."""
+    skip = (*_library_dirs, _NUMPY_DIR)
+    f = sys._getframe(2)
+    while f is not None and f.f_code.co_filename.startswith(skip):
+        f = f.f_back
+    where = "?" if f is None else f"{f.f_code.co_filename}:{f.f_lineno}"
+    scope = local.recording.scope
+    return f"{where} (module '{scope[-1]}')" if scope else where
+
+
+def _python_value_error(what: str) -> TraceError:
+    return TraceError(
+        f"jit: {what} of a traced array at {_site()}: its value would be frozen into the traced "
+        "program. Keep "
+        "it an array (np.minimum instead of min(), np.where instead of if/else on values), or pass "
+        "what it depends on as a static argument (static_argnums)")
+
+
+def _method(name: str):
+    unbound = getattr(np.ndarray, name)
+    if name not in _INPLACE_METHODS:
+        def method(self, *args, **kwargs):
+            return self._rec_checked().call(unbound, (self, *args), kwargs)
+    else:
+        def method(self, *args, **kwargs):
+            self._rec_checked().call(unbound, (self, *args), kwargs, pure=False, out=(self,))
+
+    method.__name__ = name
+    return method
+
+
+def _view(self, *args, **kwargs):
+    """``view(np.ndarray)`` keeps tracing: the result is still a traced array."""
+    args = tuple(a for a in args if not (isinstance(a, type) and issubclass(a, np.ndarray)))
+    kwargs.pop("type", None)
+    return self._rec_checked().call(np.ndarray.view, (self, *args), kwargs)
+
+
+_TRACED_METHODS = (
+    "all", "any", "argmax", "argmin", "argpartition", "argsort", "astype", "choose", "clip",
+    "compress", "conj", "conjugate", "copy", "cumprod", "cumsum", "diagonal", "dot", "flatten",
+    "max", "mean", "min", "nonzero", "prod", "ravel", "repeat", "reshape", "round", "searchsorted",
+    "squeeze", "std", "sum", "swapaxes", "take", "trace", "transpose", "var", "view", "__getitem__",
+    "fill", "sort", "put", "partition", "__setitem__", "__copy__")
+
+
+class Traced(np.ndarray):
+    """An ndarray whose NumPy calls are recorded (only while its trace runs)."""
+
+    _rec: Recorder | None = None
+    _slot: int | None = None
+    _scalar = False
+
+    def __array_finalize__(self, obj) -> None:
+        self._rec, self._slot, self._scalar = None, None, False  # a view NumPy made by itself
+
+    def _rec_checked(self) -> Recorder:
+        rec = self._rec
+        if rec is None or rec.finished or rec is not active():
+            raise _foreign(self, rec)
+        return rec
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        for x in inputs + tuple(kwargs.get("out", ())):
+            if not isinstance(x, np.ndarray) and hasattr(type(x), "__array_ufunc__"):
+                return NotImplemented  # a Tensor: its own dispatch runs, then calls us on arrays
+        rec = self._rec_checked()
+        fn = ufunc if method == "__call__" else getattr(ufunc, method)
+        out = kwargs.get("out")
+        if method == "at":
+            rec.call(fn, inputs, kwargs, pure=False, out=(inputs[0],))
+            return None
+        if out is None:
+            return rec.call(fn, inputs, kwargs)
+        return rec.call(fn, inputs, kwargs, pure=False, out=out)
+
+    def __array_function__(self, func, types, args, kwargs):
+        if any(not issubclass(t, np.ndarray) for t in types):
+            return NotImplemented
+        name = func.__name__
+        if name in _METADATA:
+            return func(*self._rec_checked().lower(args)[0], **self._rec_checked().lower(kwargs)[0])
+        rec = self._rec_checked()
+        if name in _INPLACE_FUNCTIONS:
+            target = args[0] if args else next(iter(kwargs.values()))
+            rec.call(func, args, kwargs, pure=False, out=(target,))
+            return None
+        if "out" in kwargs and kwargs["out"] is not None:
+            out = kwargs["out"]
+            return rec.call(func, args, kwargs, pure=False,
+                            out=out if isinstance(out, tuple) else (out,))
+        return rec.call(func, args, kwargs)
+
+    # -- what would turn a traced value into a Python value ---------------------------------------
+    def __bool__(self) -> bool:
+        return self._rec_checked().check(self)
+
+    def __float__(self):
+        raise _python_value_error("float()")
+
+    def __int__(self):
+        raise _python_value_error("int()")
+
+    def __index__(self):
+        raise _python_value_error("use as an index or a size (__index__)")
+
+    def __complex__(self):
+        raise _python_value_error("complex()")
+
+    def item(self, *args):
+        raise _python_value_error(".item()")
+
+    def tolist(self):
+        raise _python_value_error(".tolist()")
+
+    def tobytes(self, *args, **kwargs):
+        raise _python_value_error(".tobytes()")
+
+    def __iter__(self):
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d array")
+        return (self[i] for i in range(self.shape[0]))
+
+    def __deepcopy__(self, memo):
+        return self.copy()
+
+    def __reduce__(self):
+        raise _python_value_error("pickling")
+
+    @property
+    def T(self):  # noqa: N802
+        return self.transpose()
+
+    @property
+    def mT(self):  # noqa: N802
+        return self.swapaxes(-1, -2)
+
+    @property
+    def real(self):
+        return self if self.dtype.kind != "c" else np.real(self)
+
+    @property
+    def flat(self):
+        raise TraceError("jit: .flat of a traced array; use .ravel() or .reshape(-1)")
+
+
+for _name in _TRACED_METHODS:
+    setattr(Traced, _name, _method(_name))
+
+
+Traced.view = _view
+
+_SLOTS = {"data": Tensor.data, "grad": Tensor.grad}  # Tensor's own slot descriptors

@@ -1,0 +1,258 @@
+"""ag.jit: replay equals eager, retracing, refusals, outside state (Note [tracing]).
+
+Each test calls a jitted function on fresh inputs at least three times: the first two calls of a
+signature trace (eagerly), the third replays the compiled program, so a test that only passed
+while tracing would not pass here.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import autograd_core as ag
+from autograd_core.tracing import TraceError
+
+
+def _calls(jf, f, make, n=5):
+    """Call jitted and eager f on n fresh inputs; every result must be equal, bitwise."""
+    for _ in range(n):
+        args = make()
+        got, want = jf(*args), f(*args)
+        np.testing.assert_array_equal(_values(got), _values(want))
+    assert jf.programs(), "never compiled: it retraced on every call"
+
+
+def _values(r):
+    if isinstance(r, ag.Tensor):
+        return r.data
+    if isinstance(r, (tuple, list)):
+        return np.concatenate([np.ravel(_values(v)) for v in r])
+    return np.asarray(r)
+
+
+def test_numpy_function_replays_and_drops_dead_code():
+    rng = np.random.default_rng(0)
+    W = rng.standard_normal((3, 4))
+
+    def f(x):
+        np.exp(x)  # dead: the program drops it
+        return (np.tanh(x @ W) ** 2).sum()
+
+    jf = ag.jit(f)
+    _calls(jf, f, lambda: (rng.standard_normal((5, 3)),))
+    prog = jf.programs()[0]
+    assert [prog.rec.code[k].name for k in prog.kept] == ["matmul", "tanh", "square", "ndarray.sum"]
+    assert "exp" not in jf.source()
+
+
+def test_grad_of_engine_function_matches_eager():
+    rng = np.random.default_rng(1)
+
+    def loss(W, x):
+        return (ag.tanh(x @ W) ** 2).sum() + ag.relu(x).mean()
+
+    g = ag.value_and_grad(loss, argnums=(0, 1))
+    _calls(ag.jit(g), g, lambda: (rng.standard_normal((3, 4)), rng.standard_normal((5, 3))))
+
+
+def test_backward_fills_outside_grads_like_eager():
+    """Parameters made outside f: their arrays are read afresh, their grads rebound."""
+    rng = np.random.default_rng(2)
+    W = ag.tensor(rng.standard_normal((3, 4)), requires_grad=True)
+
+    def step(x):
+        W.grad = None
+        loss = (ag.relu(x @ W) ** 2).mean()
+        loss.backward()
+        return loss
+
+    js = ag.jit(step)
+    for _ in range(5):
+        x = rng.standard_normal((5, 3))
+        loss = js(x)
+        got = W.grad.copy()
+        want = step(x)
+        np.testing.assert_array_equal(loss.data, want.data)
+        np.testing.assert_array_equal(got, W.grad)
+        W.data = W.data - 0.1 * got  # rebinding outside: the next replay reads the new array
+    assert js.programs()
+    assert loss.node is None and not loss.requires_grad  # results come back detached
+
+
+def test_grad_accumulation_is_its_own_program():
+    """Without zero_grad, the first call sets .grad and later calls add to it, as eager does."""
+    rng = np.random.default_rng(3)
+    W1 = ag.tensor(rng.standard_normal(4), requires_grad=True)
+    W2 = ag.tensor(W1.data.copy(), requires_grad=True)
+
+    def step(W, x):
+        (W * x).sum().backward()
+
+    js = ag.jit(lambda x: step(W1, x))
+    for _ in range(5):
+        x = rng.standard_normal(4)
+        js(x)
+        step(W2, x)
+        np.testing.assert_array_equal(W1.grad, W2.grad)
+    assert js.programs()
+
+
+def test_tensor_arguments_get_their_grads():
+    rng = np.random.default_rng(4)
+
+    def f(x):
+        (x * x).sum().backward()
+        return x.grad
+
+    jf = ag.jit(f)
+    for _ in range(4):
+        a = rng.standard_normal(3)
+        x = ag.tensor(a, requires_grad=True)
+        np.testing.assert_array_equal(jf(x), 2 * a)
+        np.testing.assert_array_equal(x.grad, 2 * a)
+
+
+def test_branch_on_values_gives_one_program_per_branch():
+    rng = np.random.default_rng(5)
+
+    def f(x):
+        return x * 2 if x.sum() > 0 else x - 1
+
+    jf = ag.jit(f)
+    _calls(jf, f, lambda: (rng.standard_normal(3),), n=12)
+    assert len(jf.programs()) == 2
+
+
+@pytest.mark.parametrize("convert", [float, int, lambda v: v.item(), lambda v: v.tolist()])
+def test_python_values_of_traced_arrays_are_refused(convert):
+    with pytest.raises(TraceError, match="of a traced array at .*test_jit.py"):
+        ag.jit(lambda x: convert(x.sum()))(np.ones(3))
+
+
+def test_a_value_computed_out_of_sight_is_refused_at_the_second_call():
+    def f(x):
+        return np.array(x * 2) + x  # np.array() copies outside the tracer's sight
+
+    jf = ag.jit(f)
+    jf(np.ones(3))
+    with pytest.raises(TraceError, match=r"different constants: NumPy call \d+ \(add, at .*test_jit"):
+        jf(np.full(3, 2.0))
+
+
+def test_a_write_into_an_outside_array_is_refused():
+    buf = np.zeros(3)
+
+    def f(x):
+        buf[...] = x  # NumPy gives no hook for a plain array's writes
+        return buf.sum()
+
+    jf = ag.jit(f)
+    jf(np.ones(3))
+    with pytest.raises(TraceError, match="keep state in Tensors"):
+        jf(np.full(3, 2.0))
+
+
+def test_an_array_that_escapes_the_trace_is_refused_when_used():
+    kept = []
+
+    def f(x):
+        kept.append(x * 2)
+        return x
+
+    ag.jit(f)(np.ones(2))
+    with pytest.raises(TraceError, match="escaped the traced function"):
+        kept[0] + 1
+
+
+def test_signatures_and_static_arguments():
+    jf = ag.jit(lambda x, n: x ** n, static_argnums=1)
+    for shape, n in [((2,), 3), ((3,), 2), ((3,), 2), ((3,), 2), ((3,), 3), ((3,), 3), ((3,), 3)]:
+        x = np.random.default_rng(n).standard_normal(shape)
+        np.testing.assert_array_equal(jf(x, n), x ** n)
+    assert len(jf.cache) == 3
+    assert len(jf.programs()) == 2  # ((2,), 3) was called once: traced, not compiled
+    with pytest.raises(TypeError, match="static .* must be hashable"):
+        jf(np.ones(2), [1, 2])
+
+
+def test_results_keep_their_structure_and_types():
+    f = lambda x: {"sum": x.sum(), "pair": (x * 2, 3, "s"), "t": ag.tensor(x) * 2}  # noqa: E731
+    jf = ag.jit(f)
+    for i in range(4):
+        got, want = jf(np.arange(3.0) + i), f(np.arange(3.0) + i)
+        assert type(got["sum"]) is type(want["sum"]) and got["sum"] == want["sum"]
+        np.testing.assert_array_equal(got["pair"][0], want["pair"][0])
+        assert got["pair"][1:] == (3, "s") and isinstance(got["t"], ag.Tensor)
+        np.testing.assert_array_equal(got["t"].data, want["t"].data)
+
+
+def test_depends_on_guards_python_state():
+    class Layer:
+        scale = 2.0
+
+        def __call__(self, x):
+            ag.depends_on(self, "scale")
+            return x * self.scale
+
+    layer = Layer()
+    jf = ag.jit(lambda x: layer(x))
+    for s in (2.0, 2.0, 2.0, 3.0, 3.0, 3.0, 2.0):
+        layer.scale = s
+        np.testing.assert_array_equal(jf(np.ones(2)), np.full(2, s))
+    assert len(jf.programs()) == 2
+
+
+def test_read_is_computed_afresh_at_every_replay():
+    state = {"lr": np.float64(0.5)}
+    jf = ag.jit(lambda x: x * ag.tracing.read(lambda: state["lr"]))
+    for lr in (0.5, 0.5, 0.25, 0.125):
+        state["lr"] = np.float64(lr)
+        np.testing.assert_array_equal(jf(np.ones(2)), np.full(2, lr))
+    assert jf.programs()
+
+
+def test_draw_random_draws_afresh_at_every_replay():
+    rng_jit, rng_eager = np.random.default_rng(6), np.random.default_rng(6)
+
+    def make(rng):
+        def f(x):
+            shape = x.shape  # (the sample function must not hold a traced array)
+            return x * ag.draw_random(rng, lambda: rng.random(shape))
+        return f
+
+    jf, f = ag.jit(make(rng_jit)), make(rng_eager)
+    outs = []
+    for _ in range(5):
+        got, want = jf(np.ones(3)), f(np.ones(3))
+        np.testing.assert_array_equal(got, want)
+        outs.append(got)
+    assert jf.programs() and not np.array_equal(outs[-1], outs[-2])
+
+
+def test_in_place_writes_on_traced_arrays_replay():
+    def f(x):
+        y = x.copy()
+        y[0] = 5.0
+        y[1:] *= 2
+        np.add(y, 1, out=y)
+        y.sort()
+        return y
+
+    rng = np.random.default_rng(7)
+    _calls(ag.jit(f), f, lambda: (rng.standard_normal(4),))
+
+
+def test_jit_inside_jit_is_inlined():
+    inner = ag.jit(lambda x: x * 3)
+    outer = ag.jit(lambda x: inner(x) + 1)
+    rng = np.random.default_rng(8)
+    _calls(outer, lambda x: x * 3 + 1, lambda: (rng.standard_normal(2),))
+    assert not inner.programs()
+
+
+def test_bad_arguments():
+    with pytest.raises(TypeError, match="expected a function"):
+        ag.jit(3)
+    with pytest.raises(TypeError, match="static_argnums"):
+        ag.jit(lambda x: x, static_argnums=(-1,))
