@@ -130,13 +130,25 @@ def test_python_values_of_traced_arrays_are_refused(convert):
         ag.jit(lambda x: convert(x.sum()))(np.ones(3))
 
 
-def test_a_value_computed_out_of_sight_is_refused_at_the_second_call():
+def test_numpy_constructors_of_traced_arrays_are_recorded():
+    """np.array/np.asarray take no __array_function__; while a trace runs they are recorded."""
     def f(x):
-        return np.array(x * 2) + x  # np.array() copies outside the tracer's sight
+        return np.array(x * 2, dtype=np.float32) + np.asarray(x, dtype=np.float32) + np.array([x[0], 1.0])
+
+    rng = np.random.default_rng(9)
+    _calls(ag.jit(f), f, lambda: (rng.standard_normal(2),))
+
+
+def test_python_state_read_as_a_number_is_refused_at_the_second_call():
+    state = {"k": 2.0}
+
+    def f(x):
+        return x * state["k"]  # a Python number: frozen into the trace
 
     jf = ag.jit(f)
     jf(np.ones(3))
-    with pytest.raises(TraceError, match=r"different constants: NumPy call \d+ \(add, at .*test_jit"):
+    state["k"] = 3.0
+    with pytest.raises(TraceError, match=r"different constants: NumPy call 0 \(multiply, at .*test_jit"):
         jf(np.full(3, 2.0))
 
 
@@ -149,6 +161,8 @@ def test_a_write_into_an_outside_array_is_refused():
 
     jf = ag.jit(f)
     jf(np.ones(3))
+    jf(np.ones(3))  # the same values again: no evidence either way, not compiled
+    assert not jf.programs()
     with pytest.raises(TraceError, match="keep state in Tensors"):
         jf(np.full(3, 2.0))
 
@@ -167,8 +181,9 @@ def test_an_array_that_escapes_the_trace_is_refused_when_used():
 
 def test_signatures_and_static_arguments():
     jf = ag.jit(lambda x, n: x ** n, static_argnums=1)
-    for shape, n in [((2,), 3), ((3,), 2), ((3,), 2), ((3,), 2), ((3,), 3), ((3,), 3), ((3,), 3)]:
-        x = np.random.default_rng(n).standard_normal(shape)
+    for i, (shape, n) in enumerate([((2,), 3), ((3,), 2), ((3,), 2), ((3,), 2), ((3,), 3), ((3,), 3),
+                                    ((3,), 3)]):
+        x = np.random.default_rng(i).standard_normal(shape)
         np.testing.assert_array_equal(jf(x, n), x ** n)
     assert len(jf.cache) == 3
     assert len(jf.programs()) == 2  # ((2,), 3) was called once: traced, not compiled
@@ -197,16 +212,16 @@ def test_depends_on_guards_python_state():
 
     layer = Layer()
     jf = ag.jit(lambda x: layer(x))
-    for s in (2.0, 2.0, 2.0, 3.0, 3.0, 3.0, 2.0):
+    for i, s in enumerate((2.0, 2.0, 2.0, 3.0, 3.0, 3.0, 2.0)):
         layer.scale = s
-        np.testing.assert_array_equal(jf(np.ones(2)), np.full(2, s))
+        np.testing.assert_array_equal(jf(np.full(2, i)), np.full(2, s * i))
     assert len(jf.programs()) == 2
 
 
 def test_read_is_computed_afresh_at_every_replay():
     state = {"lr": np.float64(0.5)}
     jf = ag.jit(lambda x: x * ag.tracing.read(lambda: state["lr"]))
-    for lr in (0.5, 0.5, 0.25, 0.125):
+    for lr in (0.5, 0.75, 0.25, 0.125):
         state["lr"] = np.float64(lr)
         np.testing.assert_array_equal(jf(np.ones(2)), np.full(2, lr))
     assert jf.programs()
@@ -256,3 +271,24 @@ def test_bad_arguments():
         ag.jit(3)
     with pytest.raises(TypeError, match="static_argnums"):
         ag.jit(lambda x: x, static_argnums=(-1,))
+
+
+def test_summary_and_picture_show_the_compiled_program():
+    W = ag.tensor(np.ones((3, 2)), requires_grad=True)
+
+    def step(x):
+        W.grad = None
+        ag.relu(x @ W).sum().backward()
+
+    js = ag.jit(step)
+    with pytest.raises(RuntimeError, match="no compiled program yet"):
+        ag.viz.summary(js)
+    for i in range(3):
+        js(np.full((4, 3), i + 1.0))
+    text = ag.viz.summary(js)
+    assert "jit program of step" in text and "matmul" in text and "maximum" in text
+    assert "outside Tensor(3, 2).data" in text and "outside Tensor.grad = v" in text
+    assert "test_jit.py" in text  # each call names the user's line that made it
+    pytest.importorskip("graphviz")
+    src = ag.viz.draw_graph(js).source
+    assert "matmul" in src and "Tensor.grad" in src

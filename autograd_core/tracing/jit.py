@@ -12,7 +12,7 @@ from ..tensor import Tensor
 from ..transforms.pytree import tree_flatten, tree_unflatten
 from . import state
 from .program import Diverged, Program, Stale, differences
-from .traced import _SLOTS, Recorder, Ref, Traced, TraceError, _local, active
+from .traced import _SLOTS, Recorder, Ref, Traced, TraceError, _local, active, fingerprint
 
 MAX_CANDIDATES = 12  # traces of one signature that matched no other: past this, f is refused
 
@@ -114,6 +114,7 @@ class Jitted:
                 t = rec.new(np.asarray(leaf) if isinstance(leaf, np.generic) else leaf,
                             scalar=isinstance(leaf, np.generic))
                 rec.inputs.append((t._slot, ("arg", i, None)))
+                rec.prints.append(fingerprint(np.ndarray.view(t, np.ndarray)))
                 traced.append(t)
             else:
                 traced.append(leaf)
@@ -141,6 +142,8 @@ class Jitted:
     def _add(self, sig: _Signature, rec: Recorder, outs: list, kinds: list, out_tree) -> None:
         why = None
         for cand in sig.candidates:
+            if cand[0].prints == rec.prints:  # same input values: no evidence either way
+                return
             why, kind, fresh = differences(cand[0], rec, cand[1], outs)
             if why is None and cand[2] == kinds:
                 prog = Program(cand[0], cand[1], fresh)

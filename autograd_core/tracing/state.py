@@ -1,4 +1,5 @@
-"""Tensor state while a trace runs: Note [state lives in Tensors].
+"""What changes while a trace runs: Tensor's slots (Note [state lives in Tensors]) and NumPy's
+array constructors (Note [constructors]).
 
 A jitted function may read and rebind Tensors that exist outside it: parameters (``p.data``),
 their gradients (``p.grad``, filled by ``backward``), an optimizer's moments. While a trace runs,
@@ -7,14 +8,25 @@ array makes it an *input* of the program (read afresh at every replay) and a reb
 an *effect* (the replay rebinds it to the new value). A grad that is None when read is a guard:
 the program is replayed only while it is still None. Outside a trace the slots are Tensor's own
 (nothing is wrapped, nothing costs).
+
+Note [constructors]: ``np.asarray``, ``np.array`` and ``np.ascontiguousarray`` take no
+``__array_function__``: given a traced array they would hand back a plain one, and whatever was
+computed from it would be frozen into the program. While a trace runs they are wrapped: given
+a traced array (or a list holding one) they are recorded like any other call. Code that bound
+them before (``from numpy import asarray``) is not covered; the second trace catches what leaks.
 """
 
 from __future__ import annotations
 
 import threading
 
+import numpy as np
+
 from ..tensor import Tensor
 from .traced import _SLOTS, Traced, active
+
+_CONSTRUCTORS = {name: getattr(np, name) for name in ("asarray", "array", "ascontiguousarray",
+                                                       "asfortranarray")}
 
 _lock = threading.Lock()
 _tracing = 0  # traces running (in any thread)
@@ -42,11 +54,32 @@ class _StateSlot:
         self.slot.__set__(t, value)
 
 
+def _holds_traced(a) -> bool:
+    return type(a) is Traced or (type(a) in (list, tuple) and any(map(_holds_traced, a)))
+
+
+def _recorded(original):
+    def constructor(a, *args, **kwargs):
+        rec = active()
+        if rec is None or not _holds_traced(a):
+            return original(a, *args, **kwargs)
+        return rec.call(original, (a, *args), kwargs)
+
+    constructor.__name__ = constructor.__qualname__ = original.__name__
+    constructor.__doc__ = original.__doc__
+    return constructor
+
+
+_WRAPPED = {name: _recorded(f) for name, f in _CONSTRUCTORS.items()}
+
+
 def install() -> None:
     global _tracing
     with _lock:
         if _tracing == 0:
             Tensor.data, Tensor.grad = _StateSlot("data"), _StateSlot("grad")
+            for name, f in _WRAPPED.items():
+                setattr(np, name, f)
         _tracing += 1
 
 
@@ -56,3 +89,5 @@ def uninstall() -> None:
         _tracing -= 1
         if _tracing == 0:
             Tensor.data, Tensor.grad = _SLOTS["data"], _SLOTS["grad"]
+            for name, f in _CONSTRUCTORS.items():
+                setattr(np, name, f)

@@ -15,6 +15,7 @@ import os
 import sys
 import threading
 import weakref
+import zlib
 from collections.abc import Callable
 from typing import Any
 
@@ -91,6 +92,7 @@ class Recorder:
         self.code: list[Instr] = []
         self.inputs: list[tuple] = []  # (slot, source): ("arg", i, attr or None) or ("state", t, attr)
         self.meta: dict[int, tuple] = {}  # input slot read from a Tensor -> (shape, dtype)
+        self.shapes: dict[int, tuple] = {}  # every slot -> (shape, dtype) when traced
         self.effects: list[tuple] = []  # (target, attr, template): rebindings the replay repeats
         self.arg_tensors: dict[int, int] = {}  # id of a Tensor argument -> its argument index
         self.state: dict[tuple[int, str], list] = {}  # (id(t), attr) -> [t, original, traced input]
@@ -99,6 +101,7 @@ class Recorder:
         self.host_pending: list = []  # draws to hand out again (after a replay diverged)
         self.host_values: list = []  # draws made in this trace, in order
         self.finished = False
+        self.prints: list[int] = []  # a checksum of each input's values (jit.py: validation)
         self.err0 = np.geterr()
         # traced arrays by memory layout: a plain view NumPy made of one (np.asarray(traced))
         # is found here and stands for it
@@ -109,6 +112,7 @@ class Recorder:
         t = np.ndarray.view(value, Traced)
         t._rec, t._slot, t._scalar = self, self.n, scalar
         self.n += 1
+        self.shapes[t._slot] = (value.shape, value.dtype)
         self.views[_layout(t)] = t
         return t
 
@@ -175,6 +179,10 @@ class Recorder:
         raw_kwargs, t_kwargs = self.lower(kwargs) if kwargs else ({}, {})
         result = fn(*raw_args, **raw_kwargs)
         if out is None:
+            if pure:  # an input handed back as it is (asarray, astype(copy=False)): no call
+                for raw, x in zip(raw_args, args, strict=False):
+                    if result is raw and type(x) is Traced:
+                        return x
             return self.record("call", fn, t_args, t_kwargs, result, pure)
         outs = tuple(Ref(o._slot) if type(o) is Traced else None for o in out)
         self.code.append(Instr("call", fn, t_args, t_kwargs, outs if len(out) > 1 else outs[0],
@@ -196,6 +204,7 @@ class Recorder:
                                  "from shapes and Python numbers only")
         value = self.host_pending.pop(0) if self.host_pending else sample()
         self.host_values.append(value)
+        self.prints.append(fingerprint(np.asanyarray(value)))
         return self.record("host", sample, (), {}, value, False)
 
     # -- Tensor state (Note [state lives in Tensors]) -------------------------------------------
@@ -223,6 +232,7 @@ class Recorder:
             ("state", t, attr)
         self.inputs.append((traced._slot, source))
         self.meta[traced._slot] = (value.shape, value.dtype)
+        self.prints.append(fingerprint(value))
         self.state[key] = [t, value, traced]
         _SLOTS[attr].__set__(t, traced)
         return traced
@@ -241,6 +251,12 @@ class Recorder:
         self.guards.append((obj, name, getattr(obj, name)))
 
 
+def fingerprint(a: np.ndarray) -> int:
+    """A checksum of an array's values (two traces on the same values cannot validate each other:
+    a value frozen into both would look constant)."""
+    return zlib.crc32(np.ascontiguousarray(a).reshape(-1).view(np.uint8))
+
+
 def _foreign(x: Traced, rec: Recorder) -> TraceError:
     if x._slot is None:
         return TraceError("jit: an array view was made where the tracer could not see it (an "
@@ -249,11 +265,14 @@ def _foreign(x: Traced, rec: Recorder) -> TraceError:
                       "function (stored on an object or in a global?); return it from f instead")
 
 
+_BASE = np.ndarray.base  # NumPy's own `base` (Traced overrides the attribute)
+
+
 def _layout(a: np.ndarray) -> tuple:
     """Which memory an array shows, and how: equal for an array and a plain view of all of it."""
     owner = a
-    while isinstance(owner.base, np.ndarray):
-        owner = owner.base
+    while isinstance(_BASE.__get__(owner), np.ndarray):
+        owner = _BASE.__get__(owner)
     return id(owner), a.__array_interface__["data"][0], a.shape, a.strides, a.dtype.str
 
 
@@ -390,11 +409,21 @@ class Traced(np.ndarray):
             raise TypeError("iteration over a 0-d array")
         return (self[i] for i in range(self.shape[0]))
 
+    def __repr__(self) -> str:  # (printing inside f shows the values of the traced call)
+        return "traced " + repr(np.ndarray.view(self, np.ndarray))
+
+    def __str__(self) -> str:
+        return str(np.ndarray.view(self, np.ndarray))
+
     def __deepcopy__(self, memo):
         return self.copy()
 
     def __reduce__(self):
         raise _python_value_error("pickling")
+
+    @property
+    def base(self):  # what the array NumPy computed has as base (a traced array is a view of it)
+        return _BASE.__get__(_BASE.__get__(self))
 
     @property
     def T(self):  # noqa: N802

@@ -53,6 +53,8 @@ import numpy as np
 
 from ..graph import Node
 from ..tensor import Tensor
+from ..tracing import show
+from ..tracing.jit import Jitted
 from .drawing import draw_graph
 from .graph import (
     _check_outputs,
@@ -174,7 +176,12 @@ def summary(output: Tensor | tuple | list, show_grads: bool = False, params=None
     ``[NaN]`` / ``[Inf]`` and named in a line under the title. With `show_grads`, a ‖g‖ column
     gives each op's gradient norm and a second table each leaf's (parameters first), from the
     same place as `draw_graph`'s (Note [grads in pictures]; a line says which).
+
+    Given a jitted function (`ag.jit`), it lists the latest compiled program instead: its inputs,
+    one row per NumPy call it replays (with the user's line that made it), what it rebinds.
     """
+    if isinstance(output, Jitted):  # a jitted function: its compiled program
+        return show.describe(output)
     outputs = _check_outputs(output, "summary")
     nodes, cut = _walk(outputs)
     names, _, _keep = _named(params)

@@ -8,6 +8,8 @@ import numpy as np
 
 from ..graph import Node
 from ..tensor import Tensor
+from ..tracing import show
+from ..tracing.jit import Jitted
 from .graph import (
     _ancestors,
     _check_outputs,
@@ -31,6 +33,9 @@ def draw_graph(output: Tensor | tuple | list, params=None, show_grads: bool = Fa
                fold: bool = True):
     """The recorded graph that produced `output` (a Tensor, or a tuple or list of them), as a
     `graphviz.Digraph`. Works before and after ``backward()`` (Note [pictures and backward]).
+
+    Given a jitted function (`ag.jit`), it draws the latest compiled program instead: one box per
+    NumPy call it replays, its inputs and the Tensors it rebinds.
 
     One box per recorded op (its label: the op name, e.g. ``"matmul"``, and the output shape;
     the dtype too where it differs from the output's), ellipses for the leaves (parameters bold
@@ -64,6 +69,9 @@ def draw_graph(output: Tensor | tuple | list, params=None, show_grads: bool = Fa
     >>> "multiply" in g.source and "sum" in g.source and "‖g‖ 4.9" in g.source
     True
     """
+    if isinstance(output, Jitted):  # a jitted function: its compiled program
+        import graphviz  # (optional dependency, as below)
+        return show.digraph(output, graphviz)
     outputs = _check_outputs(output, "draw_graph")
     if max_nodes is not None and max_nodes < 1:
         raise ValueError(f"draw_graph: max_nodes must be at least 1, got {max_nodes}")
