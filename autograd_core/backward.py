@@ -175,7 +175,7 @@ def seed_cotangent(out: Tensor, grad, create_graph: bool):
             f"backward() on a Tensor of shape {shape} needs `grad` (the cotangent, same shape as "
             "the Tensor); only a one-element Tensor has an implicit grad of 1. Reduce it first "
             "(e.g. .sum()) or pass grad=np.ones(shape)")
-    g = np.ones(shape, dtype) if grad is None else grad.data if isinstance(grad, Tensor) else np.asanyarray(grad)
+    g = np.ones(shape, dtype) if grad is None else grad.data if isinstance(grad, Tensor) else np.asarray(grad)
     if g.shape != shape:
         raise ValueError(f"backward(): grad has shape {g.shape} but the Tensor has shape {shape}; "
                          "they must match")

@@ -19,7 +19,7 @@ import numpy as np
 def matmul_operand(a):
     """`a`, copied to C order when neither of its last two axes is contiguous: NumPy's matmul
     then leaves BLAS for a loop two orders of magnitude slower (e.g. a zero-stride cotangent)."""
-    if type(a) is np.ndarray and a.ndim >= 2 and not (a.flags.c_contiguous or a.flags.f_contiguous):
+    if isinstance(a, np.ndarray) and a.ndim >= 2 and not (a.flags.c_contiguous or a.flags.f_contiguous):
         return np.ascontiguousarray(a)
     return a
 
@@ -59,9 +59,12 @@ def sliding_window_transpose(g, shape: tuple, size: tuple, stride: tuple):
 _POOL_MATMUL_MAX_WO = 16
 
 
+_zeros = np.zeros  # NumPy's own: ag.jit traces np.zeros while it runs, and a cache keeps no traced array
+
+
 @functools.lru_cache(maxsize=64)
 def _pool_matrix(kh: int, w: int, kw: int, wo: int, dtype: np.dtype) -> np.ndarray:
-    m = np.zeros((kh, w, wo), dtype=dtype)
+    m = _zeros((kh, w, wo), dtype=dtype)
     cols = np.arange(wo * kw)
     m[:, cols, cols // kw] = 1.0 / (kh * kw)
     m.setflags(write=False)

@@ -121,7 +121,7 @@ def _psi(x, n: int) -> np.ndarray:
     right = ~(x <= 0)  # (nan stays here, and gives nan)
     out[right] = _psi_positive(x[right], n)
     left = x[~right]
-    if left.size:
+    if (~right).any():  # (not left.size: a size is not traced, and ag.jit must replay this branch)
         finite = np.isfinite(left)
         left = np.where(finite, left, 0.0)  # (-inf: nan below)
         r = left - np.round(left)  # cot(πx) = cot(πr) with |r| <= 1/2: exact argument reduction

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import peers
+from . import ours_jit, peers
 from .workload import Built, Data, Workload, engine, rng_for, softmax_ce_in_place
 
 FULL = {"batch": 64, "hw": 16, "c1": 8, "c2": 16, "classes": 10}
@@ -65,7 +65,7 @@ def build_ours(d: Data, ag=None, nn=None) -> Built:
         loss.backward()
         return [p.grad for p in params]
 
-    return Built(step)
+    return Built(step, params=params)
 
 
 def build_ours_ag(d: Data, ag=None, nn=None) -> Built:
@@ -372,6 +372,7 @@ WORKLOADS = [Workload(
     "W4", "CNN conv3x3(1→8)+ReLU+avgpool2, conv3x3(8→16)+ReLU+avgpool2, dense→10; "
           "1×16×16, padding 1, batch 64, softmax CE",
     make,
-    {"ours": build_ours, "ours-ag": build_ours_ag, "numpy": build_numpy,
-     "reference": build_reference, "torch": build_torch, "jax": build_jax, "autograd": build_hips},
+    {"ours": build_ours, "ours-ag": build_ours_ag, "ours-jit": ours_jit.of(build_ours),
+     "numpy": build_numpy, "reference": build_reference, "torch": build_torch, "jax": build_jax,
+     "autograd": build_hips},
 )]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import peers
+from . import ours_jit, peers
 from .workload import Built, Data, Workload, engine, rng_for
 
 CYCLES = 50  # 4 ops per cycle
@@ -51,7 +51,7 @@ def build_ours(d: Data, ag=None, nn=None) -> Built:
         ag.sum(h).backward()
         return [x.grad]
 
-    return Built(step)
+    return Built(step, params=[x])
 
 
 def build_reference(d: Data) -> Built:
@@ -159,7 +159,7 @@ def build_hips(d: Data) -> Built:
 WORKLOADS = [Workload(
     "W5", "200 elementwise ops (×a, +c, tanh, +x)×50 on a 16-vector, forward+backward",
     make,
-    {"ours": build_ours, "numpy": build_numpy, "reference": build_reference, "torch": build_torch,
-     "jax": build_jax, "autograd": build_hips},
+    {"ours": build_ours, "ours-jit": ours_jit.of(build_ours), "numpy": build_numpy,
+     "reference": build_reference, "torch": build_torch, "jax": build_jax, "autograd": build_hips},
     ops_per_step=OPS, unit="us/op",
 )]

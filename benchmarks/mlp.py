@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import peers
+from . import ours_jit, peers
 from .workload import Built, Data, Workload, engine, interleave, rng_for, softmax_ce_in_place
 
 
@@ -339,8 +339,8 @@ def build_hips(d: Data) -> Built:
     return Built(lambda: g(params, d.x, d.y))
 
 
-BUILDERS = {"ours": build_ours, "ours-ag": build_ours_ag, "numpy": build_numpy,
-            "reference": build_reference,
+BUILDERS = {"ours": build_ours, "ours-ag": build_ours_ag, "ours-jit": ours_jit.of(build_ours),
+            "numpy": build_numpy, "reference": build_reference,
             "torch": build_torch, "jax": build_jax, "autograd": build_hips}
 
 WORKLOADS = [

@@ -60,7 +60,37 @@ def format_workload(w: dict[str, Any]) -> str:
     vs = format_vs_baseline(w)
     if vs:
         vs = ["", "working tree / baseline time (below 1: the working tree is faster):", *vs]
-    return "\n".join([f"\n{w['key']}: {w['title']}{took}", TABLE_HEAD, *format_rows(w), *vs])
+    jit = format_jit(w)
+    return "\n".join([f"\n{w['key']}: {w['title']}{took}", TABLE_HEAD, *format_rows(w), *vs,
+                      *([""] + jit if jit else [])])
+
+
+JIT_HEAD = ("| W | ours-jit traces | trace s | compile s | first replay | traced again while timed |\n"
+            "|---|---:|---:|---:|---:|---:|")
+
+
+def _fmt_s(seconds: float) -> str:
+    return f"{seconds:.3g}"
+
+
+def format_jit_row(w: dict[str, Any]) -> str | None:
+    """ours-jit's trace and compile times (Note [ours-jit] in ours_jit.py), or why it has none."""
+    e = w["peers"].get("ours-jit")
+    if e is None:
+        return None
+    j = e.get("jit")
+    if j is None:
+        why = e.get("skipped") or e.get("error") or "not built"
+        return f"| {w['key']} | — | | | | {why} |"
+    again = f"**{j['retraced']}** (timed steps include traces)" if j["retraced"] else "0"
+    unit = "µs/op" if w["unit"] == "us/op" else "ms"
+    return (f"| {w['key']} | {j['traces']} | {_fmt_s(j['trace_s'])} | {_fmt_s(j['compile_s'])} | "
+            f"{_fmt_t(j['first_replay_s'], w)} {unit} | {again} |")
+
+
+def format_jit(w: dict[str, Any]) -> list[str]:
+    row = format_jit_row(w)
+    return [JIT_HEAD, row] if row else []
 
 
 # ---- targets -------------------------------------------------------------------------------------
@@ -186,6 +216,14 @@ def format_report(results: dict[str, Any]) -> str:
         for p, e in w["peers"].items():
             if "note" in e:
                 lines.append(f"  - {p}: {e['note']}")
+    jit = [r for key in sorted(results["workloads"])
+           if (r := format_jit_row(results["workloads"][key]))]
+    if jit:
+        lines += ["", "## ours-jit: trace and compile time", "",
+                  "The traced calls of `ag.jit` (eager steps while recording), the comparison of "
+                  "the two traces and the program's generation (compile), and the first replay "
+                  "(Note [ours-jit] in ours_jit.py); the rounds time replays only.", "",
+                  JIT_HEAD, *jit]
     vs = [f"- {key}: {line}" for key in sorted(results["workloads"])
           for line in format_vs_baseline(results["workloads"][key])]
     if vs:
@@ -209,6 +247,7 @@ def format_report(results: dict[str, Any]) -> str:
 # ---- the README's section ------------------------------------------------------------------------
 
 _README_PEERS = (("numpy", "tuned NumPy (the floor)"), ("ours", "**ours**"),
+                 ("ours-jit", "ours, `ag.jit` (trace s + compile s)"),
                  ("reference", "clarity-first reference"), ("torch", "PyTorch 2.13 CPU"),
                  ("jax", "JAX jit"), ("autograd", "HIPS autograd"))
 
@@ -245,6 +284,11 @@ def format_readme(results: dict[str, Any]) -> str:
                 x = f"{t['x_floor']:.2f}×"
                 cells.append(f"**{_fmt_t(t['median_s'], w)} µs/op ({x})**" if w["unit"] == "us/op"
                              else f"**{x}**")
+            elif peer == "ours-jit":
+                j = e["jit"]
+                x = (f"{_fmt_t(t['median_s'], w)} µs/op ({t['x_floor']:.2f}×)"
+                     if w["unit"] == "us/op" else f"{t['x_floor']:.2f}×")
+                cells.append(f"{x} ({_fmt_s(j['trace_s'])} s + {_fmt_s(j['compile_s'])} s)")
             else:
                 cells.append(f"{t['x_floor']:.2f}×")
         lines.append(f"| {key} {w['title']} | " + " | ".join(cells) + " |")

@@ -294,6 +294,9 @@ def run_workload(w: Workload, mode: Mode, peer_names: list[str], *, tiny: bool =
         finally:
             gc.unfreeze()
         _ratios(res)
+    for p, b in built.items():  # after the timing: ours-jit's counts whether it traced again
+        if b.info is not None:
+            res["peers"][p].update(b.info())
     res["elapsed_s"] = time.perf_counter() - t_start
     if log:
         log(format_workload(res))

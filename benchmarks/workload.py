@@ -37,6 +37,7 @@ class Built:
     to_numpy: Callable[[Any], list[np.ndarray]] = lambda grads: [np.asarray(g) for g in grads]
     note: str = ""
     params: list | None = None  # the peer's own parameter objects (for an optimizer), if any
+    info: Callable[[], dict[str, Any]] | None = None  # more fields for the results, read last
 
 
 @dataclass

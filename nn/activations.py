@@ -78,6 +78,7 @@ class LeakyReLU(Module):
         self.alpha = float(alpha)
 
     def forward(self, x: ag.Tensor) -> ag.Tensor:
+        ag.depends_on(self, "alpha")  # (ag.jit: a changed alpha traces again)
         return leaky_relu(x, self.alpha)
 
     def extra_repr(self) -> str:
@@ -92,6 +93,7 @@ class ELU(Module):
         self.alpha = float(alpha)
 
     def forward(self, x: ag.Tensor) -> ag.Tensor:
+        ag.depends_on(self, "alpha")  # (ag.jit: a changed alpha traces again)
         return elu(x, self.alpha)
 
     def extra_repr(self) -> str:

@@ -3,7 +3,11 @@
 
 Note [masks]: dropout masks are ordinary constant arrays multiplied into the graph, drawn fresh
 on every training call from the module's Generator. The gradient of ``x ⊙ m`` is ``g ⊙ m``, so a
-dropped unit gets exactly zero gradient and no special backward is needed.
+dropped unit gets exactly zero gradient and no special backward is needed. They are drawn through
+``ag.draw_random``, which ``ag.jit`` repeats at every replay (a fresh mask per call, from the same
+Generator as eagerly), and the Python attributes a forward branches on (``training``, ``p``,
+``mode``) are declared with ``ag.depends_on``: a compiled program is replayed only while they
+keep the values it was traced with (``model.eval()`` or a new ``p`` traces again).
 """
 
 from __future__ import annotations
@@ -139,6 +143,7 @@ class Dropout(Module):
         self.rng = as_rng(rng)
 
     def forward(self, x: ag.Tensor) -> ag.Tensor:
+        ag.depends_on(self, "training", "p", "mode")  # (Note [masks])
         if not self.training:
             return x if self.mode == "inverted" else x * (1.0 - self.p)
         if self.p == 0.0:
@@ -172,7 +177,9 @@ class StochasticDepth(Module):
         self.rng = as_rng(rng)
 
     def forward(self, z: ag.Tensor) -> ag.Tensor:
+        ag.depends_on(self, "training", "p")  # (Note [masks])
         if self.training:
+            # under ag.jit the branch is a recorded check: each outcome compiles its own program
             if ag.draw_random(self, lambda: self.rng.random() < self.p):
                 return z  # the branch is not evaluated: its parameters get no gradient
             return z + self.block(z)

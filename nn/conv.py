@@ -72,6 +72,7 @@ class Conv2d(Module):
                              f"{self.padding} is smaller than the kernel {self.kernel_size}")
 
     def forward(self, x: ag.Tensor) -> ag.Tensor:
+        ag.depends_on(self, "stride", "padding")  # (ag.jit: a change traces again)
         self._check_input(tuple(np.shape(x)))
         x = float_input(x, self.W.data.dtype)
         return ag.conv2d(x, self.W, self.b, stride=self.stride, padding=self.padding)
@@ -98,6 +99,7 @@ class AvgPool2d(Module):
                        else _pair("stride", "AvgPool2d", stride, 1))
 
     def forward(self, x: ag.Tensor) -> ag.Tensor:
+        ag.depends_on(self, "kernel_size", "stride")  # (ag.jit: a change traces again)
         shape = tuple(np.shape(x))
         if len(shape) != 4:
             raise ValueError(f"{self!r}: expected input of shape (N, C, H, W), got {shape}")

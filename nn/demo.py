@@ -320,6 +320,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--distributed", action="store_true",
                    help="data-parallel training under mpiexec -n P (needs the mpi extra); rank 0 "
                         "prints and writes the files")
+    p.add_argument("--jit", action="store_true",
+                   help="each batch's forward and backward as an ag.jit program (traced once per "
+                        "batch size, then replayed; docs/jit.md)")
     args = p.parse_args(argv)
     if args.epochs is not None and args.epochs < 1:
         p.error("--epochs must be >= 1")
@@ -365,13 +368,14 @@ def run(args: argparse.Namespace) -> int:
         norms_before = weight_grad_norms(float64_copy(model, kind), probe_x, probe_y)
         optimizer = Adam(model.parameters(), lr=cfg["lr"])
         ranks = f" on {distributed.world_size()} processes" if args.distributed else ""
+        jitted = ", ag.jit" if args.jit else ""
         print(f"training{ranks}: Adam, lr {cfg['lr']:g} with cosine decay, batch {cfg['batch_size']}, "
-              f"{epochs} epochs, random one-pixel shifts")
+              f"{epochs} epochs, random one-pixel shifts{jitted}")
         history = fit(model, digits.x_train, digits.y_train, optimizer=optimizer, epochs=epochs,
                       batch_size=cfg["batch_size"], val=(digits.x_val, digits.y_val),
                       rng=args.seed, augment=data.shift_augment,
                       lr_schedule=cosine(cfg["lr"], epochs), quiet=args.quiet,
-                      distributed=args.distributed)
+                      distributed=args.distributed, jit=args.jit)
         if args.distributed and distributed.rank() != 0:
             return 0  # rank 0 checks, draws and reports
         test_pred = predict_class(model, digits.x_test)
@@ -409,7 +413,8 @@ def run(args: argparse.Namespace) -> int:
     best = "" if history.best_epoch is None else f", best validation epoch {history.best_epoch + 1}"
     print("\nsummary")
     print(f"  model: {name}, {n_parameters(model):,} parameters")
-    print(f"  training: {history.epochs} epochs in {history.total_time:.1f} s{best}, final "
+    jitted = " (ag.jit)" if args.jit else ""
+    print(f"  training{jitted}: {history.epochs} epochs in {history.total_time:.1f} s{best}, final "
           f"validation accuracy {history.val_accuracy[-1]:.3f}")
     print(f"  test: {int(np.sum(test_pred == digits.y_test))} of {len(digits.y_test)} images "
           "correct")

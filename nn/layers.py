@@ -114,8 +114,9 @@ class SparseDense(Dense):
         self.W = Parameter(np.where(mask, W / np.sqrt(self.density), 0).astype(W.dtype))
 
     def weight(self) -> ag.Tensor:
-        # a constant mask multiplied in: d(W ⊙ M)/dW = M, so off-pattern gradients are exactly 0
-        return self.W * self.mask
+        # a constant mask multiplied in: d(W ⊙ M)/dW = M, so off-pattern gradients are exactly 0.
+        # Read through ag.tracing.read: a jitted step sees a mask that load_state_dict rebound
+        return self.W * ag.tracing.read(lambda: self.mask)
 
     def extra_repr(self) -> str:
         return f"{self.n_in}→{self.n_out}, density={self.density:g}"

@@ -10,12 +10,23 @@ Arrays that a recorded node saved for backward are read-only until that backward
 (Note [saved arrays are read-only] in autograd_core/tape.py). A training loop may well step while
 such a graph is alive (e.g. a loss kept for logging), so every update here builds a new array and
 rebinds ``p.data = ...``; the old graph keeps the old array and its backward stays correct. The
-same holds for ``p.grad`` and for the optimizer's own state (it is private, but rebinding costs
-nothing extra since NumPy allocates the result anyway).
+same holds for ``p.grad`` and for the optimizer's own state arrays. Those live in Tensors (one
+per state entry and parameter, ``self.state[id(p)]["exp_avg"].data``) that are made once and
+then only rebound, also by `load_state_dict`: under ``ag.jit`` a Tensor made outside the jitted
+step has its ``.data`` read as a program input and its rebinding replayed as an effect (Note
+[state lives in Tensors] in autograd_core/tracing/state.py), so a compiled step reads and
+updates the live state. Which parameters have state is Python structure a step branches on:
+`_layout` counts its changes and a jitted step is guarded on it (``ag.depends_on``), as on the
+hyperparameters that decide a branch (`_branches`: weight decay or momentum on, nesterov).
 
 Note [dtypes of updates]
-Hyperparameters are stored as Python floats: NumPy 2 treats them as "weak" scalars, so a float32
-parameter stays float32 (an ``np.float64`` hyperparameter would upcast it). State arrays have the
+Hyperparameters are stored as Python floats. A step turns everything it takes from them (lr,
+momentum, betas, eps, weight decay, Adam's bias corrections from the step count) into NumPy
+scalars of each parameter's dtype in ONE ``ag.tracing.read`` call, which a jitted step repeats at
+every replay (a changed lr, a new step count), and which also advances Adam's step counts (so a
+replay advances them too). A scalar of the parameter's own dtype gives bit for bit what a Python
+float (a "weak" scalar, cast to the array's dtype first) gives in NumPy 2, and keeps a float32
+parameter float32 (an ``np.float64`` hyperparameter would upcast it). State arrays have the
 parameter's dtype.
 
 Note [optimizer state dicts]
@@ -75,7 +86,7 @@ def _grad_array(p: ag.Tensor, who: str) -> np.ndarray | None:
         return None
     if isinstance(g, ag.Tensor):  # after backward(create_graph=True): step on its value
         g = g.data
-    g = np.asarray(g)
+    g = np.asanyarray(g)  # (asanyarray: under ag.jit a traced grad must stay traced)
     if g.shape != p.data.shape:
         raise ValueError(f"{who}: grad of shape {g.shape} for a parameter of shape {p.data.shape}")
     return g if g.dtype == p.data.dtype else g.astype(p.data.dtype)
@@ -98,6 +109,20 @@ def _check_float(
         bound = f"in [{low}, {high}{')' if high_open else ']'}" if high is not None else f">= {low}"
         raise ValueError(f"{who}: invalid {name}={value!r}, expected {bound}")
     return v
+
+
+def _scalar_type(dtype: np.dtype) -> type:
+    """The NumPy scalar type a hyperparameter takes for a parameter of `dtype` (Note [dtypes of
+    updates]): the dtype itself for a float, its real part's for a complex one, float64 (what a
+    Python float gives) otherwise."""
+    if dtype.kind == "f":
+        return dtype.type
+    return np.finfo(dtype).dtype.type if dtype.kind == "c" else np.float64
+
+
+def _types(work: list) -> tuple[type, ...]:
+    """The distinct scalar types in `work` (see `Optimizer._work`), in order."""
+    return tuple(dict.fromkeys(w[3] for w in work))
 
 
 _STATE_KEY = re.compile(r"state\.(\d+)\.(\w+)")
@@ -128,7 +153,25 @@ class Optimizer:
 
     def __init__(self, params, who: str) -> None:
         self.params: list[ag.Tensor] = _param_list(params, who)
-        self.state: dict[int, dict] = {}  # id(param) -> state; self.params keeps the ids alive
+        # id(param) -> {name: a Tensor holding an array, or an int count}; self.params keeps the
+        # ids alive (Note [rebind, never write in place])
+        self.state: dict[int, dict] = {}
+        self._layout = 0  # bumped when a parameter gains or loses its state (a jit guard)
+
+    @property
+    def _branches(self) -> tuple:
+        """The Python values a step branches on (a jitted step is guarded on them)."""
+        return ()
+
+    def _work(self, who: str) -> list[tuple[int, ag.Tensor, np.ndarray, type]]:
+        """(position, parameter, grad array, scalar type) of every parameter that has a grad."""
+        work = []
+        for i, p in enumerate(self.params):
+            g = _grad_array(p, who)
+            if g is not None:
+                d = p.data.dtype
+                work.append((i, p, g, d.type if d.kind == "f" else _scalar_type(d)))
+        return work
 
     def _checked(self, who: str, **values) -> dict:
         """The hyperparameters validated (ValueError/TypeError naming the bad one)."""
@@ -155,7 +198,7 @@ class Optimizer:
         out["n_params"] = len(self.params)
         for i, p in enumerate(self.params):
             for name, v in self.state.get(id(p), {}).items():
-                out[f"state.{i}.{name}"] = v.copy() if isinstance(v, np.ndarray) else int(v)
+                out[f"state.{i}.{name}"] = v.data.copy() if isinstance(v, ag.Tensor) else int(v)
         return out
 
     def load_state_dict(self, state: Mapping) -> None:
@@ -220,7 +263,28 @@ class Optimizer:
             raise ValueError(f"{who}: " + "; ".join(problems) + "; the optimizer is unchanged")
         for name, v in checked.items():
             setattr(self, name, v)
-        self.state = new_state
+        self._set_state(new_state)
+
+    def _set_state(self, new_state: dict[int, dict]) -> None:
+        """Install checked state: the existing state Tensors are rebound, not replaced (a compiled
+        step reads them: Note [rebind, never write in place]); a parameter that gains or loses
+        its state bumps `_layout`."""
+        for p in self.params:
+            new, old = new_state.get(id(p)), self.state.get(id(p))
+            if new is None:
+                if old is not None:
+                    del self.state[id(p)]
+                    self._layout += 1
+            elif old is None:
+                self.state[id(p)] = {k: ag.Tensor._of(v) if isinstance(v, np.ndarray) else v
+                                     for k, v in new.items()}
+                self._layout += 1
+            else:
+                for k, v in new.items():
+                    if isinstance(v, np.ndarray):
+                        old[k].data = v
+                    else:
+                        old[k] = v
 
     def _checked_entries(self, i: int, entries: dict, missing: list[str],
                          problems: list[str]) -> dict:
@@ -298,23 +362,41 @@ class SGD(Optimizer):
             )
         return values
 
+    @property
+    def _branches(self) -> tuple:
+        return (self.weight_decay != 0, self.momentum != 0, self.nesterov)
+
+    def _scalars(self, types: tuple[type, ...]) -> tuple:
+        """lr, momentum, 1 - dampening, weight_decay as scalars of each type in turn, one flat
+        tuple (Note [dtypes of updates])."""
+        lr, mu, damp1, wd = self.lr, self.momentum, 1.0 - self.dampening, self.weight_decay
+        return tuple(v for t in types for v in (t(lr), t(mu), t(damp1), t(wd)))
+
     @ag.no_grad()
     def step(self) -> None:
         """Apply one update to every parameter that has a grad."""
-        lr, mu, wd, damp = self.lr, self.momentum, self.weight_decay, self.dampening
-        for p in self.params:
-            g = _grad_array(p, "SGD.step")
-            if g is None:
-                continue
-            if wd != 0:
+        ag.depends_on(self, "_layout", "_branches")  # (Note [rebind, never write in place])
+        work = self._work("SGD.step")
+        if not work:
+            return
+        types = _types(work)
+        flat = ag.tracing.read(lambda: self._scalars(types))
+        scalars = {t: flat[4 * k:4 * k + 4] for k, t in enumerate(types)}
+        decay, momentum, nesterov = self._branches
+        for _, p, g, t in work:
+            lr, mu, damp1, wd = scalars[t]
+            if decay:
                 g = g + wd * p.data
-            if mu != 0:
-                st = self.state.setdefault(id(p), {})
-                buf = st.get("momentum_buffer")
-                # first step: the buffer is the grad itself (no dampening), as in PyTorch
-                buf = g.copy() if buf is None else mu * buf + (1.0 - damp) * g
-                st["momentum_buffer"] = buf
-                g = g + mu * buf if self.nesterov else buf
+            if momentum:
+                st = self.state.get(id(p))
+                if st is None:  # first step: the buffer is the grad itself (no dampening), as in PyTorch
+                    buf = g.copy()
+                    self.state[id(p)] = {"momentum_buffer": ag.Tensor._of(buf)}
+                    self._layout += 1
+                else:
+                    holder = st["momentum_buffer"]
+                    buf = holder.data = mu * holder.data + damp1 * g
+                g = g + mu * buf if nesterov else buf
             p.data = p.data - lr * g
 
 
@@ -365,23 +447,48 @@ class Adam(Optimizer):
             "weight_decay": _check_float(weight_decay, "weight_decay", who),
         }
 
+    @property
+    def _branches(self) -> tuple:
+        return (self.weight_decay != 0,)
+
+    def _scalars(self, types: tuple[type, ...], stepped: tuple[tuple[int, type], ...]) -> tuple:
+        """Advance the step count of each ``(position, type)`` in `stepped`; return, as scalars
+        of those types in one flat tuple (Note [dtypes of updates]): beta1, 1 - beta1, beta2,
+        1 - beta2, eps, weight_decay for each of `types` in turn, then the step size and the
+        square root of the second bias correction for each of `stepped`."""
+        lr, (b1, b2), eps, wd = self.lr, self.betas, self.eps, self.weight_decay
+        flat = [v for t in types for v in (t(b1), t(1.0 - b1), t(b2), t(1.0 - b2), t(eps), t(wd))]
+        for i, t in stepped:
+            st = self.state[id(self.params[i])]
+            n = st["step"] = st["step"] + 1
+            flat += (t(lr / (1.0 - b1**n)), t(math.sqrt(1.0 - b2**n)))
+        return tuple(flat)
+
     @ag.no_grad()
     def step(self) -> None:
         """Apply one update to every parameter that has a grad."""
-        lr, (b1, b2), eps, wd = self.lr, self.betas, self.eps, self.weight_decay
-        for p in self.params:
-            g = _grad_array(p, "Adam.step")
-            if g is None:
-                continue
-            if wd != 0:
-                g = g + wd * p.data
-            st = self.state.get(id(p))
-            if st is None:
+        ag.depends_on(self, "_layout", "_branches")  # (Note [rebind, never write in place])
+        work = self._work("Adam.step")
+        if not work:
+            return
+        for _, p, _, _ in work:
+            if id(p) not in self.state:
                 zeros = np.zeros_like(p.data)
-                st = self.state[id(p)] = {"step": 0, "exp_avg": zeros, "exp_avg_sq": zeros}
-            t = st["step"] = st["step"] + 1
-            m = st["exp_avg"] = b1 * st["exp_avg"] + (1.0 - b1) * g
-            v = st["exp_avg_sq"] = b2 * st["exp_avg_sq"] + (1.0 - b2) * (g * g)
-            step_size = lr / (1.0 - b1**t)  # Python floats: no upcast of float32 (Note [dtypes])
-            bias_correction2_sqrt = math.sqrt(1.0 - b2**t)
+                self.state[id(p)] = {"step": 0, "exp_avg": ag.Tensor._of(zeros),
+                                     "exp_avg_sq": ag.Tensor._of(zeros)}
+                self._layout += 1
+        types = _types(work)
+        stepped = tuple((w[0], w[3]) for w in work)
+        flat = ag.tracing.read(lambda: self._scalars(types, stepped))
+        shared = {t: flat[6 * k:6 * k + 6] for k, t in enumerate(types)}
+        at = 6 * len(types)
+        (decay,) = self._branches
+        for j, (_, p, g, t) in enumerate(work):
+            step_size, bias_correction2_sqrt = flat[at + 2 * j:at + 2 * j + 2]
+            b1, b1c, b2, b2c, eps, wd = shared[t]
+            if decay:
+                g = g + wd * p.data
+            st = self.state[id(p)]
+            m = st["exp_avg"].data = b1 * st["exp_avg"].data + b1c * g
+            v = st["exp_avg_sq"].data = b2 * st["exp_avg_sq"].data + b2c * (g * g)
             p.data = p.data - step_size * (m / (np.sqrt(v) / bias_correction2_sqrt + eps))

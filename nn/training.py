@@ -123,6 +123,7 @@ class Trainer:
             weights = [p for p in model.parameters() if p.ndim >= 2]
             self.regularization = lambda: tikhonov(weights, lam)
         self.dtype = _param_dtype(model)
+        self._jitted = None  # fit(jit=True): the traced forward and backward
 
     # -- one pass over the data -------------------------------------------------------------------
     def _train_epoch(self, x, y, labels, batch_size, order, rng, augment, progress,
@@ -191,6 +192,12 @@ class Trainer:
             if problem is not None:
                 raise ValueError(f"fit: in epoch {epoch}, batch {batch}, {problem}, where x "
                                  "itself is finite: augment must keep the data finite")
+        if self._jitted is not None:  # the finite-loss check comes after backward: before the step
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # (it says why)
+                value, total, u = self._jitted(xb, yb)
+            if not math.isfinite(float(value)) or not math.isfinite(float(total)):
+                self._non_finite_loss(float(value), epoch, batch)
+            return float(value), u
         u = self.model(ag.tensor(xb))
         batch_loss = self.loss_fn(u, yb)
         objective = batch_loss
@@ -201,6 +208,15 @@ class Trainer:
             self._non_finite_loss(value, epoch, batch)
         objective.backward()
         return value, u
+
+    def _loss_backward(self, xb, yb) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The batch's loss, objective and the model's output (values), backpropagated: what
+        ``fit(jit=True)`` traces once and replays (Note [tracing] in autograd_core/tracing)."""
+        u = self.model(ag.tensor(xb))
+        batch_loss = self.loss_fn(u, yb)
+        objective = batch_loss if self.regularization is None else batch_loss + self.regularization()
+        objective.backward()
+        return batch_loss.data, objective.data, u.data
 
     def _non_finite_loss(self, value: float, epoch: int, batch: int) -> None:
         """Raise the error that says why this batch's loss is not finite (its data are finite:
@@ -265,7 +281,7 @@ class Trainer:
             lr_schedule: Callable[[int], float] | None = None,
             checkpoint: str | os.PathLike | None = None, resume: bool = False,
             progress: bool = True, quiet: bool = False,
-            stream: TextIO | None = None, distributed: bool = False) -> History:
+            stream: TextIO | None = None, distributed: bool = False, jit: bool = False) -> History:
         """Train for `epochs` passes over ``(x, y)``; see `fit`."""
         args = {k: v for k, v in locals().items() if k != "self"}  # every argument, passed on
         if not distributed:
@@ -278,8 +294,9 @@ class Trainer:
 
     def _fit(self, x, y, *, epochs, batch_size, val, val_split, shuffle, rng, patience, min_delta,
              restore_best, augment, lr_schedule, checkpoint, resume, progress, quiet, stream,
-             distributed, interrupts: dist.Interrupts | None = None) -> History:
+             distributed, jit, interrupts: dist.Interrupts | None = None) -> History:
         writer = not distributed or dist.rank() == 0  # who prints and writes files
+        self._jitted = ag.jit(self._loss_backward) if jit else None
         epochs = _check_int(epochs, "epochs", 0)
         batch_size = _check_int(batch_size, "batch_size", 1)
         if rng is not None and not isinstance(rng, (np.random.Generator, int, np.integer)):
@@ -500,7 +517,7 @@ def fit(model: Module, x, y, *, loss: str | LossFn = "cross_entropy", optimizer=
         regularization: float | Callable[[], Any] | None = None,
         checkpoint: str | os.PathLike | None = None, resume: bool = False,
         progress: bool = True, quiet: bool = False, stream: TextIO | None = None,
-        distributed: bool = False) -> History:
+        distributed: bool = False, jit: bool = False) -> History:
     """Train `model` on ``(x, y)`` with mini-batches; returns a `History`.
 
     - `loss`: ``"cross_entropy"`` (y integer labels ``(N,)`` or one-hot rows; accuracy is
@@ -565,6 +582,10 @@ def fit(model: Module, x, y, *, loss: str | LossFn = "cross_entropy", optimizer=
       Validation runs on every rank (the same numbers, so early stopping agrees). Without MPI it
       is one process, a world of size 1.
 
+    - ``jit=True``: each batch's forward and backward run as an `ag.jit` program (docs/jit.md):
+      traced on the first two batches of each batch size, then replayed; the same numbers as
+      without it. The optimizer step and `constraints` run as usual.
+
     x is cast to the dtype of the model's parameters. Raises ValueError for mismatched lengths,
     early stopping without validation data, or bad sizes. When a batch's loss is not finite:
     ValueError if the batch's data hold NaN/Inf (naming the epoch, the batch, the row of x or y
@@ -577,7 +598,7 @@ def fit(model: Module, x, y, *, loss: str | LossFn = "cross_entropy", optimizer=
                        shuffle=shuffle, rng=rng, patience=patience, min_delta=min_delta,
                        restore_best=restore_best, augment=augment, lr_schedule=lr_schedule,
                        checkpoint=checkpoint, resume=resume, progress=progress, quiet=quiet,
-                       stream=stream, distributed=distributed)
+                       stream=stream, distributed=distributed, jit=jit)
 
 
 # ---- prediction ----------------------------------------------------------------------------------

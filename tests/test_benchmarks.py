@@ -1,6 +1,7 @@
 """Smoke test of the benchmark harness (benchmarks/): the quick mode's gradient-agreement check,
-for the engine, the tuned NumPy floor and the reference (the oracle), on tiny sizes; and the
-floor's gradients against the reference's to float32 rounding. No timing is asserted anywhere."""
+for the engine (eager and jitted), the tuned NumPy floor and the reference (the oracle), on tiny
+sizes; and the floor's gradients against the reference's to float32 rounding. No timing is
+asserted anywhere."""
 
 import json
 import sys
@@ -13,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # benchmarks/ is a folder of the repo, not an installed package
     sys.path.insert(0, str(ROOT))
 
-from benchmarks import memory, run  # noqa: E402
+from benchmarks import memory, report, run  # noqa: E402
 
 OURS_AND_FLOOR = ["ours", "ours-ag", "numpy", "reference"]
 
@@ -30,6 +31,48 @@ def test_engine_and_floor_gradients_agree_with_the_reference(workload):
         assert "error" not in entry, f"{workload.key}/{peer}: {entry}"
         assert entry["agreement"]["passed"], f"{workload.key}/{peer}: {entry['agreement']}"
         assert entry["agreement"]["max_rel_diff"] <= run.RTOL
+
+
+@pytest.mark.parametrize("workload", run.WORKLOADS, ids=lambda w: w.key)
+def test_the_jitted_step_compiles_and_agrees_with_the_reference(workload):
+    res = run.run_workload(workload, run.MODES["quick"], ["ours-jit", "numpy"], tiny=True,
+                           timing=False, log=None)
+    entry = res["peers"]["ours-jit"]
+    assert "error" not in entry, f"{workload.key}/ours-jit: {entry['error']}"
+    assert entry["agreement"]["passed"], f"{workload.key}/ours-jit: {entry['agreement']}"
+    jit = entry["jit"]  # compiled on its second call (the two at different values), no retrace
+    assert jit["traces"] == 2 and jit["retraced"] == 0, jit
+    assert jit["trace_s"] > 0 and jit["compile_s"] > 0
+
+
+def test_a_step_jit_cannot_compile_is_an_error_naming_why_not_a_crash():
+    import autograd_core as ag
+    from benchmarks import ours_jit
+    from benchmarks.workload import Built, Data, Workload
+
+    calls = [0]
+
+    def leaky(d):  # a Python number that changes between calls: frozen into each trace
+        x = ag.tensor(d.x, requires_grad=True)
+
+        def step():
+            calls[0] += 1
+            x.grad = None
+            ag.sum(x * float(calls[0])).backward()
+            return [x.grad]
+
+        return Built(step, params=[x])
+
+    def fixed(d):
+        return Built(lambda: [np.full_like(d.x, 1.0)])
+
+    w = Workload("WX", "leaky", lambda tiny: Data(["x"], [], np.ones(3, np.float32)),
+                 {"ours-jit": ours_jit.of(leaky), "numpy": fixed, "reference": fixed})
+    res = run.run_workload(w, run.MODES["quick"], ["ours-jit", "numpy"], tiny=True, timing=False,
+                           log=None)
+    assert res["peers"]["ours-jit"]["error"].startswith("build failed: TraceError")
+    assert res["peers"]["numpy"]["agreement"]["passed"]  # the others still ran
+    assert "| WX | — |" in report.format_jit_row(res)
 
 
 @pytest.mark.parametrize("tiny", [True, False], ids=["tiny", "full"])
@@ -58,15 +101,19 @@ def test_agreement_check_fails_a_gradient_off_by_one_percent():
 
 
 def test_quick_cli_on_tiny_sizes_writes_the_results(tmp_path):
-    rc = run.main(["--quick", "--tiny", "--peers", "ours,numpy", "--only", "W2,W5",
+    rc = run.main(["--quick", "--tiny", "--peers", "ours,ours-jit,numpy", "--only", "W2,W5",
                    "--rounds", "1", "--no-memory", "--out", str(tmp_path)])
     assert rc == 0
     results = json.loads((tmp_path / "latest.json").read_text())
     assert set(results["workloads"]) == {"W2", "W5"}
     for w in results["workloads"].values():
-        assert {"ours", "numpy"} <= set(w["peers"])
+        assert {"ours", "ours-jit", "numpy"} <= set(w["peers"])
         assert all("timing" in e for e in w["peers"].values())
-    assert "| W5 | ours |" in (tmp_path / "latest.md").read_text()
+        assert {"trace_s", "compile_s", "first_replay_s"} <= set(w["peers"]["ours-jit"]["jit"])
+    md = (tmp_path / "latest.md").read_text()
+    assert "| W5 | ours |" in md and "| W5 | ours-jit |" in md
+    assert "| W2 | 2 | " in md.split("## ours-jit: trace and compile time")[1]
+    assert "ours, `ag.jit`" in report.format_readme(results)
 
 
 def test_peak_memory_subprocesses_run_on_tiny_sizes():

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..tensor import Tensor
 from ..transforms.pytree import tree_flatten, tree_unflatten
-from . import state
+from . import fusion, state
 from .program import Diverged, Program, Stale, differences
 from .traced import _SLOTS, Recorder, Ref, Traced, TraceError, _local, active, fingerprint
 
@@ -49,8 +49,12 @@ class Jitted:
     """A function traced once per signature and replayed (see `jit`). ``.programs()`` lists the
     compiled programs; ``.source()`` is the Python code of the latest one."""
 
-    def __init__(self, f: Callable, static_argnums: Sequence[int] | int = ()) -> None:
+    def __init__(self, f: Callable, static_argnums: Sequence[int] | int = (),
+                 fuse: bool | None = None) -> None:
         self.f = f
+        self.fuse = fusion.available() if fuse is None else bool(fuse)
+        if self.fuse and not fusion.available():
+            raise ImportError("jit(fuse=True) needs numba: pip install 'autograd-core[jit]'")
         nums = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
         if not all(isinstance(i, int) and i >= 0 for i in nums):
             raise TypeError(f"jit: static_argnums must be non-negative ints, got {static_argnums!r}")
@@ -114,7 +118,8 @@ class Jitted:
                 t = rec.new(np.asarray(leaf) if isinstance(leaf, np.generic) else leaf,
                             scalar=isinstance(leaf, np.generic))
                 rec.inputs.append((t._slot, ("arg", i, None)))
-                rec.prints.append(fingerprint(np.ndarray.view(t, np.ndarray)))
+                if t.size:  # (an empty array has no values that could tell two calls apart)
+                    rec.prints.append(fingerprint(np.ndarray.view(t, np.ndarray)))
                 traced.append(t)
             else:
                 traced.append(leaf)
@@ -142,11 +147,11 @@ class Jitted:
     def _add(self, sig: _Signature, rec: Recorder, outs: list, kinds: list, out_tree) -> None:
         why = None
         for cand in sig.candidates:
-            if cand[0].prints == rec.prints:  # same input values: no evidence either way
+            if rec.prints and cand[0].prints == rec.prints:  # same values: no evidence either way
                 return
             why, kind, fresh = differences(cand[0], rec, cand[1], outs)
             if why is None and cand[2] == kinds:
-                prog = Program(cand[0], cand[1], fresh)
+                prog = Program(cand[0], cand[1], fresh, fuse=self.fuse)
                 prog.kinds, prog.out_tree = kinds, out_tree
                 sig.programs.append(prog)
                 sig.candidates.remove(cand)
@@ -175,7 +180,7 @@ class Jitted:
 _RAN_EAGERLY = "(This call itself ran eagerly: its results and updates are those of calling f.)"
 
 
-def jit(f: Callable, static_argnums: Sequence[int] | int = ()) -> Jitted:
+def jit(f: Callable, static_argnums: Sequence[int] | int = (), *, fuse: bool | None = None) -> Jitted:
     """Trace `f` once per input signature and replay it as straight-line NumPy: Note [tracing].
 
     The signature is the shapes and dtypes of the array and Tensor arguments (nested in tuples,
@@ -187,11 +192,12 @@ def jit(f: Callable, static_argnums: Sequence[int] | int = ()) -> Jitted:
     the same NumPy calls run), Tensors outside `f` that it rebinds (``p.data``, ``p.grad``) are
     rebound as `f` would have. Results are plain: a Tensor result comes back detached (take
     gradients inside `f`, as with JAX's jit). See docs/jit.md for what may and may not be
-    traced.
+    traced. `fuse`: fuse runs of elementwise calls into numba kernels (Note [fusion]; default:
+    when numba is installed, the ``[jit]`` extra).
     """
     if not callable(f):
         raise TypeError(f"jit: expected a function, got {type(f).__name__}")
-    return Jitted(f, static_argnums)
+    return Jitted(f, static_argnums, fuse)
 
 
 def _hashable(value, what: str):
@@ -238,6 +244,13 @@ def _outputs(rec: Recorder, leaves: list) -> tuple[list, list, list]:
     kinds, outs, values = [], [], []
     for leaf in leaves:
         if isinstance(leaf, Tensor):
+            if id(leaf) in rec.arg_tensors:  # f returned an argument: a Tensor of its data
+                data = _SLOTS["data"].__get__(leaf, Tensor)
+                raw, tmpl = _plain(rec, rec.read_state(leaf, "data", data))
+                kinds.append("tensor")
+                outs.append(tmpl)
+                values.append(Tensor._of(raw))
+                continue
             if id(leaf) not in rec.created:
                 kinds.append("object")
                 outs.append(leaf)

@@ -13,6 +13,7 @@ import math
 
 import numpy as np
 
+from . import fusion
 from .traced import Instr, Recorder, Ref
 
 
@@ -65,7 +66,9 @@ def _instr_difference(x: Instr, y: Instr, fresh: set) -> tuple[str | None, str]:
         return f"a {x.kind} in one trace, a {y.kind} in the other", "variant"
     if x.kind == "check":
         if x.fn != y.fn:
-            return f"bool() of a traced array was {x.fn} in one call, {y.fn} in another", "variant"
+            what = "a result's shape (it depends on values)" if isinstance(x.fn, tuple) else \
+                "bool() of a traced array"
+            return f"{what} was {x.fn} in one call, {y.fn} in another", "variant"
     elif x.kind == "host":
         if getattr(x.fn, "__code__", x.fn) is not getattr(y.fn, "__code__", y.fn) or not _same(
                 _cells(x.fn), _cells(y.fn), fresh):
@@ -113,12 +116,16 @@ def _same(a, b, fresh: set) -> bool:
 class Program:
     """One validated trace, compiled. ``run(leaves, host)`` replays it on a call's leaves."""
 
-    def __init__(self, rec: Recorder, outs: list, fresh: set[int]) -> None:
+    def __init__(self, rec: Recorder, outs: list, fresh: set[int], fuse: bool = False) -> None:
         self.rec, self.outs = rec, outs
         self.names: dict[str, object] = {"_Stale": Stale, "_Diverged": Diverged, "_np": np,
                                          "_nd": np.ndarray}
         self._ids: dict[int, str] = {}
-        self.kept = _live(rec.code, _refs(outs) | _refs([e[2] for e in rec.effects]))
+        alive = _refs(outs) | _refs([e[2] for e in rec.effects])
+        self.kept = _live(rec.code, alive)
+        # what to emit, in order: instruction indices, and runs fused into kernels (Note [fusion])
+        self.order = fusion.schedule(rec.code, self.kept, rec.shapes, alive) if fuse else self.kept
+        self.runs = [x for x in self.order if isinstance(x, fusion.Run)]
         self.source = self._generate(fresh)
         scope: dict = {}
         exec(compile(self.source, f"<jit program of {len(self.kept)} NumPy calls>", "exec"),
@@ -146,17 +153,23 @@ class Program:
             return "{" + ", ".join(f"{k!r}: {self._expr(v)}" for k, v in t.items()) + "}"
         return self._name(t, "c")
 
-    def _call(self, ins: Instr) -> str:
-        fn = ins.fn
+    def _call(self, ins: Instr, kwargs: dict | None = None) -> str:
+        fn, kwargs = ins.fn, ins.kwargs if kwargs is None else kwargs
+        reduce = _REDUCTIONS.get(fn)
+        if reduce is not None and len(ins.args) == 1 and set(kwargs) <= {"axis", "keepdims", "dtype"}:
+            # the ufunc reduction the method or function calls, minus its Python wrappers (whose
+            # axis defaults to None where the ufunc's defaults to 0)
+            fn, kwargs = reduce, {"axis": None, **kwargs}
         if getattr(fn, "__objclass__", None) is np.ndarray and ins.args:
             # an ndarray method is called as a method: where the trace had a 0-d array for a NumPy
             # scalar result, the replay has the scalar, which np.ndarray's descriptor refuses
             args = ", ".join([self._expr(a) for a in ins.args[1:]] +
-                             [f"{k}={self._expr(v)}" for k, v in ins.kwargs.items()])
+                             [f"{k}={self._expr(v)}" for k, v in kwargs.items()])
             return f"{self._expr(ins.args[0])}.{fn.__name__}({args})"
         args = ", ".join([self._expr(a) for a in ins.args] +
-                         [f"{k}={self._expr(v)}" for k, v in ins.kwargs.items()])
-        return f"{self._name(fn, 'f')}({args})"
+                         [f"{k}={self._expr(v)}" for k, v in kwargs.items()])
+        name = "".join(c for c in getattr(fn, "__name__", "f") if c.isalnum() or c == "_") or "f"
+        return f"{self._name(fn, name + '_')}({args})"
 
     def _generate(self, fresh: set[int]) -> str:
         rec = self.rec
@@ -178,31 +191,57 @@ class Program:
                         name = self._name(a, "c")
                         self.names["_" + name] = a
                         lines.append(f"    {name} = _{name}.copy()")
-        last = _last_use(self.kept, rec.code, _refs(self.outs) | _refs([e[2] for e in rec.effects]))
+        dead_at = _dead_after(self.order, rec.code, _refs(self.outs) | _refs([e[2] for e in rec.effects]))
         err = None
-        for i in self.kept:
+        for p, item in enumerate(self.order):
+            if isinstance(item, fusion.Run):
+                pad = "        " if err is not None else "    "
+                lines += self._fused(item, pad, dead_at.get(p))
+                continue
+            i = item
             ins = rec.code[i]
             if ins.err != err:
                 err = ins.err
                 if err is not None:
                     lines.append(f"    with _np.errstate(**{self._name(err, 'e')}):")
             pad = "        " if err is not None else "    "
-            if ins.kind == "check":
+            if ins.kind == "check" and isinstance(ins.fn, tuple):  # a value-dependent shape
+                lines.append(f"{pad}if v{ins.args[0].slot}.shape != {self._expr(ins.fn[1])}: "
+                             f"raise _Diverged({i})")
+            elif ins.kind == "check":
                 neg = "not " if ins.fn else ""
                 lines.append(f"{pad}if {neg}v{ins.args[0].slot}: raise _Diverged({i})")
             elif ins.kind == "host":
                 lines.append(f"{pad}{self._expr(ins.outs)} = _host({self._name(ins.fn, 'h')})")
+            elif not ins.pure and _into_scalar(ins, rec.scalars):
+                # `e += 1` on a NumPy scalar rebinds e (traced, it was a 0-d array written in place)
+                kwargs = {k: v for k, v in ins.kwargs.items() if k != "out"}
+                lines.append(f"{pad}{_target(ins.outs)} = {self._call(ins, kwargs)}")
             elif not ins.pure:
                 lines.append(f"{pad}{self._call(ins)}")
             else:
                 lines.append(f"{pad}{_target(ins.outs)} = {self._call(ins)}")
-            dead = last.get(i)
+            dead = dead_at.get(p)
             if dead:
                 lines.append(f"{pad}del {', '.join(f'v{s}' for s in sorted(dead))}")
         for target, attr, value in rec.effects:
             lines.append(f"    {self._target_obj(target)}.{attr} = {self._expr(value)}")
         lines.append("    return " + self._expr(tuple(self.outs)))
         return "\n".join(lines) + "\n"
+
+    def _fused(self, run: fusion.Run, pad: str, dead: set | None) -> list[str]:
+        """One kernel call for the run's NumPy calls, writing its outputs into new arrays."""
+        size, flat = math.prod(run.shape), len(run.shape) == 1
+        out = [f"{pad}v{s} = _np.empty({size}, {self._name(d, 'd')})"
+               for s, d in zip(run.outputs, run.dtypes, strict=True)]
+        args = [f"v{a}.ravel()" if isinstance(a, int) else
+                self._name(np.ascontiguousarray(a).ravel(), "c") for a in run.inputs]
+        out.append(f"{pad}{self._name(run.kernel, 'k')}({', '.join(args + [f'v{s}' for s in run.outputs])})")
+        if not flat:
+            out += [f"{pad}v{s} = v{s}.reshape({self._expr(run.shape)})" for s in run.outputs]
+        if dead:
+            out.append(f"{pad}del {', '.join(f'v{s}' for s in sorted(dead))}")
+        return out
 
     def _source(self, src: tuple) -> str:
         if src[0] == "arg":
@@ -211,6 +250,19 @@ class Program:
 
     def _target_obj(self, target: tuple) -> str:
         return f"_a[{target[1]}]" if target[0] == "arg" else self._name(target[1], "s")
+
+
+_REDUCTIONS = {f: u.reduce for fs, u in [((np.ndarray.sum, np.sum), np.add),
+                                         ((np.ndarray.prod, np.prod), np.multiply),
+                                         ((np.ndarray.max, np.max, np.amax), np.maximum),
+                                         ((np.ndarray.min, np.min, np.amin), np.minimum),
+                                         ((np.ndarray.any, np.any), np.logical_or),
+                                         ((np.ndarray.all, np.all), np.logical_and)] for f in fs}
+
+
+def _into_scalar(ins: Instr, scalars: set[int]) -> bool:
+    """A ufunc writing into a NumPy scalar's slot (``out=``): at replay the value is a scalar."""
+    return isinstance(ins.fn, np.ufunc) and type(ins.outs) is Ref and ins.outs.slot in scalars
 
 
 def _target(outs) -> str:
@@ -250,15 +302,20 @@ def _live(code: list[Instr], needed: set[int]) -> list[int]:
     return keep[::-1]
 
 
-def _last_use(kept: list[int], code: list[Instr], keep_alive: set[int]) -> dict[int, set[int]]:
-    """For each kept instruction, the values not used after it (to delete there)."""
+def _dead_after(order: list, code: list[Instr], keep_alive: set[int]) -> dict[int, set[int]]:
+    """For each position in `order`, the values not used after it (to delete there). A fused
+    run reads its inputs and makes its outputs; the values inside it are never variables."""
     last: dict[int, int] = {}
-    for i in kept:
-        ins = code[i]
-        for s in _refs(ins.args) | _refs(ins.kwargs) | _refs(ins.outs):
-            last[s] = i
+    for p, item in enumerate(order):
+        if isinstance(item, fusion.Run):
+            used = {a for a in item.inputs if isinstance(a, int)} | set(item.outputs)
+        else:
+            ins = code[item]
+            used = _refs(ins.args) | _refs(ins.kwargs) | _refs(ins.outs)
+        for s in used:
+            last[s] = p
     dead: dict[int, set[int]] = {}
-    for s, i in last.items():
+    for s, p in last.items():
         if s not in keep_alive:
-            dead.setdefault(i, set()).add(s)
+            dead.setdefault(p, set()).add(s)
     return dead

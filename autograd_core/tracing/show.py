@@ -28,10 +28,13 @@ def describe(jitted: Jitted) -> str:
     prog = latest(jitted)
     rec = prog.rec
     shapes = rec.shapes
+    n_fused = sum(len(r.members) for r in prog.runs)
+    fused = (f"{n_fused} calls fused into {len(prog.runs)} numba kernel(s)" if prog.runs else
+             "nothing fused (pure-NumPy replay)" if not jitted.fuse else "no run long enough to fuse")
     lines = [f"jit program of {jitted.name}: {len(prog.kept)} of {len(rec.code)} traced NumPy calls "
              f"kept ({len(rec.code) - len(prog.kept)} dead), {len(rec.inputs)} inputs, "
-             f"{len(rec.effects)} rebindings, {len(jitted.programs())} program(s) in all; "
-             "fused: nothing (pure-NumPy replay)"]
+             f"{len(rec.effects)} rebindings, {len(jitted.programs())} program(s) in all; {fused}"]
+    run_of = {i: k for k, r in enumerate(prog.runs) for i in r.members}
     for slot, src in rec.inputs:
         shape, dtype = shapes[slot]
         lines.append(f"  in  v{slot:<5} {_input_name(src)}  {shape} {dtype}")
@@ -40,8 +43,9 @@ def describe(jitted: Jitted) -> str:
         ins_refs = sorted(_refs(ins.args) | _refs(ins.kwargs))
         outs = sorted(_refs(ins.outs))
         res = ", ".join(f"v{s}{tuple(shapes[s][0])}" for s in outs) or ("(in place)" if not ins.pure else "")
+        kernel = f" [kernel {run_of[i]}]" if i in run_of else ""
         lines.append(f"  {i:<5} {ins.name:<24} {', '.join(f'v{s}' for s in ins_refs):<24} → {res}"
-                     f"   at {ins.where}")
+                     f"{kernel}   at {ins.where}")
     for target, attr, value in rec.effects:
         who = f"argument {target[1]}" if target[0] == "arg" else "outside Tensor"
         lines.append(f"  out {who}.{attr} = {value!r}")
@@ -53,8 +57,10 @@ def digraph(jitted: Jitted, graphviz):
     checks as diamonds, rebindings as notes; edges follow the values."""
     prog = latest(jitted)
     rec = prog.rec
+    fused = f"{len(prog.runs)} fused kernel(s), shaded" if prog.runs else "nothing fused"
     g = graphviz.Digraph(graph_attr={"rankdir": "TB", "label": f"jit program of {jitted.name}: "
-                                     f"{len(prog.kept)} NumPy calls (pure-NumPy replay, nothing fused)"})
+                                     f"{len(prog.kept)} NumPy calls, {fused}"})
+    run_of = {i: k for k, r in enumerate(prog.runs) for i in r.members}
     maker: dict[int, str] = {}
     for slot, src in rec.inputs:
         name = f"in{slot}"
@@ -66,9 +72,10 @@ def digraph(jitted: Jitted, graphviz):
         name = f"c{i}"
         outs = sorted(_refs(ins.outs))
         label = ins.name + "".join(f"\n{tuple(rec.shapes[s][0])}" for s in outs[:1])
+        colour = "#fff2cc" if ins.kind == "host" else "#d5e8d4" if i in run_of else "#dae8fc"
+        label += f"\n[kernel {run_of[i]}]" if i in run_of else ""
         g.node(name, label, shape="diamond" if ins.kind == "check" else "box",
-               style="filled", fillcolor="#fff2cc" if ins.kind == "host" else "#dae8fc",
-               tooltip=ins.where)
+               style="filled", fillcolor=colour, tooltip=ins.where)
         for s in sorted(_refs(ins.args) | _refs(ins.kwargs)):
             if s in maker:
                 g.edge(maker[s], name)

@@ -12,8 +12,11 @@ the program is replayed only while it is still None. Outside a trace the slots a
 Note [constructors]: ``np.asarray``, ``np.array`` and ``np.ascontiguousarray`` take no
 ``__array_function__``: given a traced array they would hand back a plain one, and whatever was
 computed from it would be frozen into the program. While a trace runs they are wrapped: given
-a traced array (or a list holding one) they are recorded like any other call. Code that bound
-them before (``from numpy import asarray``) is not covered; the second trace catches what leaks.
+a traced array (or a list holding one) they are recorded like any other call. So are
+``np.zeros``, ``ones``, ``empty``, ``full``, ``eye`` and ``identity``: an array made in f is traced
+from the start, so that writing traced values into it (``onehot[rows, labels] = 1``) is recorded
+too, and the replay makes it afresh, as f does. Code that bound them before (``from numpy import
+asarray``) is not covered; the second trace catches what leaks.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ from .traced import _SLOTS, Traced, active
 
 _CONSTRUCTORS = {name: getattr(np, name) for name in ("asarray", "array", "ascontiguousarray",
                                                        "asfortranarray")}
+_CREATORS = {name: getattr(np, name) for name in ("zeros", "ones", "empty", "full", "eye",
+                                                   "identity")}
 
 _lock = threading.Lock()
 _tracing = 0  # traces running (in any thread)
@@ -70,7 +75,21 @@ def _recorded(original):
     return constructor
 
 
-_WRAPPED = {name: _recorded(f) for name, f in _CONSTRUCTORS.items()}
+def _created(original):
+    def creator(*args, **kwargs):
+        rec = active()
+        if rec is None or kwargs.get("like") is not None:
+            return original(*args, **kwargs)
+        return rec.call(original, args, kwargs)
+
+    creator.__name__ = creator.__qualname__ = original.__name__
+    creator.__doc__ = original.__doc__
+    return creator
+
+
+_ORIGINALS = {**_CONSTRUCTORS, **_CREATORS}
+_WRAPPED = {**{name: _recorded(f) for name, f in _CONSTRUCTORS.items()},
+            **{name: _created(f) for name, f in _CREATORS.items()}}
 
 
 def install() -> None:
@@ -89,5 +108,5 @@ def uninstall() -> None:
         _tracing -= 1
         if _tracing == 0:
             Tensor.data, Tensor.grad = _SLOTS["data"], _SLOTS["grad"]
-            for name, f in _CONSTRUCTORS.items():
+            for name, f in _ORIGINALS.items():
                 setattr(np, name, f)

@@ -56,7 +56,7 @@ class Instr:
     @property
     def name(self) -> str:
         if self.kind == "check":
-            return "bool"
+            return "shape" if isinstance(self.fn, tuple) else "bool"
         if self.kind == "host":
             return "draw_random"
         return getattr(self.fn, "__qualname__", None) or getattr(self.fn, "__name__", repr(self.fn))
@@ -93,6 +93,7 @@ class Recorder:
         self.inputs: list[tuple] = []  # (slot, source): ("arg", i, attr or None) or ("state", t, attr)
         self.meta: dict[int, tuple] = {}  # input slot read from a Tensor -> (shape, dtype)
         self.shapes: dict[int, tuple] = {}  # every slot -> (shape, dtype) when traced
+        self.scalars: set[int] = set()  # slots of NumPy scalars (0-d here, scalars at replay)
         self.effects: list[tuple] = []  # (target, attr, template): rebindings the replay repeats
         self.arg_tensors: dict[int, int] = {}  # id of a Tensor argument -> its argument index
         self.state: dict[tuple[int, str], list] = {}  # (id(t), attr) -> [t, original, traced input]
@@ -111,6 +112,8 @@ class Recorder:
     def new(self, value, scalar: bool = False) -> Traced:
         t = np.ndarray.view(value, Traced)
         t._rec, t._slot, t._scalar = self, self.n, scalar
+        if scalar:
+            self.scalars.add(self.n)
         self.n += 1
         self.shapes[t._slot] = (value.shape, value.dtype)
         self.views[_layout(t)] = t
@@ -183,7 +186,13 @@ class Recorder:
                 for raw, x in zip(raw_args, args, strict=False):
                     if result is raw and type(x) is Traced:
                         return x
-            return self.record("call", fn, t_args, t_kwargs, result, pure)
+            value = self.record("call", fn, t_args, t_kwargs, result, pure)
+            if _value_shaped(fn, raw_args):  # its shape depends on values: the replay checks it
+                for v in (value if isinstance(value, (tuple, list)) else (value,)):
+                    if type(v) is Traced:
+                        self.code.append(Instr("check", ("shape", v.shape), (Ref(v._slot),), {},
+                                               None, False, _errstate(self)))
+            return value
         outs = tuple(Ref(o._slot) if type(o) is Traced else None for o in out)
         self.code.append(Instr("call", fn, t_args, t_kwargs, outs if len(out) > 1 else outs[0],
                                False, _errstate(self)))
@@ -204,7 +213,7 @@ class Recorder:
                                  "from shapes and Python numbers only")
         value = self.host_pending.pop(0) if self.host_pending else sample()
         self.host_values.append(value)
-        self.prints.append(fingerprint(np.asanyarray(value)))
+        self.prints.append(_fingerprint_any(value))
         return self.record("host", sample, (), {}, value, False)
 
     # -- Tensor state (Note [state lives in Tensors]) -------------------------------------------
@@ -232,7 +241,8 @@ class Recorder:
             ("state", t, attr)
         self.inputs.append((traced._slot, source))
         self.meta[traced._slot] = (value.shape, value.dtype)
-        self.prints.append(fingerprint(value))
+        if value.size:
+            self.prints.append(fingerprint(value))
         self.state[key] = [t, value, traced]
         _SLOTS[attr].__set__(t, traced)
         return traced
@@ -248,7 +258,11 @@ class Recorder:
         self.state.setdefault((id(t), attr), [t, _SLOTS[attr].__get__(t, Tensor), None])
 
     def guard(self, obj, name: str) -> None:
-        self.guards.append((obj, name, getattr(obj, name)))
+        value = getattr(obj, name)
+        if isinstance(value, np.ndarray):
+            raise TypeError(f"depends_on: {type(obj).__name__}.{name} is an array; a program "
+                            "cannot be guarded by array values: read it with ag.tracing.read")
+        self.guards.append((obj, name, value))
 
 
 def fingerprint(a: np.ndarray) -> int:
@@ -257,12 +271,38 @@ def fingerprint(a: np.ndarray) -> int:
     return zlib.crc32(np.ascontiguousarray(a).reshape(-1).view(np.uint8))
 
 
+def _fingerprint_any(value) -> int:
+    """`fingerprint` of a draw: an array, a number, or (nested) tuples and lists of them."""
+    if isinstance(value, (tuple, list)):
+        return hash(tuple(_fingerprint_any(v) for v in value))
+    return fingerprint(np.asanyarray(value))
+
+
+_VALUE_SHAPED = frozenset({"nonzero", "flatnonzero", "argwhere", "unique", "compress", "extract",
+                           "repeat", "delete", "setdiff1d", "intersect1d", "union1d", "setxor1d",
+                           "trim_zeros", "unique_values", "unique_counts", "unique_inverse",
+                           "unique_all"})
+
+
+def _value_shaped(fn, raw_args: tuple) -> bool:
+    """Does the result's shape depend on the values (a mask's count), not the shapes alone?"""
+    name = getattr(fn, "__name__", "")
+    if name == "__getitem__":
+        index = raw_args[1] if len(raw_args) > 1 else None
+        parts = index if isinstance(index, tuple) else (index,)
+        return any(isinstance(p, np.ndarray) and p.dtype.kind == "b" for p in parts)
+    if name == "where":
+        return len(raw_args) == 1
+    return name in _VALUE_SHAPED
+
+
 def _foreign(x: Traced, rec: Recorder) -> TraceError:
     if x._slot is None:
         return TraceError("jit: an array view was made where the tracer could not see it (an "
                           "ndarray attribute or method the tracer does not cover?)")
     return TraceError("jit: an array from a finished trace was used: it escaped the traced "
-                      "function (stored on an object or in a global?); return it from f instead")
+                      "function (stored on an object, in a global or in a cache?); return it from "
+                      "f instead, or build a cached constant without np.zeros/ones/empty/full")
 
 
 _BASE = np.ndarray.base  # NumPy's own `base` (Traced overrides the attribute)
@@ -285,15 +325,24 @@ _NUMPY_DIR = os.path.dirname(np.__file__)
 
 
 def _site() -> str:
-    """Where the user's code made this call: the innermost frame outside NumPy, the engine and
-    registered libraries (nn), with the module scope it ran in."""
+    """Where the user's code made this call (the innermost frame outside NumPy, the engine and
+    registered libraries such as nn), the library line that made it, and the module scope."""
     skip = (*_library_dirs, _NUMPY_DIR)
     f = sys._getframe(2)
+    inner = None
     while f is not None and f.f_code.co_filename.startswith(skip):
+        name = f.f_code.co_filename
+        if inner is None and not name.startswith((_TRACING_DIR, _NUMPY_DIR)):
+            inner = f"{os.path.relpath(name, _ROOT)}:{f.f_lineno}"
         f = f.f_back
     where = "?" if f is None else f"{f.f_code.co_filename}:{f.f_lineno}"
     scope = local.recording.scope
-    return f"{where} (module '{scope[-1]}')" if scope else where
+    details = ([f"in {inner}"] if inner else []) + ([f"module '{scope[-1]}'"] if scope else [])
+    return f"{where} ({', '.join(details)})" if details else where
+
+
+_TRACING_DIR = os.path.dirname(os.path.abspath(__file__))
+_ROOT = os.path.dirname(os.path.dirname(_TRACING_DIR))
 
 
 def _python_value_error(what: str) -> TraceError:

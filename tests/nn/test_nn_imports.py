@@ -21,7 +21,7 @@ import autograd_core as ag
 NN_DIR = Path(__file__).resolve().parents[2] / "nn"
 NN_FILES = sorted(NN_DIR.glob("*.py"))
 # submodules that the public API (API.md) names as namespaces: `ag.viz.draw_graph(...)`
-PUBLIC_NAMESPACES = {"viz"}
+PUBLIC_NAMESPACES = {"viz", "tracing"}
 
 
 def _is_internal(attr: str) -> bool:
