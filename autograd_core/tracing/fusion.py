@@ -144,6 +144,8 @@ def _joins(ins: Instr, shapes: dict, shape, run: list[int], code: list[Instr]):
     """The run's shape if `ins` can join it (a run that is empty: starts one), else None."""
     if ins.kind != "call" or ins.fn not in _SCALAR or set(ins.kwargs) - {"out"}:
         return None
+    if ins.err is not None and {"raise", "call"} & set(ins.err.values()):
+        return None  # (a kernel never raises: NumPy must see the division by zero)
     outs = ins.outs if type(ins.outs) is Ref else (ins.outs[0] if isinstance(ins.outs, tuple)
                                                   and len(ins.outs) == 1 else None)
     if type(outs) is not Ref:
@@ -160,15 +162,24 @@ def _joins(ins: Instr, shapes: dict, shape, run: list[int], code: list[Instr]):
         made = {s for j in run for s in _out_slots(code[j])}
         if outs.slot not in made:
             return None
+    if out_dtype == np.float16:
+        return None  # (numba has no float16)
+    dtypes = [shapes[a.slot][1] if type(a) is Ref else a.dtype for a in ins.args
+              if type(a) is Ref or isinstance(a, np.ndarray)]
+    if any(d.kind not in "fbiu" or d == np.float16 or d == np.uint64 for d in dtypes):
+        return None  # (numba adds uint64 and int64 as int64; NumPy gives float64)
     for a in ins.args:
         if type(a) is Ref:
-            if shapes[a.slot][0] != out_shape or shapes[a.slot][1].kind not in "fbiu":
+            if shapes[a.slot][0] != out_shape:
                 return None
         elif isinstance(a, np.ndarray):
-            if a.shape != out_shape or a.dtype.kind not in "fbiu":
+            if a.shape != out_shape:
                 return None
         elif not isinstance(a, (int, float, bool, np.number, np.bool_)):
             return None
+        elif type(a) is int and any(d.kind in "iu" and not np.iinfo(d).min <= a <= np.iinfo(d).max
+                                    for d in dtypes):
+            return None  # (NumPy compares an out-of-range Python int exactly)
     return out_shape
 
 
@@ -206,7 +217,7 @@ def _compile(run: list[int], code: list[Instr], shapes: dict, shape: tuple, aliv
             else:  # a number takes the dtype NumPy gave it: the result's (the other operand's
                 # for a comparison), as NumPy 2 does with weak Python scalars
                 other = next((shapes[b.slot][1] for b in ins.args if type(b) is Ref), dtype)
-                args.append(_literal(a, other if dtype.kind == "b" else dtype))
+                args.append(_literal(a, np.result_type(other, a) if dtype.kind == "b" else dtype))
         body.append(f"        t{out} = {_type(dtype)}({_SCALAR[ins.fn].format(*args)})")
         made.add(out)
     members = set(run)

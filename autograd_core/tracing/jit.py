@@ -4,6 +4,7 @@ replay the compiled program (Note [tracing] in tracing/__init__.py)."""
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -14,6 +15,7 @@ from . import fusion, state
 from .program import Diverged, Program, Stale, differences
 from .traced import _SLOTS, Recorder, Ref, Traced, TraceError, _local, active, fingerprint
 
+_one_trace = threading.RLock()
 MAX_CANDIDATES = 12  # traces of one signature that matched no other: past this, f is refused
 
 
@@ -74,7 +76,10 @@ class Jitted:
         for prog in sig.programs:
             try:
                 flat = prog.run(leaves, _Host(log))
-            except (Stale, Diverged):
+            except Stale:
+                continue
+            except Diverged as e:
+                e.restore()  # (its writes into outside arrays: f runs once, Note [undo])
                 continue
             return _rebuild(prog.kinds, flat, prog.out_tree)
         return self._trace(sig, args, kwargs, leaves, log)
@@ -107,6 +112,10 @@ class Jitted:
 
     # -- tracing ------------------------------------------------------------------------------------
     def _trace(self, sig: _Signature, args: tuple, kwargs: dict, leaves: list, log: list):
+        with _one_trace:  # traces rebind outside Tensors' slots: one at a time in a process
+            return self._trace_alone(sig, args, kwargs, leaves, log)
+
+    def _trace_alone(self, sig: _Signature, args: tuple, kwargs: dict, leaves: list, log: list):
         rec = Recorder()
         rec.host_pending = list(log)
         traced = []
@@ -201,12 +210,16 @@ def jit(f: Callable, static_argnums: Sequence[int] | int = (), *, fuse: bool | N
 
 
 def _hashable(value, what: str):
+    """The key of a static value: its type with it (1, 1.0 and True are equal, and hash alike,
+    but f computes other dtypes with each), recursively for tuples."""
     try:
         hash(value)
     except TypeError:
         raise TypeError(f"jit: {what} ({type(value).__name__}) is static (not an array or Tensor) "
                         "and must be hashable; pass arrays as arrays") from None
-    return value
+    if type(value) is tuple:
+        return tuple(_hashable(v, what) for v in value)
+    return type(value), value
 
 
 def _finish_state(rec: Recorder) -> None:
@@ -256,7 +269,7 @@ def _outputs(rec: Recorder, leaves: list) -> tuple[list, list, list]:
                 outs.append(leaf)
                 values.append(leaf)
                 continue
-            raw, tmpl = _plain(rec, leaf.data)
+            raw, tmpl = _plain(rec, _SLOTS["data"].__get__(leaf, Tensor))  # (Tensor's own slot)
             kinds.append("tensor")
             outs.append(tmpl)
             values.append(Tensor._of(raw))

@@ -22,11 +22,17 @@ class Stale(Exception):
 
 
 class Diverged(Exception):
-    """A recorded ``bool()`` of a traced value came out the other way at this replay."""
+    """A recorded ``bool()`` of a traced value came out the other way at this replay. `undo`:
+    (array, its values before) for each write into an array from outside the program made
+    before it (Note [undo]); `restore` puts them back, so that f's traced run is its only one."""
 
-    def __init__(self, at: int) -> None:
+    def __init__(self, at: int, undo: list = ()) -> None:
         super().__init__(at)
-        self.at = at
+        self.at, self.undo = at, undo
+
+    def restore(self) -> None:
+        for a, before in reversed(self.undo):
+            np.copyto(a, before)
 
 
 # -- comparing two traces -------------------------------------------------------------------------
@@ -52,6 +58,12 @@ def differences(a: Recorder, b: Recorder, outs_a, outs_b) -> tuple[str | None, s
         return f"one trace has {len(a.code)} NumPy calls, the other {len(b.code)}", "variant", fresh
     if not _same(a.effects, b.effects, fresh):
         return "the Tensors it rebinds differ", "variant", fresh
+    written = {id(w) for ins in a.code if ins.kind == "call" and not ins.pure for w in _written(ins)}
+    for key, (arr, crc) in a.consts.items():
+        other = b.consts.get(key)
+        if other is not None and other[0] is arr and other[1] != crc and key not in written:
+            return ("an array from outside f had other values when f first used it (a write "
+                    "the tracer cannot see, buf[...] = x?)"), "frozen", fresh
     if not _same(outs_a, outs_b, fresh):
         return "a constant result differs (a value computed outside the tracer's sight)", "frozen", fresh
     return None, "", fresh
@@ -191,6 +203,9 @@ class Program:
                         name = self._name(a, "c")
                         self.names["_" + name] = a
                         lines.append(f"    {name} = _{name}.copy()")
+        undo = self._undo()
+        if undo:
+            lines.append("    _u = []")
         dead_at = _dead_after(self.order, rec.code, _refs(self.outs) | _refs([e[2] for e in rec.effects]))
         err = None
         for p, item in enumerate(self.order):
@@ -205,12 +220,13 @@ class Program:
                 if err is not None:
                     lines.append(f"    with _np.errstate(**{self._name(err, 'e')}):")
             pad = "        " if err is not None else "    "
+            diverged = f"raise _Diverged({i}{', _u' if undo else ''})"
             if ins.kind == "check" and isinstance(ins.fn, tuple):  # a value-dependent shape
                 lines.append(f"{pad}if v{ins.args[0].slot}.shape != {self._expr(ins.fn[1])}: "
-                             f"raise _Diverged({i})")
+                             f"{diverged}")
             elif ins.kind == "check":
                 neg = "not " if ins.fn else ""
-                lines.append(f"{pad}if {neg}v{ins.args[0].slot}: raise _Diverged({i})")
+                lines.append(f"{pad}if {neg}v{ins.args[0].slot}: {diverged}")
             elif ins.kind == "host":
                 lines.append(f"{pad}{self._expr(ins.outs)} = _host({self._name(ins.fn, 'h')})")
             elif not ins.pure and _into_scalar(ins, rec.scalars):
@@ -218,6 +234,8 @@ class Program:
                 kwargs = {k: v for k, v in ins.kwargs.items() if k != "out"}
                 lines.append(f"{pad}{_target(ins.outs)} = {self._call(ins, kwargs)}")
             elif not ins.pure:
+                if i in undo:  # Note [undo]
+                    lines += [f"{pad}_u.append(({t}, {t}.copy()))" for t in undo[i]]
                 lines.append(f"{pad}{self._call(ins)}")
             else:
                 lines.append(f"{pad}{_target(ins.outs)} = {self._call(ins)}")
@@ -228,6 +246,30 @@ class Program:
             lines.append(f"    {self._target_obj(target)}.{attr} = {self._expr(value)}")
         lines.append("    return " + self._expr(tuple(self.outs)))
         return "\n".join(lines) + "\n"
+
+    def _undo(self) -> dict[int, list[str]]:
+        """Note [undo]: a check that fails at replay sends the call back to be traced, which
+        runs f; so an in-place write the replay made before the check into an array from
+        outside the program (an argument, an outside Tensor's data, a view of one) is undone
+        first. The writes to log: instruction -> the expressions of the arrays it writes."""
+        code, order = self.rec.code, self.order
+        checks = [p for p, i in enumerate(order) if not isinstance(i, fusion.Run) and code[i].kind == "check"]
+        if not checks:
+            return {}
+        made: set[int] = set()  # values the program made itself (new arrays)
+        undo: dict[int, list[str]] = {}
+        for item in order[:checks[-1]]:
+            if isinstance(item, fusion.Run):
+                made |= set(item.outputs)
+                continue
+            ins = code[item]
+            if ins.kind == "call" and not ins.pure:
+                targets = [w for w in _written(ins) if not (type(w) is Ref and w.slot in made)]
+                if targets:
+                    undo[item] = [self._expr(w) for w in targets]
+            elif ins.kind == "call" and _makes_new(ins.fn):
+                made |= _refs(ins.outs)
+        return undo
 
     def _fused(self, run: fusion.Run, pad: str, dead: set | None) -> list[str]:
         """One kernel call for the run's NumPy calls, writing its outputs into new arrays."""
@@ -258,6 +300,13 @@ _REDUCTIONS = {f: u.reduce for fs, u in [((np.ndarray.sum, np.sum), np.add),
                                          ((np.ndarray.min, np.min, np.amin), np.minimum),
                                          ((np.ndarray.any, np.any), np.logical_or),
                                          ((np.ndarray.all, np.all), np.logical_and)] for f in fs}
+
+
+def _makes_new(fn) -> bool:
+    """Does calling `fn` give a new array (never a view of its inputs)?"""
+    if isinstance(fn, np.ufunc) or isinstance(getattr(fn, "__self__", None), np.ufunc):
+        return True  # a ufunc, or its reduce, accumulate, outer
+    return getattr(fn, "__name__", "") in ("zeros", "ones", "empty", "full", "eye", "identity")
 
 
 def _into_scalar(ins: Instr, scalars: set[int]) -> bool:

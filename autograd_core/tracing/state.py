@@ -26,7 +26,7 @@ import threading
 import numpy as np
 
 from ..tensor import Tensor
-from .traced import _SLOTS, Traced, active
+from .traced import _SLOTS, Traced, active, fingerprint
 
 _CONSTRUCTORS = {name: getattr(np, name) for name in ("asarray", "array", "ascontiguousarray",
                                                        "asfortranarray")}
@@ -47,9 +47,9 @@ class _StateSlot:
         if t is None:
             return self.slot
         value = self.slot.__get__(t, owner)
-        if type(value) is Traced:
-            return value
         rec = active()
+        if type(value) is Traced:  # another thread's trace holds it: its plain values
+            return value if value._rec is rec else np.ndarray.view(value, np.ndarray)
         return value if rec is None else rec.read_state(t, self.attr, value)
 
     def __set__(self, t, value) -> None:
@@ -80,7 +80,9 @@ def _created(original):
         rec = active()
         if rec is None or kwargs.get("like") is not None:
             return original(*args, **kwargs)
-        return rec.call(original, args, kwargs)
+        value = rec.call(original, args, kwargs)
+        rec.pristine[value._slot] = fingerprint(np.ndarray.view(value, np.ndarray))
+        return value
 
     creator.__name__ = creator.__qualname__ = original.__name__
     creator.__doc__ = original.__doc__

@@ -104,6 +104,8 @@ class Recorder:
         self.finished = False
         self.prints: list[int] = []  # a checksum of each input's values (jit.py: validation)
         self.err0 = np.geterr()
+        self.pristine: dict[int, int] = {}  # slot of an array np.empty/zeros... made -> its checksum
+        self.consts: dict[int, tuple] = {}  # id of an outside array f used -> (it, checksum then)
         # traced arrays by memory layout: a plain view NumPy made of one (np.asarray(traced))
         # is found here and stands for it
         self.views: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
@@ -125,11 +127,15 @@ class Recorder:
         if tx is Traced:
             if x._rec is not self or x._slot is None:
                 raise _foreign(x, self)
+            if x._slot in self.pristine:
+                self._untouched(x)
             return np.ndarray.view(x, np.ndarray), Ref(x._slot)
         if tx is np.ndarray:
             same = self.views.get(_layout(x))
             if same is not None:  # np.asarray(traced): a plain view of a traced array
                 return x, Ref(same._slot)
+            if id(x) not in self.consts:  # (values when f first used it: program.py, differences)
+                self.consts[id(x)] = (x, fingerprint(x))
             return x, x
         if tx is tuple or tx is list:
             parts = [self.lower(v) for v in x]
@@ -144,6 +150,16 @@ class Recorder:
             raise TraceError("jit: a slice bound is a traced array (its value would be frozen); "
                              "use np.take or an index array instead")
         return x, x
+
+    def _untouched(self, x: Traced) -> None:
+        """An array np.empty/zeros/... made must hold what they made until a recorded call
+        writes it: else C code filled it (np.random) and the replay would not."""
+        if fingerprint(np.ndarray.view(x, np.ndarray)) != self.pristine.pop(x._slot):
+            raise TraceError(
+                f"jit: an array made with np.empty/zeros/ones/full was filled where the tracer "
+                f"could not see it, used at {_site()} (np.random or a Generator drawing inside f, "
+                "or a C extension): draw randomness with ag.draw_random(owner, sample), which the "
+                "replay draws afresh")
 
     def wrap(self, result):
         """The traced counterpart of a NumPy result, and its template of Refs."""
@@ -182,7 +198,8 @@ class Recorder:
         raw_kwargs, t_kwargs = self.lower(kwargs) if kwargs else ({}, {})
         result = fn(*raw_args, **raw_kwargs)
         if out is None:
-            if pure:  # an input handed back as it is (asarray, astype(copy=False)): no call
+            if pure and not _layout_dependent(fn, args, kwargs):
+                # an input handed back as it is (asarray, astype(copy=False)): no call
                 for raw, x in zip(raw_args, args, strict=False):
                     if result is raw and type(x) is Traced:
                         return x
@@ -211,7 +228,14 @@ class Recorder:
             if isinstance(c.cell_contents, Traced):
                 raise TraceError("jit: a draw_random sample function reads a traced array; draw "
                                  "from shapes and Python numbers only")
-        value = self.host_pending.pop(0) if self.host_pending else sample()
+        if self.host_pending:
+            value = self.host_pending.pop(0)
+        else:  # drawn untraced: the replay calls sample() itself (np.empty inside it, say)
+            _local.rec = None
+            try:
+                value = sample()
+            finally:
+                _local.rec = self
         self.host_values.append(value)
         self.prints.append(_fingerprint_any(value))
         return self.record("host", sample, (), {}, value, False)
@@ -294,6 +318,14 @@ def _value_shaped(fn, raw_args: tuple) -> bool:
     if name == "where":
         return len(raw_args) == 1
     return name in _VALUE_SHAPED
+
+
+def _layout_dependent(fn, args: tuple, kwargs: dict) -> bool:
+    """Does `fn` hand its input back only for some memory layouts (np.ascontiguousarray of a
+    C-ordered array)? Then it is recorded: a replay's input of another layout gets a copy."""
+    name = getattr(fn, "__name__", "")
+    return name in ("ascontiguousarray", "asfortranarray") or (
+        name in ("asarray", "array", "asanyarray") and ("order" in kwargs or len(args) > 2))
 
 
 def _foreign(x: Traced, rec: Recorder) -> TraceError:
@@ -409,6 +441,10 @@ class Traced(np.ndarray):
             return None
         if out is None:
             return rec.call(fn, inputs, kwargs)
+        if method == "__call__" and all(type(o) is Traced and o._scalar for o in out):
+            # `s += 1` on a NumPy scalar makes a new scalar (NumPy's rules, no cast back to s's
+            # dtype); the 0-d array standing for s must not change under its other names
+            return rec.call(fn, inputs, {k: v for k, v in kwargs.items() if k != "out"})
         return rec.call(fn, inputs, kwargs, pure=False, out=out)
 
     def __array_function__(self, func, types, args, kwargs):
