@@ -81,7 +81,7 @@ class Jitted:
             except Diverged as e:
                 e.restore()  # (its writes into outside arrays: f runs once, Note [undo])
                 continue
-            return _rebuild(prog.kinds, flat, prog.out_tree)
+            return prog.rebuild(flat)
         return self._trace(sig, args, kwargs, leaves, log)
 
     def programs(self) -> list[Program]:
@@ -95,6 +95,10 @@ class Jitted:
 
     # -- signatures ---------------------------------------------------------------------------------
     def _signature(self, args: tuple, kwargs: dict):
+        if not kwargs and not self.static and all(type(a) is np.ndarray for a in args):
+            # (the common call, plain arrays: its key without flattening; the general path's
+            # keys start with a tuple of statics, these with "arrays", so the two never meet)
+            return ("arrays", *[(a.shape, a.dtype.str) for a in args]), list(args)
         static = tuple((i, _hashable(args[i], f"argument {i}")) for i in sorted(self.static)
                        if i < len(args))
         dynamic = tuple(a for i, a in enumerate(args) if i not in self.static)
@@ -162,6 +166,7 @@ class Jitted:
             if why is None and cand[2] == kinds:
                 prog = Program(cand[0], cand[1], fresh, fuse=self.fuse)
                 prog.kinds, prog.out_tree = kinds, out_tree
+                prog.rebuild = _rebuilder(kinds, out_tree)
                 sig.programs.append(prog)
                 sig.candidates.remove(cand)
                 return
@@ -284,6 +289,17 @@ def _outputs(rec: Recorder, leaves: list) -> tuple[list, list, list]:
             outs.append(leaf)
             values.append(leaf)
     return kinds, outs, values
+
+
+def _rebuilder(kinds: list, tree) -> Callable[[tuple], object]:
+    """The function giving a replay's result from the program's flat values: the general
+    `_rebuild`, or (arrays as they come, in a flat list, tuple or alone) a direct one."""
+    plain = all(k == "array" for k in kinds)
+    if plain and tree.kind is None:
+        return lambda flat: flat[0]
+    if plain and tree.kind in (list, tuple) and all(c.kind is None for c in tree.children):
+        return list if tree.kind is list else tuple
+    return lambda flat: _rebuild(kinds, flat, tree)
 
 
 def _rebuild(kinds: list, flat: tuple, tree):
