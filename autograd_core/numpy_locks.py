@@ -47,7 +47,10 @@ def _unlock(ref: _Unlock) -> None:
         if _locks.get(id(ref.arrays[0])) is ref:  # else a new lock took over while this one died
             del _locks[id(ref.arrays[0])]
             for a in ref.arrays:
-                a.setflags(write=True)
+                try:
+                    a.setflags(write=True)
+                except ValueError:  # (an ag.jit traced view whose own base is read-only: stays so)
+                    pass
 
 
 def _lock(a: np.ndarray) -> _Lock | None:
@@ -82,11 +85,11 @@ def lock_all(reads: tuple[int, ...] | None, args: tuple, ans: np.ndarray) -> lis
     indices = range(len(arrays)) if reads is None else reads
     if ans.base is not None:
         indices = [*indices, *(i for i, a in enumerate(args)
-                               if type(a) is np.ndarray and _owner(a) is _owner(ans))]
+                               if isinstance(a, np.ndarray) and _owner(a) is _owner(ans))]
     locks = []
     for i in indices:
         a = arrays[i]
-        if type(a) is np.ndarray:
+        if isinstance(a, np.ndarray):  # (ag.jit's traced arrays too)
             ref = _locks.get(id(a))
             lock = None if ref is None else ref()
             if lock is not None:  # an array locked already (the common case: a parameter)

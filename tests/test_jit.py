@@ -326,3 +326,21 @@ def test_a_chain_of_elementwise_calls_is_one_fused_kernel():
     prog = jf.programs()[0]
     assert len(prog.runs) == 1 and len(prog.runs[0].members) >= 8  # forward and backward fused
     assert "for k in range" in prog.runs[0].source
+
+
+def test_saved_arrays_stay_read_only_while_tracing():
+    """An in-place write that would corrupt a gradient raises in a traced call as it does
+    eagerly (a trace must not record the corrupted gradient)."""
+    W = ag.tensor(np.ones(3), requires_grad=True)
+
+    def f(x):
+        W.grad = None
+        y = (W * x).sum()
+        x += 1.0  # x is saved for backward
+        y.backward()
+        return W.grad
+
+    with pytest.raises(ValueError, match="read-only"):
+        f(np.ones(3))
+    with pytest.raises(ValueError, match="read-only"):
+        ag.jit(f)(np.ones(3))

@@ -154,6 +154,10 @@ class Jitted:
             state.uninstall()
             _finish_state(rec)
             rec.finished = True
+            # (what f made is f's: a kept trace must not keep its Tensors, their graphs and the
+            # locks those hold on arrays alive)
+            rec.created.clear()
+            rec.state.clear()
         self._add(sig, rec, outs, kinds, out_tree)
         return tree_unflatten(out_tree, values)
 
