@@ -195,11 +195,13 @@ def _compile(run: list[int], code: list[Instr], shapes: dict, shape: tuple, aliv
     made: set[int] = set()
     inputs: list = []  # slots, and constant arrays
     names: dict = {}  # id of an input (slot number or constant) -> its name in the kernel
+    temps: dict[int, str] = {}  # slot -> its name in the kernel, numbered in order (so that two
+    # runs doing the same thing have the same source and share one compiled kernel)
 
     def operand(a) -> str:
         key = a.slot if type(a) is Ref else ("c", id(a))
         if type(a) is Ref and a.slot in made:
-            return f"t{a.slot}"
+            return temps[a.slot]
         if key not in names:
             names[key] = f"a{len(inputs)}"
             inputs.append(a.slot if type(a) is Ref else a)
@@ -218,26 +220,33 @@ def _compile(run: list[int], code: list[Instr], shapes: dict, shape: tuple, aliv
                 # for a comparison), as NumPy 2 does with weak Python scalars
                 other = next((shapes[b.slot][1] for b in ins.args if type(b) is Ref), dtype)
                 args.append(_literal(a, np.result_type(other, a) if dtype.kind == "b" else dtype))
-        body.append(f"        t{out} = {_type(dtype)}({_SCALAR[ins.fn].format(*args)})")
+        temps.setdefault(out, f"t{len(temps)}")
+        body.append(f"        {temps[out]} = {_type(dtype)}({_SCALAR[ins.fn].format(*args)})")
         made.add(out)
     members = set(run)
     outputs = [s for s in sorted(made) if s in alive or readers.get(s, set()) - members]
     if not inputs or not outputs:
         return None
-    params = [f"a{j}" for j in range(len(inputs))] + [f"o{s}" for s in outputs]
+    params = [f"a{j}" for j in range(len(inputs))] + [f"o{j}" for j in range(len(outputs))]
     lines = [f"def kernel({', '.join(params)}):", "    for k in range(a0.shape[0]):"]
     lines += body
-    lines += [f"        o{s}[k] = t{s}" for s in outputs]
+    lines += [f"        o{j}[k] = {temps[s]}" for j, s in enumerate(outputs)]
     source = "\n".join(lines) + "\n"
-    scope: dict = {}
-    exec(compile(source, f"<fused kernel of {len(run)} NumPy calls>", "exec"), {"np": np}, scope)
     dtypes = [shapes[s][1] if isinstance(s, int) else s.dtype for s in inputs]
     # inputs read-only (a constant or an array a graph locked may be), outputs the new arrays
     sig = numba.types.void(*[numba.types.Array(numba.from_dtype(d), 1, "C", readonly=True)
                              for d in dtypes],
                            *[numba.types.Array(numba.from_dtype(shapes[s][1]), 1, "C") for s in outputs])
-    kernel = numba.njit(sig, error_model="numpy", cache=False)(scope["kernel"])
+    key = (source, str(sig))
+    kernel = _KERNELS.get(key)
+    if kernel is None:
+        scope: dict = {}
+        exec(compile(source, f"<fused kernel of {len(run)} NumPy calls>", "exec"), {"np": np}, scope)
+        kernel = _KERNELS[key] = numba.njit(sig, error_model="numpy", cache=False)(scope["kernel"])
     return Run(run, inputs, outputs, shape, [shapes[s][1] for s in outputs], source, kernel)
+
+
+_KERNELS: dict = {}  # (source, signature) -> compiled kernel: a run seen before is not compiled again
 
 
 def _type(dtype: np.dtype) -> str:
