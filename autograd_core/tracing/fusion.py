@@ -20,7 +20,7 @@ import math
 
 import numpy as np
 
-from .traced import Instr, Ref
+from .traced import Instr, Ref, refs
 
 try:
     import numba
@@ -97,21 +97,21 @@ def schedule(code: list[Instr], kept: list[int], shapes: dict, alive: set[int]) 
                 before = []
             run.append(i)
             shape = s
-            made |= set(_out_slots(ins))
+            made |= set(_outrefs(ins))
             continue
         if run and ins.kind == "call" and ins.pure and not reads & made:
             before.append(i)  # independent of the run: emitted before it
             continue
         if run and (ins.pure and ins.kind == "call" or ins.kind == "check"):
             after.append(i)  # reads the run: emitted after it
-            outs = set(_out_slots(ins)) if ins.outs is not None else set()
+            outs = set(_outrefs(ins)) if ins.outs is not None else set()
             made |= outs
             made_after |= outs
             continue
         flush()
         s = _joins(ins, shapes, None, [], code)
         if s is not None:
-            run, shape, made = [i], s, set(_out_slots(ins))
+            run, shape, made = [i], s, set(_outrefs(ins))
         else:
             out.append(i)
     flush()
@@ -119,24 +119,14 @@ def schedule(code: list[Instr], kept: list[int], shapes: dict, alive: set[int]) 
 
 
 def _reads(ins: Instr) -> set[int]:
-    return _slots(ins.args) | _slots(ins.kwargs)
-
-
-def _slots(t) -> set[int]:
-    if type(t) is Ref:
-        return {t.slot}
-    if isinstance(t, (tuple, list)):
-        return set().union(*map(_slots, t)) if t else set()
-    if type(t) is dict:
-        return _slots(list(t.values()))
-    return set()
+    return refs(ins.args) | refs(ins.kwargs)
 
 
 def _overwrites_read(ins: Instr, after: list[int], code: list[Instr]) -> bool:
     """An in-place write into a value a deferred call reads (it must see the value before)."""
     if "out" not in ins.kwargs:
         return False
-    target = set(_out_slots(ins))
+    target = set(_outrefs(ins))
     return any(target & _reads(code[j]) for j in after)
 
 
@@ -159,7 +149,7 @@ def _joins(ins: Instr, shapes: dict, shape, run: list[int], code: list[Instr]):
     if ins.fn in _TRANSCENDENTAL and size > MAX_TRANSCENDENTAL_SIZE:
         return None
     if "out" in ins.kwargs:  # in place: only into a value this run made
-        made = {s for j in run for s in _out_slots(code[j])}
+        made = {s for j in run for s in _outrefs(code[j])}
         if outs.slot not in made:
             return None
     if out_dtype == np.float16:
@@ -183,7 +173,7 @@ def _joins(ins: Instr, shapes: dict, shape, run: list[int], code: list[Instr]):
     return out_shape
 
 
-def _out_slots(ins: Instr) -> list[int]:
+def _outrefs(ins: Instr) -> list[int]:
     o = ins.outs
     if o is None:
         return []
@@ -210,7 +200,7 @@ def _compile(run: list[int], code: list[Instr], shapes: dict, shape: tuple, aliv
     body: list[str] = []
     for i in run:
         ins = code[i]
-        out = _out_slots(ins)[0]
+        out = _outrefs(ins)[0]
         dtype = shapes[out][1]
         args = []
         for a in ins.args:

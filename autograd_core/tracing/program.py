@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from . import fusion
-from .traced import Instr, Recorder, Ref
+from .traced import Instr, Recorder, Ref, refs
 
 
 class Stale(Exception):
@@ -133,7 +133,7 @@ class Program:
         self.names: dict[str, object] = {"_Stale": Stale, "_Diverged": Diverged, "_np": np,
                                          "_nd": np.ndarray}
         self._ids: dict[int, str] = {}
-        alive = _refs(outs) | _refs([e[2] for e in rec.effects])
+        alive = refs(outs) | refs([e[2] for e in rec.effects])
         self.kept = _live(rec.code, alive)
         # what to emit, in order: instruction indices, and runs fused into kernels (Note [fusion])
         self.order = fusion.schedule(rec.code, self.kept, rec.shapes, alive) if fuse else self.kept
@@ -165,8 +165,8 @@ class Program:
             return "{" + ", ".join(f"{k!r}: {self._expr(v)}" for k, v in t.items()) + "}"
         return self._name(t, "c")
 
-    def _call(self, ins: Instr, kwargs: dict | None = None) -> str:
-        fn, kwargs = ins.fn, ins.kwargs if kwargs is None else kwargs
+    def _call(self, ins: Instr) -> str:
+        fn, kwargs = ins.fn, ins.kwargs
         reduce = _REDUCTIONS.get(fn)
         if reduce is not None and len(ins.args) == 1 and set(kwargs) <= {"axis", "keepdims", "dtype"}:
             # the ufunc reduction the method or function calls, minus its Python wrappers (whose
@@ -206,7 +206,7 @@ class Program:
         undo = self._undo()
         if undo:
             lines.append("    _u = []")
-        dead_at = _dead_after(self.order, rec.code, _refs(self.outs) | _refs([e[2] for e in rec.effects]))
+        dead_at = _dead_after(self.order, rec.code, refs(self.outs) | refs([e[2] for e in rec.effects]))
         err = None
         for p, item in enumerate(self.order):
             if isinstance(item, fusion.Run):
@@ -229,10 +229,6 @@ class Program:
                 lines.append(f"{pad}if {neg}v{ins.args[0].slot}: {diverged}")
             elif ins.kind == "host":
                 lines.append(f"{pad}{self._expr(ins.outs)} = _host({self._name(ins.fn, 'h')})")
-            elif not ins.pure and _into_scalar(ins, rec.scalars):
-                # `e += 1` on a NumPy scalar rebinds e (traced, it was a 0-d array written in place)
-                kwargs = {k: v for k, v in ins.kwargs.items() if k != "out"}
-                lines.append(f"{pad}{_target(ins.outs)} = {self._call(ins, kwargs)}")
             elif not ins.pure:
                 if i in undo:  # Note [undo]
                     lines += [f"{pad}_u.append(({t}, {t}.copy()))" for t in undo[i]]
@@ -268,7 +264,7 @@ class Program:
                 if targets:
                     undo[item] = [self._expr(w) for w in targets]
             elif ins.kind == "call" and _makes_new(ins.fn):
-                made |= _refs(ins.outs)
+                made |= refs(ins.outs)
         return undo
 
     def _fused(self, run: fusion.Run, pad: str, dead: set | None) -> list[str]:
@@ -309,11 +305,6 @@ def _makes_new(fn) -> bool:
     return getattr(fn, "__name__", "") in ("zeros", "ones", "empty", "full", "eye", "identity")
 
 
-def _into_scalar(ins: Instr, scalars: set[int]) -> bool:
-    """A ufunc writing into a NumPy scalar's slot (``out=``): at replay the value is a scalar."""
-    return isinstance(ins.fn, np.ufunc) and type(ins.outs) is Ref and ins.outs.slot in scalars
-
-
 def _target(outs) -> str:
     if type(outs) is Ref:
         return f"v{outs.slot}"
@@ -321,16 +312,6 @@ def _target(outs) -> str:
         return "_"
     inner = ", ".join(_target(o) for o in outs)
     return f"({inner},)" if len(outs) == 1 else f"({inner})" if outs else "_"
-
-
-def _refs(t) -> set[int]:
-    if type(t) is Ref:
-        return {t.slot}
-    if isinstance(t, (tuple, list)):
-        return set().union(*map(_refs, t)) if t else set()
-    if type(t) is dict:
-        return _refs(list(t.values()))
-    return set()
 
 
 def _written(ins: Instr) -> list:
@@ -345,9 +326,9 @@ def _live(code: list[Instr], needed: set[int]) -> list[int]:
     needed = set(needed)
     for i in range(len(code) - 1, -1, -1):
         ins = code[i]
-        if ins.kind != "call" or not ins.pure or _refs(ins.outs) & needed:
+        if ins.kind != "call" or not ins.pure or refs(ins.outs) & needed:
             keep.append(i)
-            needed |= _refs(ins.args) | _refs(ins.kwargs)
+            needed |= refs(ins.args) | refs(ins.kwargs)
     return keep[::-1]
 
 
@@ -360,7 +341,7 @@ def _dead_after(order: list, code: list[Instr], keep_alive: set[int]) -> dict[in
             used = {a for a in item.inputs if isinstance(a, int)} | set(item.outputs)
         else:
             ins = code[item]
-            used = _refs(ins.args) | _refs(ins.kwargs) | _refs(ins.outs)
+            used = refs(ins.args) | refs(ins.kwargs) | refs(ins.outs)
         for s in used:
             last[s] = p
     dead: dict[int, set[int]] = {}

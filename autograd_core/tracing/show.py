@@ -4,8 +4,8 @@ and `ag.viz.draw_graph` show for a jitted function."""
 from __future__ import annotations
 
 from .jit import Jitted
-from .program import Program, _refs
-from .traced import Ref
+from .program import Program
+from .traced import Ref, refs
 
 
 def latest(jitted: Jitted) -> Program:
@@ -40,8 +40,8 @@ def describe(jitted: Jitted) -> str:
         lines.append(f"  in  v{slot:<5} {_input_name(src)}  {shape} {dtype}")
     for i in prog.kept:
         ins = rec.code[i]
-        ins_refs = sorted(_refs(ins.args) | _refs(ins.kwargs))
-        outs = sorted(_refs(ins.outs))
+        ins_refs = sorted(refs(ins.args) | refs(ins.kwargs))
+        outs = sorted(refs(ins.outs))
         res = ", ".join(f"v{s}{tuple(shapes[s][0])}" for s in outs) or ("(in place)" if not ins.pure else "")
         kernel = f" [kernel {run_of[i]}]" if i in run_of else ""
         lines.append(f"  {i:<5} {ins.name:<24} {', '.join(f'v{s}' for s in ins_refs):<24} → {res}"
@@ -70,13 +70,13 @@ def digraph(jitted: Jitted, graphviz):
     for i in prog.kept:
         ins = rec.code[i]
         name = f"c{i}"
-        outs = sorted(_refs(ins.outs))
+        outs = sorted(refs(ins.outs))
         label = ins.name + "".join(f"\n{tuple(rec.shapes[s][0])}" for s in outs[:1])
         colour = "#fff2cc" if ins.kind == "host" else "#d5e8d4" if i in run_of else "#dae8fc"
         label += f"\n[kernel {run_of[i]}]" if i in run_of else ""
         g.node(name, label, shape="diamond" if ins.kind == "check" else "box",
                style="filled", fillcolor=colour, tooltip=ins.where)
-        for s in sorted(_refs(ins.args) | _refs(ins.kwargs)):
+        for s in sorted(refs(ins.args) | refs(ins.kwargs)):
             if s in maker:
                 g.edge(maker[s], name)
         for s in outs:

@@ -43,6 +43,17 @@ class Ref:
         return f"v{self.slot}"
 
 
+def refs(t) -> set[int]:
+    """The slots of the Refs in a template (nested tuples, lists and dicts)."""
+    if type(t) is Ref:
+        return {t.slot}
+    if isinstance(t, (tuple, list)):
+        return set().union(*map(refs, t)) if t else set()
+    if type(t) is dict:
+        return refs(list(t.values()))
+    return set()
+
+
 class Instr:
     """One recorded call. `kind` is "call" (``outs = fn(*args, **kwargs)``), "check" (``bool(args[0])``
     must be `fn`, the value it had when traced) or "host" (``outs = fn()``: randomness drawn afresh)."""
@@ -93,14 +104,12 @@ class Recorder:
         self.inputs: list[tuple] = []  # (slot, source): ("arg", i, attr or None) or ("state", t, attr)
         self.meta: dict[int, tuple] = {}  # input slot read from a Tensor -> (shape, dtype)
         self.shapes: dict[int, tuple] = {}  # every slot -> (shape, dtype) when traced
-        self.scalars: set[int] = set()  # slots of NumPy scalars (0-d here, scalars at replay)
         self.effects: list[tuple] = []  # (target, attr, template): rebindings the replay repeats
         self.arg_tensors: dict[int, int] = {}  # id of a Tensor argument -> its argument index
         self.state: dict[tuple[int, str], list] = {}  # (id(t), attr) -> [t, original, traced input]
         self.guards: list[tuple] = []  # (obj, attr, value): Python state the program depends on
         self.created: dict[int, Tensor] = {}  # Tensors made during the trace (their data is theirs)
         self.host_pending: list = []  # draws to hand out again (after a replay diverged)
-        self.host_values: list = []  # draws made in this trace, in order
         self.finished = False
         self.prints: list[int] = []  # a checksum of each input's values (jit.py: validation)
         self.err0 = np.geterr()
@@ -114,8 +123,6 @@ class Recorder:
     def new(self, value, scalar: bool = False) -> Traced:
         t = np.ndarray.view(value, Traced)
         t._rec, t._slot, t._scalar = self, self.n, scalar
-        if scalar:
-            self.scalars.add(self.n)
         self.n += 1
         self.shapes[t._slot] = (value.shape, value.dtype)
         self.views[_layout(t)] = t
@@ -236,7 +243,6 @@ class Recorder:
                 value = sample()
             finally:
                 _local.rec = self
-        self.host_values.append(value)
         self.prints.append(_fingerprint_any(value))
         return self.record("host", sample, (), {}, value, False)
 
