@@ -344,3 +344,29 @@ def test_saved_arrays_stay_read_only_while_tracing():
         f(np.ones(3))
     with pytest.raises(ValueError, match="read-only"):
         ag.jit(f)(np.ones(3))
+
+
+def test_a_bias_add_into_a_matmul_output_fuses_with_what_follows():
+    """A run may start with an in-place write into a new array nobody else shows (the bias added
+    into the matmul's output) and read a broadcast operand (the bias, by row)."""
+    pytest.importorskip("numba")
+    rng = np.random.default_rng(11)
+    W = ag.tensor(rng.standard_normal((6, 8)), requires_grad=True)
+    b = ag.tensor(rng.standard_normal(6), requires_grad=True)
+
+    def step(x):
+        W.grad = b.grad = None
+        h = ag.sigmoid(ag.linear(x, W, b))  # (linear adds b into its matmul's output in place)
+        (h * h).sum().backward()
+        return W.grad, b.grad
+
+    js = ag.jit(step, fuse=True)
+    for _ in range(5):
+        x = rng.standard_normal((4, 8))
+        got = [g.copy() for g in js(x)]
+        for g, w in zip(got, step(x), strict=True):
+            np.testing.assert_allclose(g, w, rtol=1e-13, atol=0)
+    prog = js.programs()[0]
+    first = [prog.rec.code[r.members[0]] for r in prog.runs]
+    assert any(ins.name == "add" and "out" in ins.kwargs for ins in first)  # in place, fused
+    assert any("[j]" in r.source for r in prog.runs)  # the bias, read by column

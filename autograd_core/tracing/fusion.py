@@ -6,9 +6,11 @@ its dispatch and a temporary array however small the data. A run of consecutive 
 ufunc calls on arrays of one shape (a sigmoid's negative, exp, add and reciprocal; the 200 ops
 of an elementwise chain and their derivatives) becomes one loop compiled by numba: one call,
 one pass over memory, temporaries in registers. Only what is used after the run is written out.
-What joins a run: a ufunc of `_SCALAR` called on traced arrays of the run's shape and Python or
-NumPy numbers, writing a new array (or in place into one the run made). Anything else (a matmul,
-a reduction, broadcasting, an in-place write into an array made before the run) ends it. Every
+What joins a run: a ufunc of `_SCALAR` called on traced arrays of the run's shape, arrays of its
+trailing dimensions (a bias, read by row) and Python or NumPy numbers, writing a new array, or in
+place into one the run made or one nobody else shows (`_owned`: a matmul's output that a bias is
+added into; the run's result then becomes a new array under that name). Anything else (a matmul,
+a reduction, other broadcasting, an in-place write into an array others may see) ends it. Every
 value is cast to the dtype NumPy gave it when traced, so dtypes follow NumPy's rules exactly;
 + − × ÷ are bitwise NumPy's, transcendental functions (exp, log, tanh...) are the C library's
 and may differ from NumPy's in the last bit (tests allow 4 ulps). Without numba, nothing is fused.
@@ -20,7 +22,7 @@ import math
 
 import numpy as np
 
-from .traced import Instr, Ref, refs
+from .traced import Instr, Ref, makes_new, refs
 
 try:
     import numba
@@ -74,29 +76,31 @@ def schedule(code: list[Instr], kept: list[int], shapes: dict, alive: set[int]) 
     for i in kept:
         for s in _reads(code[i]):
             readers.setdefault(s, set()).add(i)
+    owned = _owned(code, kept, readers)
     out: list = []
-    before, run, after, shape = [], [], [], None
+    before, run, after, shape, inner = [], [], [], None, None
     made: set[int] = set()  # values of the run and of the calls deferred after it
     made_after: set[int] = set()
 
     def flush():
-        nonlocal before, run, after, shape, made, made_after
-        fused = _compile(run, code, shapes, shape, alive, readers) if len(run) >= MIN_RUN else None
+        nonlocal before, run, after, shape, inner, made, made_after
+        fused = _compile(run, code, shapes, shape, inner, alive, readers) \
+            if len(run) >= MIN_RUN else None
         out.extend(before)
         out.extend([fused] if fused is not None else run)
         out.extend(after)
-        before, run, after, shape, made, made_after = [], [], [], None, set(), set()
+        before, run, after, shape, inner, made, made_after = [], [], [], None, None, set(), set()
 
     for i in kept:
         ins = code[i]
         reads = _reads(ins)
-        s = _joins(ins, shapes, shape, run, code)
+        s = _joins(ins, shapes, shape, inner, run, code, owned)
         if s is not None and not reads & made_after and not _overwrites_read(ins, after, code):
             if not run:
                 out.extend(before)
                 before = []
             run.append(i)
-            shape = s
+            shape, inner = s[0], s[1] if s[1] is not None else inner
             made |= set(_outrefs(ins))
             continue
         if run and ins.kind == "call" and ins.pure and not reads & made:
@@ -109,13 +113,22 @@ def schedule(code: list[Instr], kept: list[int], shapes: dict, alive: set[int]) 
             made_after |= outs
             continue
         flush()
-        s = _joins(ins, shapes, None, [], code)
+        s = _joins(ins, shapes, None, None, [], code, owned)
         if s is not None:
-            run, shape, made = [i], s, set(_outrefs(ins))
+            run, (shape, inner), made = [i], s, set(_outrefs(ins))
         else:
             out.append(i)
     flush()
     return out
+
+
+def _owned(code: list[Instr], kept: list[int], readers: dict) -> set[int]:
+    """Values that are new arrays no other name shows (made by a ufunc or a reduction, read
+    only by ufuncs, reductions and checks): an in-place write into one may become a new array."""
+    made = {s for i in kept if code[i].kind == "call" and code[i].pure and makes_new(code[i].fn)
+            for s in _outrefs(code[i])}
+    return {s for s in made if all(code[j].kind == "check" or makes_new(code[j].fn)
+                                   for j in readers.get(s, ()))}
 
 
 def _reads(ins: Instr) -> set[int]:
@@ -130,8 +143,10 @@ def _overwrites_read(ins: Instr, after: list[int], code: list[Instr]) -> bool:
     return any(target & _reads(code[j]) for j in after)
 
 
-def _joins(ins: Instr, shapes: dict, shape, run: list[int], code: list[Instr]):
-    """The run's shape if `ins` can join it (a run that is empty: starts one), else None."""
+def _joins(ins: Instr, shapes: dict, shape, inner, run: list[int], code: list[Instr],
+           owned: set[int]):
+    """``(shape, inner)`` if `ins` can join the run (an empty run: start one), else None. `inner`
+    is the size of the trailing dimensions its broadcast operands (a bias) have, if any."""
     if ins.kind != "call" or ins.fn not in _SCALAR or set(ins.kwargs) - {"out"}:
         return None
     if ins.err is not None and {"raise", "call"} & set(ins.err.values()):
@@ -148,9 +163,9 @@ def _joins(ins: Instr, shapes: dict, shape, run: list[int], code: list[Instr]):
     size = math.prod(out_shape)
     if ins.fn in _TRANSCENDENTAL and size > MAX_TRANSCENDENTAL_SIZE:
         return None
-    if "out" in ins.kwargs:  # in place: only into a value this run made
-        made = {s for j in run for s in _outrefs(code[j])}
-        if outs.slot not in made:
+    if "out" in ins.kwargs:  # in place: into a value this run made, or a new array nobody else
+        made = {s for j in run for s in _outrefs(code[j])}  # shows (it becomes a new array)
+        if outs.slot not in made and (outs.slot not in owned or outs not in ins.args):
             return None
     if out_dtype == np.float16:
         return None  # (numba has no float16)
@@ -159,18 +174,21 @@ def _joins(ins: Instr, shapes: dict, shape, run: list[int], code: list[Instr]):
     if any(d.kind not in "fbiu" or d == np.float16 or d == np.uint64 for d in dtypes):
         return None  # (numba adds uint64 and int64 as int64; NumPy gives float64)
     for a in ins.args:
-        if type(a) is Ref:
-            if shapes[a.slot][0] != out_shape:
-                return None
-        elif isinstance(a, np.ndarray):
-            if a.shape != out_shape:
-                return None
+        if type(a) is Ref or isinstance(a, np.ndarray):
+            a_shape = shapes[a.slot][0] if type(a) is Ref else a.shape
+            if a_shape != out_shape:
+                if not (0 < len(a_shape) < len(out_shape) and a_shape == out_shape[-len(a_shape):]):
+                    return None
+                n = math.prod(a_shape)  # a trailing-dimensions operand, read at k % n
+                if inner is not None and n != inner:
+                    return None
+                inner = n
         elif not isinstance(a, (int, float, bool, np.number, np.bool_)):
             return None
         elif type(a) is int and any(d.kind in "iu" and not np.iinfo(d).min <= a <= np.iinfo(d).max
                                     for d in dtypes):
             return None  # (NumPy compares an out-of-range Python int exactly)
-    return out_shape
+    return out_shape, inner
 
 
 def _outrefs(ins: Instr) -> list[int]:
@@ -180,7 +198,7 @@ def _outrefs(ins: Instr) -> list[int]:
     return [o.slot] if type(o) is Ref else [x.slot for x in o if type(x) is Ref]
 
 
-def _compile(run: list[int], code: list[Instr], shapes: dict, shape: tuple, alive: set[int],
+def _compile(run: list[int], code: list[Instr], shapes: dict, shape: tuple, inner, alive: set[int],
              readers: dict) -> Run | None:
     made: set[int] = set()
     inputs: list = []  # slots, and constant arrays
@@ -195,7 +213,8 @@ def _compile(run: list[int], code: list[Instr], shapes: dict, shape: tuple, aliv
         if key not in names:
             names[key] = f"a{len(inputs)}"
             inputs.append(a.slot if type(a) is Ref else a)
-        return f"{names[key]}[k]"
+        full = (shapes[a.slot][0] if type(a) is Ref else a.shape) == shape
+        return f"{names[key]}[{'k' if full else 'j'}]"
 
     body: list[str] = []
     for i in run:
@@ -218,9 +237,16 @@ def _compile(run: list[int], code: list[Instr], shapes: dict, shape: tuple, aliv
     if not inputs or not outputs:
         return None
     params = [f"a{j}" for j in range(len(inputs))] + [f"o{j}" for j in range(len(outputs))]
-    lines = [f"def kernel({', '.join(params)}):", "    for k in range(a0.shape[0]):"]
-    lines += body
-    lines += [f"        o{j}[k] = {temps[s]}" for j, s in enumerate(outputs)]
+    lines = [f"def kernel({', '.join(params)}):"]
+    if inner is None:
+        lines.append("    for k in range(o0.shape[0]):")
+        pad = "        "
+    else:  # (rows of `inner` elements: a broadcast operand is read at j)
+        lines += [f"    for i in range(o0.shape[0] // {inner}):", f"        for j in range({inner}):",
+                  f"            k = i * {inner} + j"]
+        pad = "            "
+    lines += [pad + line.lstrip() for line in body]
+    lines += [f"{pad}o{j}[k] = {temps[s]}" for j, s in enumerate(outputs)]
     source = "\n".join(lines) + "\n"
     dtypes = [shapes[s][1] if isinstance(s, int) else s.dtype for s in inputs]
     # inputs read-only (a constant or an array a graph locked may be), outputs the new arrays

@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from . import fusion
-from .traced import Instr, Recorder, Ref, refs
+from .traced import Instr, Recorder, Ref, makes_new, refs
 
 
 class Stale(Exception):
@@ -263,20 +263,22 @@ class Program:
                 targets = [w for w in _written(ins) if not (type(w) is Ref and w.slot in made)]
                 if targets:
                     undo[item] = [self._expr(w) for w in targets]
-            elif ins.kind == "call" and _makes_new(ins.fn):
+            elif ins.kind == "call" and makes_new(ins.fn):
                 made |= refs(ins.outs)
         return undo
 
     def _fused(self, run: fusion.Run, pad: str, dead: set | None) -> list[str]:
         """One kernel call for the run's NumPy calls, writing its outputs into new arrays."""
         size, flat = math.prod(run.shape), len(run.shape) == 1
-        out = [f"{pad}v{s} = _np.empty({size}, {self._name(d, 'd')})"
-               for s, d in zip(run.outputs, run.dtypes, strict=True)]
+        # (outputs under their own names first: a value written in place is an input too)
+        out = [f"{pad}_o{j} = _np.empty({size}, {self._name(d, 'd')})"
+               for j, d in enumerate(run.dtypes)]
         args = [f"v{a}.ravel()" if isinstance(a, int) else
                 self._name(np.ascontiguousarray(a).ravel(), "c") for a in run.inputs]
-        out.append(f"{pad}{self._name(run.kernel, 'k')}({', '.join(args + [f'v{s}' for s in run.outputs])})")
-        if not flat:
-            out += [f"{pad}v{s} = v{s}.reshape({self._expr(run.shape)})" for s in run.outputs]
+        args += [f"_o{j}" for j in range(len(run.outputs))]
+        out.append(f"{pad}{self._name(run.kernel, 'k')}({', '.join(args)})")
+        shape = "" if flat else f".reshape({self._expr(run.shape)})"
+        out += [f"{pad}v{s} = _o{j}{shape}" for j, s in enumerate(run.outputs)]
         if dead:
             out.append(f"{pad}del {', '.join(f'v{s}' for s in sorted(dead))}")
         return out
@@ -296,13 +298,6 @@ _REDUCTIONS = {f: u.reduce for fs, u in [((np.ndarray.sum, np.sum), np.add),
                                          ((np.ndarray.min, np.min, np.amin), np.minimum),
                                          ((np.ndarray.any, np.any), np.logical_or),
                                          ((np.ndarray.all, np.all), np.logical_and)] for f in fs}
-
-
-def _makes_new(fn) -> bool:
-    """Does calling `fn` give a new array (never a view of its inputs)?"""
-    if isinstance(fn, np.ufunc) or isinstance(getattr(fn, "__self__", None), np.ufunc):
-        return True  # a ufunc, or its reduce, accumulate, outer
-    return getattr(fn, "__name__", "") in ("zeros", "ones", "empty", "full", "eye", "identity")
 
 
 def _target(outs) -> str:

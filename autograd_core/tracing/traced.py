@@ -54,6 +54,13 @@ def refs(t) -> set[int]:
     return set()
 
 
+def makes_new(fn) -> bool:
+    """Does calling `fn` give a new array (never a view of its inputs)?"""
+    if isinstance(fn, np.ufunc) or isinstance(getattr(fn, "__self__", None), np.ufunc):
+        return True  # a ufunc, or its reduce, accumulate, outer
+    return getattr(fn, "__name__", "") in ("zeros", "ones", "empty", "full", "eye", "identity")
+
+
 class Instr:
     """One recorded call. `kind` is "call" (``outs = fn(*args, **kwargs)``), "check" (``bool(args[0])``
     must be `fn`, the value it had when traced) or "host" (``outs = fn()``: randomness drawn afresh)."""
