@@ -81,15 +81,17 @@ def schedule(code: list[Instr], kept: list[int], shapes: dict, alive: set[int]) 
     before, run, after, shape, inner = [], [], [], None, None
     made: set[int] = set()  # values of the run and of the calls deferred after it
     made_after: set[int] = set()
+    checked = False  # a check is deferred after the run: no call may be moved before it
 
     def flush():
-        nonlocal before, run, after, shape, inner, made, made_after
+        nonlocal before, run, after, shape, inner, made, made_after, checked
         fused = _compile(run, code, shapes, shape, inner, alive, readers) \
             if len(run) >= MIN_RUN else None
         out.extend(before)
         out.extend([fused] if fused is not None else run)
         out.extend(after)
         before, run, after, shape, inner, made, made_after = [], [], [], None, None, set(), set()
+        checked = False
 
     for i in kept:
         ins = code[i]
@@ -103,11 +105,13 @@ def schedule(code: list[Instr], kept: list[int], shapes: dict, alive: set[int]) 
             shape, inner = s[0], s[1] if s[1] is not None else inner
             made |= set(_outrefs(ins))
             continue
-        if run and ins.kind == "call" and ins.pure and not reads & made:
-            before.append(i)  # independent of the run: emitted before it
+        if run and ins.kind == "call" and ins.pure and not reads & made and not checked:
+            before.append(i)  # independent of the run: emitted before it (not before a check
+            # it came after: where the check fails, it may raise, as inv of a singular matrix)
             continue
         if run and (ins.pure and ins.kind == "call" or ins.kind == "check"):
             after.append(i)  # reads the run: emitted after it
+            checked = checked or ins.kind == "check"
             outs = set(_outrefs(ins)) if ins.outs is not None else set()
             made |= outs
             made_after |= outs
@@ -171,7 +175,7 @@ def _joins(ins: Instr, shapes: dict, shape, inner, run: list[int], code: list[In
         return None  # (numba has no float16)
     dtypes = [shapes[a.slot][1] if type(a) is Ref else a.dtype for a in ins.args
               if type(a) is Ref or isinstance(a, np.ndarray)]
-    if any(d.kind not in "fbiu" or d == np.float16 or d == np.uint64 for d in dtypes):
+    if any(d.kind not in "fbiu" or d == np.float16 or d == np.uint64 or not d.isnative for d in dtypes):
         return None  # (numba adds uint64 and int64 as int64; NumPy gives float64)
     for a in ins.args:
         if type(a) is Ref or isinstance(a, np.ndarray):
@@ -223,8 +227,9 @@ def _compile(run: list[int], code: list[Instr], shapes: dict, shape: tuple, inne
         dtype = shapes[out][1]
         args = []
         for a in ins.args:
-            if type(a) is Ref or isinstance(a, np.ndarray):
-                args.append(operand(a))
+            if type(a) is Ref or isinstance(a, np.ndarray):  # (NumPy's power casts both operands
+                # to the result's dtype; numba's float ** int would multiply, hundreds of ulps off)
+                args.append(f"{_type(dtype)}({operand(a)})" if ins.fn is np.power else operand(a))
             else:  # a number takes the dtype NumPy gave it: the result's (the other operand's
                 # for a comparison), as NumPy 2 does with weak Python scalars
                 other = next((shapes[b.slot][1] for b in ins.args if type(b) is Ref), dtype)

@@ -273,8 +273,10 @@ class Program:
         # (outputs under their own names first: a value written in place is an input too)
         out = [f"{pad}_o{j} = _np.empty({size}, {self._name(d, 'd')})"
                for j, d in enumerate(run.dtypes)]
-        args = [f"v{a}.ravel()" if isinstance(a, int) else
-                self._name(np.ascontiguousarray(a).ravel(), "c") for a in run.inputs]
+        # (a constant by its name, as the NumPy calls read it: its values at this call, a strided
+        # one copied by ravel)
+        args = [f"v{a}.ravel()" if isinstance(a, int) else f"{self._expr(a)}.ravel()"
+                for a in run.inputs]
         args += [f"_o{j}" for j in range(len(run.outputs))]
         out.append(f"{pad}{self._name(run.kernel, 'k')}({', '.join(args)})")
         shape = "" if flat else f".reshape({self._expr(run.shape)})"
