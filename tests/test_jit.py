@@ -370,3 +370,21 @@ def test_a_bias_add_into_a_matmul_output_fuses_with_what_follows():
     first = [prog.rec.code[r.members[0]] for r in prog.runs]
     assert any(ins.name == "add" and "out" in ins.kwargs for ins in first)  # in place, fused
     assert any("[j]" in r.source for r in prog.runs)  # the bias, read by column
+
+
+def test_values_that_depend_on_no_input_are_computed_once():
+    """Note [folding]: the backward's seed (ones, divided, reshaped, broadcast) is a constant of
+    the program; an array made in f and written in place is not (nor what is computed from it)."""
+    def f(x):
+        table = np.zeros((3, 4))
+        table[1] = 2.0  # written in place: made afresh at every replay
+        row = table[1] * 3.0
+        return ag.grad(lambda x: ag.mean(x * x))(x), row + x
+
+    rng = np.random.default_rng(12)
+    jf = ag.jit(f, fuse=False)
+    _calls(jf, f, lambda: (rng.standard_normal(4),))
+    prog = jf.programs()[0]
+    assert prog.folded and all(not v.flags.writeable for v in prog.folded.values()
+                               if isinstance(v, np.ndarray))
+    assert "zeros" in prog.source and "__setitem__" in prog.source

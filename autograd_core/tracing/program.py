@@ -3,8 +3,9 @@ function of straight-line NumPy calls (Note [tracing] in tracing/__init__.py).
 
 The compiled function reads its inputs (the call's arrays, the outside Tensors' arrays), checks
 the guards (Python state the trace depended on), runs the kept instructions in order (dead ones
-dropped, each value deleted after its last use), then rebinds the outside Tensors it changed and
-returns the outputs. `source` keeps the generated code: that is what `jit` replays.
+dropped, constant ones computed once: Note [folding]; each value deleted after its last use),
+then rebinds the outside Tensors it changed and returns the outputs. `source` keeps the generated
+code: that is what `jit` replays.
 """
 
 from __future__ import annotations
@@ -134,7 +135,10 @@ class Program:
                                          "_nd": np.ndarray}
         self._ids: dict[int, str] = {}
         alive = refs(outs) | refs([e[2] for e in rec.effects])
-        self.kept = _live(rec.code, alive)
+        kept = _live(rec.code, alive)
+        self.folded = _fold(rec.code, kept, alive)  # slot -> its value: Note [folding]
+        done = {i for i in kept if refs(rec.code[i].outs) and refs(rec.code[i].outs) <= set(self.folded)}
+        self.kept = [i for i in kept if i not in done]
         # what to emit, in order: instruction indices, and runs fused into kernels (Note [fusion])
         self.order = fusion.schedule(rec.code, self.kept, rec.shapes, alive) if fuse else self.kept
         self.runs = [x for x in self.order if isinstance(x, fusion.Run)]
@@ -154,7 +158,8 @@ class Program:
     def _expr(self, t) -> str:
         tt = type(t)
         if tt is Ref:
-            return f"v{t.slot}"
+            folded = self.folded.get(t.slot)
+            return f"v{t.slot}" if folded is None else self._name(folded, "c")
         if t is None or tt in (bool, int, str) or (tt is float and math.isfinite(t)):
             return repr(t)
         if tt is tuple:
@@ -206,7 +211,8 @@ class Program:
         undo = self._undo()
         if undo:
             lines.append("    _u = []")
-        dead_at = _dead_after(self.order, rec.code, refs(self.outs) | refs([e[2] for e in rec.effects]))
+        dead_at = _dead_after(self.order, rec.code, refs(self.outs) | refs([e[2] for e in rec.effects])
+                              | set(self.folded))
         err = None
         for p, item in enumerate(self.order):
             if isinstance(item, fusion.Run):
@@ -222,11 +228,11 @@ class Program:
             pad = "        " if err is not None else "    "
             diverged = f"raise _Diverged({i}{', _u' if undo else ''})"
             if ins.kind == "check" and isinstance(ins.fn, tuple):  # a value-dependent shape
-                lines.append(f"{pad}if v{ins.args[0].slot}.shape != {self._expr(ins.fn[1])}: "
+                lines.append(f"{pad}if {self._expr(ins.args[0])}.shape != {self._expr(ins.fn[1])}: "
                              f"{diverged}")
             elif ins.kind == "check":
                 neg = "not " if ins.fn else ""
-                lines.append(f"{pad}if {neg}v{ins.args[0].slot}: {diverged}")
+                lines.append(f"{pad}if {neg}{self._expr(ins.args[0])}: {diverged}")
             elif ins.kind == "host":
                 lines.append(f"{pad}{self._expr(ins.outs)} = _host({self._name(ins.fn, 'h')})")
             elif not ins.pure:
@@ -275,7 +281,7 @@ class Program:
                for j, d in enumerate(run.dtypes)]
         # (a constant by its name, as the NumPy calls read it: its values at this call, a strided
         # one copied by ravel)
-        args = [f"v{a}.ravel()" if isinstance(a, int) else f"{self._expr(a)}.ravel()"
+        args = [f"{self._expr(Ref(a))}.ravel()" if isinstance(a, int) else f"{self._expr(a)}.ravel()"
                 for a in run.inputs]
         args += [f"_o{j}" for j in range(len(run.outputs))]
         out.append(f"{pad}{self._name(run.kernel, 'k')}({', '.join(args)})")
@@ -327,6 +333,54 @@ def _live(code: list[Instr], needed: set[int]) -> list[int]:
             keep.append(i)
             needed |= refs(ins.args) | refs(ins.kwargs)
     return keep[::-1]
+
+
+def _fold(code: list[Instr], kept: list[int], alive: set[int]) -> dict[int, object]:
+    """Note [folding]: a pure call none of whose inputs comes from the call's arguments, outside
+    state or a draw (the seed of a backward sweep: ones, divided, reshaped, broadcast) gives the
+    same value at every replay: it is computed once, here, and the program reads it as a constant.
+    Not where the program writes into such a value, or returns it (a caller may write into it)."""
+    values: dict[int, object] = {}
+    inputs: dict[int, set[int]] = {}  # folded slot -> the folded slots it was computed from
+    for i in kept:
+        ins = code[i]
+        if ins.kind != "call" or not ins.pure or not (refs(ins.args) | refs(ins.kwargs)) <= set(values):
+            continue
+        if type(ins.outs) is not Ref or ins.outs.slot in alive:
+            continue
+        try:
+            with np.errstate(**(ins.err or {})):
+                value = ins.fn(*_resolve(ins.args, values), **_resolve(ins.kwargs, values))
+        except Exception:  # (left to the replay, which raises as f did)
+            continue
+        values[ins.outs.slot] = value
+        inputs[ins.outs.slot] = refs(ins.args) | refs(ins.kwargs)
+    # a value written in place is not folded, nor what it was computed from or what was computed
+    # from it (either may be a view of it)
+    unfold = {w.slot for i in kept if code[i].kind == "call" and not code[i].pure
+              for w in _written(code[i]) if type(w) is Ref} & set(values)
+    while True:
+        more = {a for s in unfold for a in inputs[s]} | {s for s, ins in inputs.items() if ins & unfold}
+        if more <= unfold:
+            break
+        unfold |= more
+    values = {s: v for s, v in values.items() if s not in unfold}
+    for v in values.values():
+        if isinstance(v, np.ndarray):
+            v.setflags(write=False)
+    return values
+
+
+def _resolve(t, values: dict):
+    if type(t) is Ref:
+        return values[t.slot]
+    if isinstance(t, tuple) and not hasattr(t, "_fields"):
+        return tuple(_resolve(x, values) for x in t)
+    if type(t) is list:
+        return [_resolve(x, values) for x in t]
+    if type(t) is dict:
+        return {k: _resolve(v, values) for k, v in t.items()}
+    return t
 
 
 def _dead_after(order: list, code: list[Instr], keep_alive: set[int]) -> dict[int, set[int]]:
