@@ -53,7 +53,8 @@ def test_numpy_function_replays_and_drops_dead_code():
     prog = jf.programs()[0]
     assert [prog.rec.code[k].name for k in prog.kept] == ["matmul", "tanh", "square", "ndarray.sum"]
     assert "exp" not in jf.source() and "reduce" in jf.source()  # (the sum without its wrappers)
-    assert "matmul" in jf.source() and "tanh" in jf.source()
+    # (a 2-D float matmul is called as np.dot: the same BLAS gemm, bitwise, without the ufunc)
+    assert "dot_" in jf.source() and "matmul" not in jf.source() and "tanh" in jf.source()
 
 
 def test_grad_of_engine_function_matches_eager():
@@ -370,6 +371,38 @@ def test_a_bias_add_into_a_matmul_output_fuses_with_what_follows():
     first = [prog.rec.code[r.members[0]] for r in prog.runs]
     assert any(ins.name == "add" and "out" in ins.kwargs for ins in first)  # in place, fused
     assert any("[j]" in r.source for r in prog.runs)  # the bias, read by column
+
+
+def test_a_derivative_fuses_with_the_product_by_its_cotangent():
+    """Note [fusion]: groups follow dependencies, not trace order. Sigmoid layers of 2048 values
+    (over the size where exp stays NumPy's): each backward's σ' arithmetic and its product with
+    the cotangent are one kernel (that product waits for the next layer's backward; the σ'
+    arithmetic could run in the forward), and each layer's two exps share one np.errstate."""
+    pytest.importorskip("numba")
+    rng = np.random.default_rng(12)
+    params = [ag.tensor(rng.standard_normal(s) / 8, requires_grad=True)
+              for s in [(64, 64), (64,), (64, 64), (64,)]]
+    W1, b1, W2, b2 = params
+
+    def step(x):
+        for p in params:
+            p.grad = None
+        h = ag.sigmoid(ag.linear(ag.sigmoid(ag.linear(x, W1, b1)), W2, b2))
+        (h * h).sum().backward()
+        return [p.grad for p in params]
+
+    js = ag.jit(step, fuse=True)
+    for _ in range(4):
+        x = rng.standard_normal((32, 64)) * 3
+        got = [g.copy() for g in js(x)]
+        for g, w in zip(got, step(x), strict=True):
+            np.testing.assert_allclose(g, w, rtol=1e-12, atol=0)
+    prog, src = js.programs()[0], js.source()
+    assert "multiply_" not in src  # every product by a cotangent is in a kernel
+    assert src.count("errstate") == 2  # not 4: a layer's forward and backward exp in one block
+    assert sum(src.count(f"{name}_") for name in ("exp",)) == 4
+    backward = [r for r in prog.runs if any(prog.rec.code[m].name == "multiply" for m in r.members)]
+    assert len(backward) >= 2 and all(len(r.inputs) >= 3 for r in backward)
 
 
 def test_values_that_depend_on_no_input_are_computed_once():

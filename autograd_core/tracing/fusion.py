@@ -1,23 +1,33 @@
-"""Fusing runs of elementwise NumPy calls into one numba kernel (the ``[jit]`` extra):
+"""Fusing groups of elementwise NumPy calls into one numba kernel (the ``[jit]`` extra):
 Note [fusion].
 
 Note [fusion]: a replayed program makes one NumPy call per elementwise op, and each call costs
-its dispatch and a temporary array however small the data. A run of consecutive elementwise
-ufunc calls on arrays of one shape (a sigmoid's negative, exp, add and reciprocal; the 200 ops
-of an elementwise chain and their derivatives) becomes one loop compiled by numba: one call,
-one pass over memory, temporaries in registers. Only what is used after the run is written out.
-What joins a run: a ufunc of `_SCALAR` called on traced arrays of the run's shape, arrays of its
-trailing dimensions (a bias, read by row) and Python or NumPy numbers, writing a new array, or in
-place into one the run made or one nobody else shows (`_owned`: a matmul's output that a bias is
-added into; the run's result then becomes a new array under that name). Anything else (a matmul,
-a reduction, other broadcasting, an in-place write into an array others may see) ends it. Every
-value is cast to the dtype NumPy gave it when traced, so dtypes follow NumPy's rules exactly;
+its dispatch and a temporary array however small the data. A group of elementwise ufunc calls on
+arrays of one shape, each reading another's value (a sigmoid's negative, exp, add and reciprocal;
+a derivative's arithmetic and the product with the cotangent; the 200 ops of an elementwise chain
+and their derivatives) becomes one loop compiled by numba: one call, one pass over memory,
+temporaries in registers. Only what is used outside the group is written out.
+What is fusable (`_fusable`): a ufunc of `_SCALAR` called on traced arrays of one shape, arrays
+of its trailing dimensions (a bias, read by row) and Python or NumPy numbers, writing a new array
+or in place into one nobody else shows (`_owned`: a matmul's output that a bias is added into;
+the kernel's result then becomes a new array under that name).
+How groups form (`schedule`): the calls' dependencies are made explicit (the values each reads;
+an in-place write into an owned value comes after the calls reading the value it replaces), and
+every other impure call (a check, a draw, a write into an array others may see) is a barrier no
+call moves across. Walking back from the last call, a fusable call joins the groups of the calls
+that read its value, so a derivative's arithmetic joins the backward's chain that uses it. It may
+not where a call outside the group that needs it leads back into the group: the group would wait
+for itself. The program is then any order of the calls that respects the dependencies, a group
+as one unit: trace order, but for calls of the NumPy error state in force first, so that one
+``with np.errstate`` holds many calls (a kernel goes with any: it reports no floating-point errors).
+Every value is cast to the dtype NumPy gave it when traced, so dtypes follow NumPy's rules exactly;
 + − × ÷ are bitwise NumPy's, transcendental functions (exp, log, tanh...) are the C library's
 and may differ from NumPy's in the last bit (tests allow 4 ulps). Without numba, nothing is fused.
 """
 
 from __future__ import annotations
 
+import heapq
 import math
 
 import numpy as np
@@ -68,62 +78,164 @@ def available() -> bool:
 
 
 def schedule(code: list[Instr], kept: list[int], shapes: dict, alive: set[int]) -> list:
-    """The kept instructions in the order to emit them, runs of fusable calls replaced by a
-    `Run`. Around a run, a pure call that does not read the run's values is emitted before it
-    and one that does (and that no later member reads) after it, so that a chain interrupted by,
-    say, a loss's sum and its backward's seed still fuses as one run."""
+    """The kept instructions in the order to emit them, groups of fusable calls replaced by a
+    `Run` (Note [fusion]: a call joins the group of a call whose value it reads, so each group is
+    a connected chain; the program stays a valid order of the calls, groups as units)."""
     readers: dict[int, set[int]] = {}
     for i in kept:
         for s in _reads(code[i]):
             readers.setdefault(s, set()).add(i)
     owned = _owned(code, kept, readers)
-    out: list = []
-    before, run, after, shape, inner = [], [], [], None, None
-    made: set[int] = set()  # values of the run and of the calls deferred after it
-    made_after: set[int] = set()
-    checked = False  # a check is deferred after the run: no call may be moved before it
-
-    def flush():
-        nonlocal before, run, after, shape, inner, made, made_after, checked
-        fused = _compile(run, code, shapes, shape, inner, alive, readers) \
-            if len(run) >= MIN_RUN else None
-        out.extend(before)
-        out.extend([fused] if fused is not None else run)
-        out.extend(after)
-        before, run, after, shape, inner, made, made_after = [], [], [], None, None, set(), set()
-        checked = False
-
+    deps: dict[int, set[int]] = {}  # instruction -> the instructions it must come after
+    reach: dict[int, int] = {}  # instruction -> bit mask of the groups that depend on it, its own too
+    group: dict[int, _Group] = {}  # instruction -> its group
+    writer: dict[int, int] = {}  # slot -> the instruction that made its current value
+    seen: dict[int, list[int]] = {}  # slot -> the instructions that read its current value
+    fence, since = None, []  # the last barrier, and the instructions after it
+    bits = [0]  # group bits handed out
+    barriers: set[int] = set()
     for i in kept:
         ins = code[i]
         reads = _reads(ins)
-        s = _joins(ins, shapes, shape, inner, run, code, owned)
-        if s is not None and not reads & made_after and not _overwrites_read(ins, after, code):
-            if not run:
-                out.extend(before)
-                before = []
-            run.append(i)
-            shape, inner = s[0], s[1] if s[1] is not None else inner
-            made |= set(_outrefs(ins))
-            continue
-        if run and ins.kind == "call" and ins.pure and not reads & made and not checked:
-            before.append(i)  # independent of the run: emitted before it (not before a check
-            # it came after: where the check fails, it may raise, as inv of a singular matrix)
-            continue
-        if run and (ins.pure and ins.kind == "call" or ins.kind == "check"):
-            after.append(i)  # reads the run: emitted after it
-            checked = checked or ins.kind == "check"
-            outs = set(_outrefs(ins)) if ins.outs is not None else set()
-            made |= outs
-            made_after |= outs
-            continue
-        flush()
-        s = _joins(ins, shapes, None, None, [], code, owned)
-        if s is not None:
-            run, (shape, inner), made = [i], s, set(_outrefs(ins))
+        d = {writer[s] for s in reads if s in writer}
+        targets = _outrefs(ins) if "out" in ins.kwargs else []
+        barrier = (ins.kind != "call" or not ins.pure) and not (targets and set(targets) <= owned)
+        if barrier:  # a check, a draw, a write others may see: nothing moves across it
+            d |= set(since)
+            since = []
+        for s in targets:  # (an in-place write into an owned value: after its readers so far)
+            d |= set(seen.get(s, ())) | ({writer[s]} if s in writer else set())
+        if fence is not None:
+            d.add(fence)
+        d.discard(i)
+        deps[i] = d
+        for s in reads:
+            seen.setdefault(s, []).append(i)
+        for s in _outrefs(ins):
+            writer[s], seen[s] = i, []
+        if barrier:
+            fence, barriers = i, barriers | {i}
         else:
-            out.append(i)
-    flush()
+            since.append(i)
+    # groups, from the last call back: a call joins the group of a call that reads its value
+    # (a derivative's arithmetic joins the backward's chain that uses it, not the forward's)
+    succ: dict[int, set[int]] = {i: set() for i in kept}
+    for i in kept:
+        for q in deps[i]:
+            succ[q].add(i)
+    for i in reversed(kept):
+        if i in barriers:
+            for h in group.values():
+                h.closed = True
+            g = None
+        else:
+            g = _join(i, _fusable(code[i], shapes, owned), succ, group, reach, bits)
+        mask = g.mask if g is not None else 0
+        for q in succ[i]:
+            mask |= reach[q]
+        reach[i] = mask
+    # emit: each group where its last member was, whatever reads its values after it
+    units: dict[int, list[int]] = {}  # key instruction -> members (a lone call: itself)
+    for i in kept:
+        g = group.get(i)
+        units.setdefault(i if g is None or len(g.members) < MIN_RUN else g.members[-1], []).append(i)
+    unit_of = {m: k for k, ms in units.items() for m in ms}
+    after: dict[int, set[int]] = {k: set() for k in units}
+    waiting = {}
+    for k, ms in units.items():
+        need = {unit_of[q] for m in ms for q in deps[m]} - {k}
+        waiting[k] = len(need)
+        for u in need:
+            after[u].add(k)
+    # ready units by NumPy error state (a kernel reports none: it goes with any): of the ready
+    # ones, those in the current state first, so that one `with np.errstate` holds many calls
+    ready: dict = {}
+    def push(k: int) -> None:
+        state = None if len(units[k]) >= MIN_RUN else _state(code[k])
+        heapq.heappush(ready.setdefault(state, []), k)
+
+    for k in units:
+        if waiting[k] == 0:
+            push(k)
+    out: list = []
+    current = ()
+    while any(ready.values()):
+        if ready.get(current) or ready.get(None):
+            pick = min((s for s in (current, None) if ready.get(s)), key=lambda s: ready[s][0])
+        else:
+            pick = min((s for s in ready if ready[s]), key=lambda s: ready[s][0])
+            current = pick
+        k = heapq.heappop(ready[pick])
+        ms = units[k]
+        if len(ms) < MIN_RUN:
+            out.extend(ms)
+        else:
+            g = group[k]
+            fused = _compile(ms, code, shapes, g.shape, g.inner, alive, readers)
+            out.extend([fused] if fused is not None else ms)
+        for u in after[k]:
+            waiting[u] -= 1
+            if waiting[u] == 0:
+                push(u)
+    assert len(out) >= len(units), "fusion.schedule: a cycle between groups"  # (never: _join)
     return out
+
+
+def _state(ins: Instr):
+    """The NumPy error state `ins` runs in, hashable (() for the default one)."""
+    return () if ins.err is None else tuple(sorted(ins.err.items()))
+
+
+class _Group:
+    """Calls fused together: `members` in program order, `mask` the bits standing for it (one
+    per group merged into it), the `shape` of its values and the size of its trailing-dimension
+    operands (`inner`); `closed` once a barrier has come (nothing joins it after one)."""
+
+    def __init__(self, bit: int, shape: tuple, inner) -> None:
+        self.members: list[int] = []
+        self.mask, self.shape, self.inner, self.closed = bit, shape, inner, False
+
+
+def _join(i: int, fusable, succ: dict[int, set[int]], group: dict[int, _Group],
+          reach: dict[int, int], bits: list[int]) -> _Group | None:
+    """The group call `i` joins: the groups of the calls after it that read its value, merged
+    (else the first one alone that it can join), or a new one; None if it is not `fusable` (its
+    ``(shape, inner)`` or None). A group must not depend on itself through a call outside it:
+    `i` may not join a group that a call outside it, needing `i`, leads to (its reach holds it)."""
+    if fusable is None:
+        return None
+    shape, inner = fusable
+    readers: list[_Group] = []
+    for q in sorted(succ[i]):  # (the first reader's group first)
+        g = group.get(q)
+        if (g is not None and not g.closed and g.shape == shape and g not in readers
+                and (inner is None or g.inner is None or g.inner == inner)):
+            readers.append(g)
+    for chosen in [readers] + ([[g] for g in readers] if len(readers) > 1 else []):
+        if not chosen:
+            break
+        inners = {g.inner for g in chosen if g.inner is not None} | ({inner} - {None})
+        members = {m for g in chosen for m in g.members}
+        mask = 0
+        for g in chosen:
+            mask |= g.mask
+        outside = {q for m in members | {i} for q in succ[m]} - members
+        if len(inners) > 1 or any(reach[q] & mask for q in outside):
+            continue
+        first = chosen[0]
+        for g in chosen[1:]:  # (merged into the first)
+            first.mask |= g.mask
+            first.members = sorted(first.members + g.members)
+            for m in g.members:
+                group[m] = first
+        first.inner = next(iter(inners), None)
+        first.members.insert(0, i)  # (the first member now: groups grow backwards)
+        group[i] = first
+        return first
+    bits[0] += 1
+    g = group[i] = _Group(1 << bits[0], shape, inner)
+    g.members.append(i)
+    return g
 
 
 def _owned(code: list[Instr], kept: list[int], readers: dict) -> set[int]:
@@ -139,18 +251,9 @@ def _reads(ins: Instr) -> set[int]:
     return refs(ins.args) | refs(ins.kwargs)
 
 
-def _overwrites_read(ins: Instr, after: list[int], code: list[Instr]) -> bool:
-    """An in-place write into a value a deferred call reads (it must see the value before)."""
-    if "out" not in ins.kwargs:
-        return False
-    target = set(_outrefs(ins))
-    return any(target & _reads(code[j]) for j in after)
-
-
-def _joins(ins: Instr, shapes: dict, shape, inner, run: list[int], code: list[Instr],
-           owned: set[int]):
-    """``(shape, inner)`` if `ins` can join the run (an empty run: start one), else None. `inner`
-    is the size of the trailing dimensions its broadcast operands (a bias) have, if any."""
+def _fusable(ins: Instr, shapes: dict, owned: set[int]):
+    """``(shape, inner)`` if `ins` can be fused, else None: `shape` is its value's, `inner` the
+    size of the trailing dimensions its broadcast operands (a bias) have, if any (else None)."""
     if ins.kind != "call" or ins.fn not in _SCALAR or set(ins.kwargs) - {"out"}:
         return None
     if ins.err is not None and {"raise", "call"} & set(ins.err.values()):
@@ -162,21 +265,18 @@ def _joins(ins: Instr, shapes: dict, shape, inner, run: list[int], code: list[In
     out_shape, out_dtype = shapes[outs.slot]
     if out_dtype.kind not in "fb" or out_shape == ():  # (0-d: NumPy scalars at replay)
         return None
-    if shape is not None and out_shape != shape:
-        return None
     size = math.prod(out_shape)
     if ins.fn in _TRANSCENDENTAL and size > MAX_TRANSCENDENTAL_SIZE:
         return None
-    if "out" in ins.kwargs:  # in place: into a value this run made, or a new array nobody else
-        made = {s for j in run for s in _outrefs(code[j])}  # shows (it becomes a new array)
-        if outs.slot not in made and (outs.slot not in owned or outs not in ins.args):
-            return None
+    if "out" in ins.kwargs and (outs.slot not in owned or outs not in ins.args):
+        return None  # (in place only into a new array nobody else shows: it becomes a new one)
     if out_dtype == np.float16:
         return None  # (numba has no float16)
     dtypes = [shapes[a.slot][1] if type(a) is Ref else a.dtype for a in ins.args
               if type(a) is Ref or isinstance(a, np.ndarray)]
     if any(d.kind not in "fbiu" or d == np.float16 or d == np.uint64 or not d.isnative for d in dtypes):
         return None  # (numba adds uint64 and int64 as int64; NumPy gives float64)
+    inner = None
     for a in ins.args:
         if type(a) is Ref or isinstance(a, np.ndarray):
             a_shape = shapes[a.slot][0] if type(a) is Ref else a.shape
@@ -241,8 +341,10 @@ def _compile(run: list[int], code: list[Instr], shapes: dict, shape: tuple, inne
     outputs = [s for s in sorted(made) if s in alive or readers.get(s, set()) - members]
     if not inputs or not outputs:
         return None
-    params = [f"a{j}" for j in range(len(inputs))] + [f"o{j}" for j in range(len(outputs))]
+    params = [f"a{j}" for j in range(len(inputs))] + [f"p{j}" for j in range(len(outputs))]
     lines = [f"def kernel({', '.join(params)}):"]
+    # (outputs come in their shape, as the program made them: flat views here, no copy)
+    lines += [f"    o{j} = p{j}.reshape(p{j}.size)" for j in range(len(outputs))]
     if inner is None:
         lines.append("    for k in range(o0.shape[0]):")
         pad = "        "
@@ -257,7 +359,8 @@ def _compile(run: list[int], code: list[Instr], shapes: dict, shape: tuple, inne
     # inputs read-only (a constant or an array a graph locked may be), outputs the new arrays
     sig = numba.types.void(*[numba.types.Array(numba.from_dtype(d), 1, "C", readonly=True)
                              for d in dtypes],
-                           *[numba.types.Array(numba.from_dtype(shapes[s][1]), 1, "C") for s in outputs])
+                           *[numba.types.Array(numba.from_dtype(shapes[s][1]), len(shape), "C")
+                             for s in outputs])
     key = (source, str(sig))
     kernel = _KERNELS.get(key)
     if kernel is None:

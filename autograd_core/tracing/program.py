@@ -177,6 +177,8 @@ class Program:
             # the ufunc reduction the method or function calls, minus its Python wrappers (whose
             # axis defaults to None where the ufunc's defaults to 0)
             fn, kwargs = reduce, {"axis": None, **kwargs}
+        elif fn is np.matmul and not kwargs and self._blas_pair(ins.args):
+            fn = np.dot  # (the same BLAS product, without the ufunc machinery around it)
         if getattr(fn, "__objclass__", None) is np.ndarray and ins.args:
             # an ndarray method is called as a method: where the trace had a 0-d array for a NumPy
             # scalar result, the replay has the scalar, which np.ndarray's descriptor refuses
@@ -187,6 +189,17 @@ class Program:
                          [f"{k}={self._expr(v)}" for k, v in kwargs.items()])
         name = "".join(c for c in getattr(fn, "__name__", "f") if c.isalnum() or c == "_") or "f"
         return f"{self._name(fn, name + '_')}({args})"
+
+    def _blas_pair(self, args: tuple) -> bool:
+        """Two 2-D float arrays of one dtype whose product is at least 2 × 2: NumPy's matmul and
+        dot make the same BLAS call on them (gemm; a row or column would be gemv for one of them)."""
+        if len(args) != 2:
+            return False
+        kinds = [self.rec.shapes[a.slot] if type(a) is Ref else (np.shape(a), getattr(a, "dtype", None))
+                 for a in args]
+        (sa, da), (sb, db) = kinds
+        return (len(sa) == len(sb) == 2 and da == db and da in (np.float32, np.float64)
+                and sa[0] >= 2 and sb[1] >= 2)
 
     def _generate(self, fresh: set[int]) -> str:
         rec = self.rec
@@ -275,9 +288,8 @@ class Program:
 
     def _fused(self, run: fusion.Run, pad: str, dead: set | None) -> list[str]:
         """One kernel call for the run's NumPy calls, writing its outputs into new arrays."""
-        size, flat = math.prod(run.shape), len(run.shape) == 1
         # (outputs under their own names first: a value written in place is an input too)
-        out = [f"{pad}_o{j} = _np.empty({size}, {self._name(d, 'd')})"
+        out = [f"{pad}_o{j} = _np.empty({self._expr(run.shape)}, {self._name(d, 'd')})"
                for j, d in enumerate(run.dtypes)]
         # (a constant by its name, as the NumPy calls read it: its values at this call, a strided
         # one copied by ravel)
@@ -285,8 +297,7 @@ class Program:
                 for a in run.inputs]
         args += [f"_o{j}" for j in range(len(run.outputs))]
         out.append(f"{pad}{self._name(run.kernel, 'k')}({', '.join(args)})")
-        shape = "" if flat else f".reshape({self._expr(run.shape)})"
-        out += [f"{pad}v{s} = _o{j}{shape}" for j, s in enumerate(run.outputs)]
+        out += [f"{pad}v{s} = _o{j}" for j, s in enumerate(run.outputs)]
         if dead:
             out.append(f"{pad}del {', '.join(f'v{s}' for s in sorted(dead))}")
         return out
@@ -349,8 +360,12 @@ def _fold(code: list[Instr], kept: list[int], alive: set[int]) -> dict[int, obje
         if type(ins.outs) is not Ref or ins.outs.slot in alive:
             continue
         try:
+            args, kwargs = _resolve(ins.args, values), _resolve(ins.kwargs, values)
+            fn = ins.fn
+            if getattr(fn, "__objclass__", None) is np.ndarray and args:  # (as a method: a NumPy
+                fn, args = getattr(args[0], fn.__name__), args[1:]  # scalar has them too, as _call)
             with np.errstate(**(ins.err or {})):
-                value = ins.fn(*_resolve(ins.args, values), **_resolve(ins.kwargs, values))
+                value = fn(*args, **kwargs)
         except Exception:  # (left to the replay, which raises as f did)
             continue
         values[ins.outs.slot] = value
