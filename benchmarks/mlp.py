@@ -219,7 +219,7 @@ def build_numpy(d: Data) -> Built:
     def step():
         if relu:
             for zi, WT, b, h, zo in fwd:
-                np.matmul(zi, WT, out=h)
+                np.dot(zi, WT, out=h)
                 np.add(h, b, out=h)
                 np.maximum(h, zero, out=h)
                 if zo is not None:
@@ -227,7 +227,7 @@ def build_numpy(d: Data) -> Built:
         else:
             with np.errstate(over="ignore"):  # e^{-v} = inf for v << 0 gives σ = 0, correctly
                 for zi, WT, b, h, zo in fwd:
-                    np.matmul(zi, WT, out=h)
+                    np.dot(zi, WT, out=h)
                     np.add(h, b, out=h)
                     np.negative(h, out=h)
                     np.exp(h, out=h)
@@ -235,7 +235,7 @@ def build_numpy(d: Data) -> Built:
                     np.reciprocal(h, out=h)  # σ(v) = 1 / (1 + e^{-v})
                     if zo is not None:
                         np.add(zi, h, out=zo)
-        np.matmul(zl, WTl, out=u)
+        np.dot(zl, WTl, out=u)
         np.add(u, bl, out=u)
         if ce:
             loss = softmax_ce_in_place(u, uflat, col, rowk + y, fn, inv_n)
@@ -243,9 +243,9 @@ def build_numpy(d: Data) -> Built:
             np.subtract(u, y, out=u)
             loss = 0.5 * inv_n * np.vdot(u, u)
             np.multiply(u, inv_n, out=u)
-        np.matmul(u.T, zl, out=dWl)
-        np.matmul(ones, u, out=dbl)  # the bias gradient as a matrix-vector product
-        np.matmul(u, Wl, out=Dl)
+        np.dot(u.T, zl, out=dWl)
+        np.dot(ones, u, out=dbl)  # the bias gradient as a matrix-vector product
+        np.dot(u, Wl, out=Dl)
         for dz, h, g, zi, W, dW, db, dzi, residual in bwd:
             if not relu:  # σ' = s(1 − s), s = σ's output (dead after this)
                 np.multiply(dz, h, out=g)
@@ -256,10 +256,10 @@ def build_numpy(d: Data) -> Built:
                 np.multiply(dz, h, out=g)
             else:
                 np.multiply(dz, h > 0, out=g)
-            np.matmul(g.T, zi, out=dW)
-            np.matmul(ones, g, out=db)
+            np.dot(g.T, zi, out=dW)
+            np.dot(ones, g, out=db)
             if dzi is not None:
-                np.matmul(g, W, out=dzi)
+                np.dot(g, W, out=dzi)
                 if residual:
                     np.add(dzi, dz, out=dzi)
         return grads, loss
