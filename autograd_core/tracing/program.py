@@ -350,29 +350,31 @@ def _fold(code: list[Instr], kept: list[int], alive: set[int]) -> dict[int, obje
     """Note [folding]: a pure call none of whose inputs comes from the call's arguments, outside
     state or a draw (the seed of a backward sweep: ones, divided, reshaped, broadcast) gives the
     same value at every replay: it is computed once, here, and the program reads it as a constant.
-    Not where the program writes into such a value, or returns it (a caller may write into it)."""
+    So is an in-place write of such values into such a value (a one-hot of constant labels: zeros,
+    then ones set), while the program has read no folded value yet (a view of it would change).
+    Not where the program writes into such a value otherwise, or returns it (a caller may write
+    into it)."""
     values: dict[int, object] = {}
     inputs: dict[int, set[int]] = {}  # folded slot -> the folded slots it was computed from
+    writes: set[int] = set()  # in-place writes done here
+    read = False  # has a call the program keeps read a folded value?
     for i in kept:
         ins = code[i]
-        if ins.kind != "call" or not ins.pure or not (refs(ins.args) | refs(ins.kwargs)) <= set(values):
+        reads = refs(ins.args) | refs(ins.kwargs)
+        if ins.kind == "call" and not ins.pure:
+            targets = _written(ins)
+            if (not read and targets and all(type(w) is Ref for w in targets)
+                    and reads | {w.slot for w in targets} <= set(values) and _apply(ins, values)):
+                writes.add(i)
+                continue
+        if ins.kind != "call" or not ins.pure or not reads <= set(values) \
+                or type(ins.outs) is not Ref or ins.outs.slot in alive or not _apply(ins, values):
+            read = read or bool(reads & set(values))
             continue
-        if type(ins.outs) is not Ref or ins.outs.slot in alive:
-            continue
-        try:
-            args, kwargs = _resolve(ins.args, values), _resolve(ins.kwargs, values)
-            fn = ins.fn
-            if getattr(fn, "__objclass__", None) is np.ndarray and args:  # (as a method: a NumPy
-                fn, args = getattr(args[0], fn.__name__), args[1:]  # scalar has them too, as _call)
-            with np.errstate(**(ins.err or {})):
-                value = fn(*args, **kwargs)
-        except Exception:  # (left to the replay, which raises as f did)
-            continue
-        values[ins.outs.slot] = value
-        inputs[ins.outs.slot] = refs(ins.args) | refs(ins.kwargs)
+        inputs[ins.outs.slot] = reads
     # a value written in place is not folded, nor what it was computed from or what was computed
     # from it (either may be a view of it)
-    unfold = {w.slot for i in kept if code[i].kind == "call" and not code[i].pure
+    unfold = {w.slot for i in kept if code[i].kind == "call" and not code[i].pure and i not in writes
               for w in _written(code[i]) if type(w) is Ref} & set(values)
     while True:
         more = {a for s in unfold for a in inputs[s]} | {s for s, ins in inputs.items() if ins & unfold}
@@ -384,6 +386,23 @@ def _fold(code: list[Instr], kept: list[int], alive: set[int]) -> dict[int, obje
         if isinstance(v, np.ndarray):
             v.setflags(write=False)
     return values
+
+
+def _apply(ins: Instr, values: dict) -> bool:
+    """Run `ins` on folded values (its result, if a new value, into `values`); False if it raised
+    (left to the replay, which raises as f did)."""
+    try:
+        args, kwargs = _resolve(ins.args, values), _resolve(ins.kwargs, values)
+        fn = ins.fn
+        if getattr(fn, "__objclass__", None) is np.ndarray and args:  # (as a method: a NumPy
+            fn, args = getattr(args[0], fn.__name__), args[1:]  # scalar has them too, as _call)
+        with np.errstate(**(ins.err or {})):
+            value = fn(*args, **kwargs)
+    except Exception:
+        return False
+    if ins.pure:
+        values[ins.outs.slot] = value
+    return True
 
 
 def _resolve(t, values: dict):
