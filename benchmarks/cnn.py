@@ -373,6 +373,7 @@ WORKLOADS = [Workload(
           "1×16×16, padding 1, batch 64, softmax CE",
     make,
     {"ours": build_ours, "ours-ag": build_ours_ag, "ours-jit": ours_jit.of(build_ours),
+     "ours-jit-plain": ours_jit.of(build_ours, fuse=False),
      "numpy": build_numpy, "reference": build_reference, "torch": build_torch, "jax": build_jax,
      "autograd": build_hips},
 )]

@@ -159,7 +159,8 @@ def build_hips(d: Data) -> Built:
 WORKLOADS = [Workload(
     "W5", "200 elementwise ops (×a, +c, tanh, +x)×50 on a 16-vector, forward+backward",
     make,
-    {"ours": build_ours, "ours-jit": ours_jit.of(build_ours), "numpy": build_numpy,
+    {"ours": build_ours, "ours-jit": ours_jit.of(build_ours),
+     "ours-jit-plain": ours_jit.of(build_ours, fuse=False), "numpy": build_numpy,
      "reference": build_reference, "torch": build_torch, "jax": build_jax, "autograd": build_hips},
     ops_per_step=OPS, unit="us/op",
 )]

@@ -340,6 +340,7 @@ def build_hips(d: Data) -> Built:
 
 
 BUILDERS = {"ours": build_ours, "ours-ag": build_ours_ag, "ours-jit": ours_jit.of(build_ours),
+            "ours-jit-plain": ours_jit.of(build_ours, fuse=False),
             "numpy": build_numpy, "reference": build_reference,
             "torch": build_torch, "jax": build_jax, "autograd": build_hips}
 

@@ -29,9 +29,10 @@ from .workload import Built, Data
 MAX_CALLS = 4  # traces at alternating values agree by the second call; 4 and none did: they never will
 
 
-def of(build_ours: Callable[..., Built]) -> Callable[[Data], Built]:
+def of(build_ours: Callable[..., Built], fuse: bool | None = None) -> Callable[[Data], Built]:
     """The ``ours-jit`` builder of a workload, from its ``ours`` builder (which must set
-    ``Built.params``: the traces and the check run at other parameter values)."""
+    ``Built.params``: the traces and the check run at other parameter values); with
+    ``fuse=False``, the ``ours-jit-plain`` one (no numba kernels: the replay as plain NumPy)."""
 
     def build(d: Data) -> Built:
         from autograd_core.tracing import Jitted, TraceError
@@ -42,7 +43,7 @@ def of(build_ours: Callable[..., Built]) -> Callable[[Data], Built]:
         params = ours.params
         original = [p.data for p in params]
         other = [_other(a) for a in original]
-        timed = _timed_jitted(Jitted)(ours.step)
+        timed = _timed_jitted(Jitted)(ours.step, fuse=fuse)
         calls = []
         while not timed.programs():
             if len(calls) == MAX_CALLS:
@@ -68,7 +69,8 @@ def of(build_ours: Callable[..., Built]) -> Callable[[Data], Built]:
 
         return Built(timed, ours.to_numpy, params=params, info=info)
 
-    build.__doc__ = f"``ag.jit`` of {build_ours.__module__}.{build_ours.__name__}'s step."
+    build.__doc__ = (f"``ag.jit`` of {build_ours.__module__}.{build_ours.__name__}'s step"
+                     + (", not fused." if fuse is False else "."))
     return build
 
 

@@ -2,10 +2,11 @@
 
 Peers: ``ours`` (the engine through ``nn`` layers), ``ours-ag`` (the same math written directly
 with ``ag`` ops), ``ours-jit`` (``ag.jit`` of the ``ours`` step, replayed; Note [ours-jit] in
-ours_jit.py), ``numpy`` (the floor: the fastest correct hand-written NumPy step, Note [floor]
-in mlp.py), ``reference`` (the correctness oracle: ``nn.reference.backprop`` for the MLPs, plainly
-written NumPy for W4 and W5), ``torch`` (PyTorch eager, CPU), ``jax`` (``jax.jit`` of
-``value_and_grad``), ``autograd`` (HIPS autograd). A library that is not installed makes its peer
+ours_jit.py), ``ours-jit-plain`` (the same without numba's fused kernels), ``numpy`` (the floor:
+the fastest correct hand-written NumPy step, Note [floor] in mlp.py), ``reference`` (the
+correctness oracle: ``nn.reference.backprop`` for the MLPs, plainly written NumPy for W4 and W5),
+``torch`` (PyTorch eager, CPU), ``jax`` (``jax.jit`` of ``value_and_grad``), ``autograd`` (HIPS
+autograd). A library that is not installed makes its peer
 a skip with a note.
 """
 
@@ -15,7 +16,8 @@ import importlib
 import os
 import sys
 
-PEERS = ("ours", "ours-ag", "ours-jit", "numpy", "reference", "torch", "jax", "autograd")
+PEERS = ("ours", "ours-ag", "ours-jit", "ours-jit-plain", "numpy", "reference", "torch", "jax",
+         "autograd")
 FLOOR = "numpy"  # every ratio's denominator
 ORACLE = "reference"  # every peer's gradients, the floor's too, are checked against the oracle's
 

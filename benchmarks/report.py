@@ -248,6 +248,7 @@ def format_report(results: dict[str, Any]) -> str:
 
 _README_PEERS = (("numpy", "tuned NumPy (the floor)"), ("ours", "**ours**"),
                  ("ours-jit", "ours, `ag.jit` (trace s + compile s)"),
+                 ("ours-jit-plain", "`ag.jit` without numba"),
                  ("reference", "clarity-first reference"), ("torch", "PyTorch 2.13 CPU"),
                  ("jax", "JAX jit"), ("autograd", "HIPS autograd"))
 
@@ -284,6 +285,9 @@ def format_readme(results: dict[str, Any]) -> str:
                 x = f"{t['x_floor']:.2f}×"
                 cells.append(f"**{_fmt_t(t['median_s'], w)} µs/op ({x})**" if w["unit"] == "us/op"
                              else f"**{x}**")
+            elif peer == "ours-jit-plain":
+                cells.append(f"{_fmt_t(t['median_s'], w)} µs/op ({t['x_floor']:.2f}×)"
+                             if w["unit"] == "us/op" else f"{t['x_floor']:.2f}×")
             elif peer == "ours-jit":
                 j = e["jit"]
                 x = (f"{_fmt_t(t['median_s'], w)} µs/op ({t['x_floor']:.2f}×)"
