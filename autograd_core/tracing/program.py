@@ -282,7 +282,7 @@ class Program:
                 targets = [w for w in _written(ins) if not (type(w) is Ref and w.slot in made)]
                 if targets:
                     undo[item] = [self._expr(w) for w in targets]
-            elif ins.kind == "call" and makes_new(ins.fn):
+            elif ins.kind == "call" and (makes_new(ins.fn) or ins.pure and _within(ins, made)):
                 made |= refs(ins.outs)
         return undo
 
@@ -326,6 +326,27 @@ def _target(outs) -> str:
         return "_"
     inner = ", ".join(_target(o) for o in outs)
     return f"({inner},)" if len(outs) == 1 else f"({inner})" if outs else "_"
+
+
+def _within(ins: Instr, made: set[int]) -> bool:
+    """Is every array `ins`'s result may show one the program made (so its result, a view or
+    not, is the program's own memory)? An ndarray method shows its array's memory (or new);
+    another call, that of any array among its arguments."""
+    if getattr(ins.fn, "__objclass__", None) is np.ndarray and ins.args:
+        return type(ins.args[0]) is Ref and ins.args[0].slot in made
+    return not _has_array(ins.args) and not _has_array(ins.kwargs) \
+        and refs(ins.args) | refs(ins.kwargs) <= made
+
+
+def _has_array(t) -> bool:
+    """Does `t` hold a constant array (an outside one: a result may be a view of it)?"""
+    if isinstance(t, np.ndarray):
+        return True
+    if isinstance(t, (tuple, list)):
+        return any(_has_array(x) for x in t)
+    if isinstance(t, dict):
+        return any(_has_array(x) for x in t.values())
+    return False
 
 
 def _written(ins: Instr) -> list:
