@@ -79,31 +79,51 @@ def available() -> bool:
 
 def schedule(code: list[Instr], kept: list[int], shapes: dict, alive: set[int]) -> list:
     """The kept instructions in the order to emit them, groups of fusable calls replaced by a
-    `Run` (Note [fusion]: a call joins the group of a call whose value it reads, so each group is
-    a connected chain; the program stays a valid order of the calls, groups as units)."""
+    `Run` (Note [fusion]). Should grouping ever leave a cycle, nothing is fused (never seen)."""
     readers: dict[int, set[int]] = {}
     for i in kept:
         for s in _reads(code[i]):
             readers.setdefault(s, set()).add(i)
     owned = _owned(code, kept, readers)
-    deps: dict[int, set[int]] = {}  # instruction -> the instructions it must come after
-    reach: dict[int, int] = {}  # instruction -> bit mask of the groups that depend on it, its own too
-    group: dict[int, _Group] = {}  # instruction -> its group
-    writer: dict[int, int] = {}  # slot -> the instruction that made its current value
-    seen: dict[int, list[int]] = {}  # slot -> the instructions that read its current value
-    fence, since = None, []  # the last barrier, and the instructions after it
-    bits = [0]  # group bits handed out
-    barriers: set[int] = set()
+    deps, barriers = _dependencies(code, kept, owned)
+    group = _groups(code, kept, deps, barriers, shapes, owned)
+    units: dict[int, list[int]] = {}  # key instruction (a group's last member) -> its calls
+    for i in kept:
+        g = group.get(i)
+        units.setdefault(i if g is None or len(g.members) < MIN_RUN else g.members[-1], []).append(i)
+    order = _order(units, deps, code)
+    if order is None:
+        return list(kept)
+    out: list = []
+    for k in order:
+        ms = units[k]
+        fused = None if len(ms) < MIN_RUN else \
+            _compile(ms, code, shapes, group[k].shape, group[k].inner, alive, readers)
+        out.extend([fused] if fused is not None else ms)
+    return out
+
+
+def _dependencies(code: list[Instr], kept: list[int], owned: set[int]):
+    """``(deps, barriers)``: for each call, the calls it must come after (those that made the
+    values it reads; for an in-place write into an owned value, also those that read the value
+    it replaces); and the barriers: every other impure call (a check, a draw, a write others may
+    see) and every call whose floating-point errors raise, which come after everything before
+    them and before everything after them."""
+    deps: dict[int, set[int]] = {}
+    writer: dict[int, int] = {}  # slot -> the call that made its current value
+    seen: dict[int, list[int]] = {}  # slot -> the calls that read its current value
+    fence, since, barriers = None, [], set()  # the last barrier, the calls after it
     for i in kept:
         ins = code[i]
         reads = _reads(ins)
         d = {writer[s] for s in reads if s in writer}
         targets = _outrefs(ins) if "out" in ins.kwargs else []
-        barrier = (ins.kind != "call" or not ins.pure) and not (targets and set(targets) <= owned)
-        if barrier:  # a check, a draw, a write others may see: nothing moves across it
+        barrier = ((ins.kind != "call" or not ins.pure) and not (targets and set(targets) <= owned)
+                   or _raises(ins))
+        if barrier:
             d |= set(since)
             since = []
-        for s in targets:  # (an in-place write into an owned value: after its readers so far)
+        for s in targets:
             d |= set(seen.get(s, ())) | ({writer[s]} if s in writer else set())
         if fence is not None:
             d.add(fence)
@@ -114,31 +134,126 @@ def schedule(code: list[Instr], kept: list[int], shapes: dict, alive: set[int]) 
         for s in _outrefs(ins):
             writer[s], seen[s] = i, []
         if barrier:
-            fence, barriers = i, barriers | {i}
+            fence = i
+            barriers.add(i)
         else:
             since.append(i)
-    # groups, from the last call back: a call joins the group of a call that reads its value
-    # (a derivative's arithmetic joins the backward's chain that uses it, not the forward's)
+    return deps, barriers
+
+
+def _raises(ins: Instr) -> bool:
+    return ins.err is not None and bool({"raise", "call"} & set(ins.err.values()))
+
+
+class _Group:
+    """Calls fused together: `members` in program order, `mask` the bits standing for it (one
+    per group merged into it), `leads` the bits of the groups its calls' readers outside it lead
+    to, the `shape` of its values and the size of its trailing-dimension operands (`inner`)."""
+
+    def __init__(self, bit: int, shape: tuple, inner) -> None:
+        self.members: list[int] = []
+        self.mask, self.leads, self.shape, self.inner = bit, 0, shape, inner
+
+
+def _groups(code: list[Instr], kept: list[int], deps: dict, barriers: set[int], shapes: dict,
+            owned: set[int]) -> dict[int, _Group]:
+    """Each fusable call's group. Walking back from the last call, a call joins the groups of
+    the calls that read its value (merged), or the first of them alone that it can join, or
+    starts one. It may not where a call outside the group that needs it leads back into the
+    group, through other calls and groups (a group is one unit: it waits for all its inputs)."""
     succ: dict[int, set[int]] = {i: set() for i in kept}
     for i in kept:
         for q in deps[i]:
             succ[q].add(i)
+    reach: dict[int, int] = {}  # call -> bits of the groups it leads to (its own group's too)
+    group: dict[int, _Group] = {}
+    by_bit: dict[int, _Group] = {}
     for i in reversed(kept):
-        if i in barriers:
-            for h in group.values():
-                h.closed = True
-            g = None
-        else:
-            g = _join(i, _fusable(code[i], shapes, owned), succ, group, reach, bits)
-        mask = g.mask if g is not None else 0
-        for q in succ[i]:
-            mask |= reach[q]
-        reach[i] = mask
-    # emit: each group where its last member was, whatever reads its values after it
-    units: dict[int, list[int]] = {}  # key instruction -> members (a lone call: itself)
-    for i in kept:
-        g = group.get(i)
-        units.setdefault(i if g is None or len(g.members) < MIN_RUN else g.members[-1], []).append(i)
+        if i in barriers:  # (nothing joins a group across a barrier: it leads to all after it)
+            reach[i] = _or(reach[q] for q in succ[i])
+            continue
+        g = _join(i, _fusable(code[i], shapes, owned), succ, group, reach, by_bit)
+        reach[i] = (g.mask if g is not None else 0) | _or(reach[q] for q in succ[i])
+        if g is not None:
+            g.leads = _or(reach[q] for m in g.members for q in succ[m] if group.get(q) is not g)
+    return group
+
+
+def _or(masks) -> int:
+    out = 0
+    for m in masks:
+        out |= m
+    return out
+
+
+def _leads_to(mask: int, into: int, by_bit: dict[int, _Group]) -> bool:
+    """Do the groups of `mask`, or those they lead to, include a bit of `into`?"""
+    done, todo = 0, mask
+    while todo:
+        low = todo & -todo
+        todo ^= low
+        if low & into:
+            return True
+        if not done & low:
+            done |= low
+            todo |= by_bit[low].leads & ~done
+    return False
+
+
+def _join(i: int, fusable, succ: dict[int, set[int]], group: dict[int, _Group],
+          reach: dict[int, int], by_bit: dict[int, _Group]) -> _Group | None:
+    """The group call `i` joins (see `_groups`), or None if it is not `fusable` (its ``(shape,
+    inner)`` or None)."""
+    if fusable is None:
+        return None
+    shape, inner = fusable
+    readers: list[_Group] = []
+    for q in sorted(succ[i]):  # (the first reader's group first)
+        g = group.get(q)
+        if (g is not None and g.shape == shape and g not in readers
+                and (inner is None or g.inner is None or g.inner == inner)):
+            readers.append(g)
+    for chosen in [readers] + ([[g] for g in readers] if len(readers) > 1 else []):
+        if not chosen:
+            break
+        inners = {g.inner for g in chosen if g.inner is not None} | ({inner} - {None})
+        members = {m for g in chosen for m in g.members}
+        mask = _or(g.mask for g in chosen)
+        outside = _or(reach[q] for m in members | {i} for q in succ[m] if q not in members)
+        if len(inners) > 1 or _leads_to(outside, mask, by_bit):
+            continue
+        first = chosen[0]
+        for g in chosen[1:]:  # (merged into the first)
+            first.mask |= g.mask
+            first.members = sorted(first.members + g.members)
+            for m in g.members:
+                group[m] = first
+        for b in _bits(first.mask):
+            by_bit[b] = first
+        first.inner = next(iter(inners), None)
+        first.members.insert(0, i)  # (the first member now: groups grow backwards)
+        group[i] = first
+        return first
+    bit = 1 << len(by_bit)
+    g = group[i] = by_bit[bit] = _Group(bit, shape, inner)
+    g.members.append(i)
+    return g
+
+
+def _bits(mask: int) -> list[int]:
+    out = []
+    while mask:
+        low = mask & -mask
+        out.append(low)
+        mask ^= low
+    return out
+
+
+def _order(units: dict[int, list[int]], deps: dict, code: list[Instr]) -> list[int] | None:
+    """The units (by key) in an order that respects `deps`: trace order, except that a call that
+    cannot raise (a fused kernel, a ufunc, a reshape) in the NumPy error state in force goes
+    first, so that one `with np.errstate` holds many calls, as long as it passes no call that
+    may raise. None if the units depend on each other in a cycle."""
     unit_of = {m: k for k, ms in units.items() for m in ms}
     after: dict[int, set[int]] = {k: set() for k in units}
     waiting = {}
@@ -147,95 +262,58 @@ def schedule(code: list[Instr], kept: list[int], shapes: dict, alive: set[int]) 
         waiting[k] = len(need)
         for u in need:
             after[u].add(k)
-    # ready units by NumPy error state (a kernel reports none: it goes with any): of the ready
-    # ones, those in the current state first, so that one `with np.errstate` holds many calls
-    ready: dict = {}
+    fused = {k for k, ms in units.items() if len(ms) >= MIN_RUN}
+    risky = sorted(k for k in units if k not in fused and not _cannot_raise(code[k]))
+    ready: dict = {}  # error state (None: a kernel's, which goes with any) -> heap of ready keys
+
     def push(k: int) -> None:
-        state = None if len(units[k]) >= MIN_RUN else _state(code[k])
-        heapq.heappush(ready.setdefault(state, []), k)
+        heapq.heappush(ready.setdefault(None if k in fused else _state(code[k]), []), k)
 
     for k in units:
         if waiting[k] == 0:
             push(k)
-    out: list = []
-    current = ()
+    out: list[int] = []
+    emitted: set[int] = set()
+    r, current = 0, ()
     while any(ready.values()):
-        if ready.get(current) or ready.get(None):
-            pick = min((s for s in (current, None) if ready.get(s)), key=lambda s: ready[s][0])
-        else:
-            pick = min((s for s in ready if ready[s]), key=lambda s: ready[s][0])
+        while r < len(risky) and risky[r] in emitted:
+            r += 1
+        bound = risky[r] if r < len(risky) else math.inf  # (no call passes this one)
+        pick = min((s for s in ready if ready[s]), key=lambda s: ready[s][0])
+        first = [s for s in (current, None) if ready.get(s) and ready[s][0] < bound
+                 and (s is None or _cannot_raise(code[ready[s][0]]))]
+        if first:
+            pick = min(first, key=lambda s: ready[s][0])
+        if pick is not None:
             current = pick
         k = heapq.heappop(ready[pick])
-        ms = units[k]
-        if len(ms) < MIN_RUN:
-            out.extend(ms)
-        else:
-            g = group[k]
-            fused = _compile(ms, code, shapes, g.shape, g.inner, alive, readers)
-            out.extend([fused] if fused is not None else ms)
+        out.append(k)
+        emitted.add(k)
         for u in after[k]:
             waiting[u] -= 1
             if waiting[u] == 0:
                 push(u)
-    assert len(out) >= len(units), "fusion.schedule: a cycle between groups"  # (never: _join)
-    return out
+    return out if len(out) == len(units) else None
+
+
+_SHAPE_ONLY = frozenset({"transpose", "reshape", "ravel", "view", "swapaxes", "squeeze"})
+_SAFE_FUNCTIONS = frozenset({np.dot, np.broadcast_to, np.reshape, np.transpose})
+
+
+def _cannot_raise(ins: Instr) -> bool:
+    """A ufunc (its floating-point errors at most warn), a product by np.dot or a change of
+    shape: its shapes were checked when traced, so it cannot raise at replay."""
+    if ins.kind != "call" or _raises(ins):
+        return False
+    fn = ins.fn
+    return (isinstance(fn, np.ufunc) or isinstance(getattr(fn, "__self__", None), np.ufunc)
+            or fn in _SAFE_FUNCTIONS
+            or getattr(fn, "__objclass__", None) is np.ndarray and fn.__name__ in _SHAPE_ONLY)
 
 
 def _state(ins: Instr):
     """The NumPy error state `ins` runs in, hashable (() for the default one)."""
     return () if ins.err is None else tuple(sorted(ins.err.items()))
-
-
-class _Group:
-    """Calls fused together: `members` in program order, `mask` the bits standing for it (one
-    per group merged into it), the `shape` of its values and the size of its trailing-dimension
-    operands (`inner`); `closed` once a barrier has come (nothing joins it after one)."""
-
-    def __init__(self, bit: int, shape: tuple, inner) -> None:
-        self.members: list[int] = []
-        self.mask, self.shape, self.inner, self.closed = bit, shape, inner, False
-
-
-def _join(i: int, fusable, succ: dict[int, set[int]], group: dict[int, _Group],
-          reach: dict[int, int], bits: list[int]) -> _Group | None:
-    """The group call `i` joins: the groups of the calls after it that read its value, merged
-    (else the first one alone that it can join), or a new one; None if it is not `fusable` (its
-    ``(shape, inner)`` or None). A group must not depend on itself through a call outside it:
-    `i` may not join a group that a call outside it, needing `i`, leads to (its reach holds it)."""
-    if fusable is None:
-        return None
-    shape, inner = fusable
-    readers: list[_Group] = []
-    for q in sorted(succ[i]):  # (the first reader's group first)
-        g = group.get(q)
-        if (g is not None and not g.closed and g.shape == shape and g not in readers
-                and (inner is None or g.inner is None or g.inner == inner)):
-            readers.append(g)
-    for chosen in [readers] + ([[g] for g in readers] if len(readers) > 1 else []):
-        if not chosen:
-            break
-        inners = {g.inner for g in chosen if g.inner is not None} | ({inner} - {None})
-        members = {m for g in chosen for m in g.members}
-        mask = 0
-        for g in chosen:
-            mask |= g.mask
-        outside = {q for m in members | {i} for q in succ[m]} - members
-        if len(inners) > 1 or any(reach[q] & mask for q in outside):
-            continue
-        first = chosen[0]
-        for g in chosen[1:]:  # (merged into the first)
-            first.mask |= g.mask
-            first.members = sorted(first.members + g.members)
-            for m in g.members:
-                group[m] = first
-        first.inner = next(iter(inners), None)
-        first.members.insert(0, i)  # (the first member now: groups grow backwards)
-        group[i] = first
-        return first
-    bits[0] += 1
-    g = group[i] = _Group(1 << bits[0], shape, inner)
-    g.members.append(i)
-    return g
 
 
 def _owned(code: list[Instr], kept: list[int], readers: dict) -> set[int]:

@@ -140,6 +140,8 @@ class Program:
         done = {i for i in kept if refs(rec.code[i].outs) and refs(rec.code[i].outs) <= set(self.folded)}
         self.kept = [i for i in kept if i not in done]
         # what to emit, in order: instruction indices, and runs fused into kernels (Note [fusion])
+        # (a kernel raises no floating-point errors: traced where they raise, nothing is fused)
+        fuse = fuse and not {"raise", "call"} & set(rec.err0.values())
         self.order = fusion.schedule(rec.code, self.kept, rec.shapes, alive) if fuse else self.kept
         self.runs = [x for x in self.order if isinstance(x, fusion.Run)]
         self.source = self._generate(fresh)
@@ -191,21 +193,28 @@ class Program:
         return f"{self._name(fn, name + '_')}({args})"
 
     def _blas_pair(self, args: tuple) -> bool:
-        """Two 2-D float arrays of one dtype whose product is at least 2 × 2: NumPy's matmul and
-        dot make the same BLAS call on them (gemm; a row or column would be gemv for one of them)."""
+        """Two 2-D float arrays of one dtype, C- or F-contiguous when traced, whose product is at
+        least 2 × 2: NumPy's matmul and dot make the same BLAS call on them (gemm; a row or column
+        would be gemv for one of them, a strided or broadcast operand a copy for dot only). The
+        program checks that its inputs keep the layouts they were traced with."""
         if len(args) != 2:
             return False
-        kinds = [self.rec.shapes[a.slot] if type(a) is Ref else (np.shape(a), getattr(a, "dtype", None))
+        kinds = [(*self.rec.shapes[a.slot], a.slot in self.rec.forc) if type(a) is Ref
+                 else (np.shape(a), getattr(a, "dtype", None), isinstance(a, np.ndarray) and a.flags.forc)
                  for a in args]
-        (sa, da), (sb, db) = kinds
+        (sa, da, fa), (sb, db, fb) = kinds
         return (len(sa) == len(sb) == 2 and da == db and da in (np.float32, np.float64)
-                and sa[0] >= 2 and sb[1] >= 2)
+                and sa[0] >= 2 and sb[1] >= 2 and fa and fb)
 
     def _generate(self, fresh: set[int]) -> str:
         rec = self.rec
         lines = ["def _program(_a, _host):"]
         for slot, src in rec.inputs:
             lines.append(f"    v{slot} = {self._source(src)}")
+        if any(rec.code[i].fn is np.matmul and not rec.code[i].kwargs and self._blas_pair(rec.code[i].args)
+               for i in self.kept):  # (the layouts the program's np.dot calls were chosen for)
+            lines += [f"    if not v{slot}.flags.forc: raise _Stale" for slot, _ in rec.inputs
+                      if slot in rec.forc and len(rec.shapes[slot][0]) >= 2]
         for slot, (shape, dtype) in rec.meta.items():  # arrays read from Tensors
             v = f"v{slot}"
             lines.append(f"    if {v}.__class__ is not _nd or {v}.shape != {self._expr(shape)} or "
@@ -338,14 +347,15 @@ def _within(ins: Instr, made: set[int]) -> bool:
         and refs(ins.args) | refs(ins.kwargs) <= made
 
 
-def _has_array(t) -> bool:
-    """Does `t` hold a constant array (an outside one: a result may be a view of it)?"""
+def _has_array(t, writable: bool = False) -> bool:
+    """Does `t` hold a constant array (an outside one: a result may be a view of it), or with
+    `writable`, one whose values may change?"""
     if isinstance(t, np.ndarray):
-        return True
+        return t.flags.writeable or not writable
     if isinstance(t, (tuple, list)):
-        return any(_has_array(x) for x in t)
+        return any(_has_array(x, writable) for x in t)
     if isinstance(t, dict):
-        return any(_has_array(x) for x in t.values())
+        return any(_has_array(x, writable) for x in t.values())
     return False
 
 
@@ -373,8 +383,9 @@ def _fold(code: list[Instr], kept: list[int], alive: set[int]) -> dict[int, obje
     same value at every replay: it is computed once, here, and the program reads it as a constant.
     So is an in-place write of such values into such a value (a one-hot of constant labels: zeros,
     then ones set), while the program has read no folded value yet (a view of it would change).
-    Not where the program writes into such a value otherwise, or returns it (a caller may write
-    into it)."""
+    Not where the program writes into such a value otherwise, returns it or a view of it (a caller
+    may write into it), or where it is computed from an outside array that can be written (the
+    replay reads that as it is at each call, as eager does)."""
     values: dict[int, object] = {}
     inputs: dict[int, set[int]] = {}  # folded slot -> the folded slots it was computed from
     writes: set[int] = set()  # in-place writes done here
@@ -384,19 +395,23 @@ def _fold(code: list[Instr], kept: list[int], alive: set[int]) -> dict[int, obje
         reads = refs(ins.args) | refs(ins.kwargs)
         if ins.kind == "call" and not ins.pure:
             targets = _written(ins)
-            if (not read and targets and all(type(w) is Ref for w in targets)
+            if (not read and targets and all(type(w) is Ref for w in targets) and not _reads_writable(ins)
                     and reads | {w.slot for w in targets} <= set(values) and _apply(ins, values)):
                 writes.add(i)
                 continue
-        if ins.kind != "call" or not ins.pure or not reads <= set(values) \
+        if ins.kind != "call" or not ins.pure or not reads <= set(values) or _reads_writable(ins) \
                 or type(ins.outs) is not Ref or ins.outs.slot in alive or not _apply(ins, values):
             read = read or bool(reads & set(values))
             continue
         inputs[ins.outs.slot] = reads
     # a value written in place is not folded, nor what it was computed from or what was computed
-    # from it (either may be a view of it)
+    # from it (either may be a view of it); nor one that a result may be a view of (the caller
+    # gets a new, writable array from f at each call)
     unfold = {w.slot for i in kept if code[i].kind == "call" and not code[i].pure and i not in writes
               for w in _written(code[i]) if type(w) is Ref} & set(values)
+    unfold |= {s for i in kept if code[i].kind == "call" and refs(code[i].outs) & alive
+               and not makes_new(code[i].fn) for s in refs(code[i].args) | refs(code[i].kwargs)} \
+        & set(values)
     while True:
         more = {a for s in unfold for a in inputs[s]} | {s for s, ins in inputs.items() if ins & unfold}
         if more <= unfold:
@@ -407,6 +422,12 @@ def _fold(code: list[Instr], kept: list[int], alive: set[int]) -> dict[int, obje
         if isinstance(v, np.ndarray):
             v.setflags(write=False)
     return values
+
+
+def _reads_writable(ins: Instr) -> bool:
+    """Does `ins` read a writable array from outside the program (the replay reads it as it is
+    at each call, so a value computed from it is not folded)?"""
+    return _has_array(ins.args, writable=True) or _has_array(ins.kwargs, writable=True)
 
 
 def _apply(ins: Instr, values: dict) -> bool:

@@ -58,7 +58,8 @@ def makes_new(fn) -> bool:
     """Does calling `fn` give a new array (never a view of its inputs)?"""
     if isinstance(fn, np.ufunc) or isinstance(getattr(fn, "__self__", None), np.ufunc):
         return True  # a ufunc, or its reduce, accumulate, outer
-    return getattr(fn, "__name__", "") in ("zeros", "ones", "empty", "full", "eye", "identity")
+    return fn is np.dot or getattr(fn, "__name__", "") in ("zeros", "ones", "empty", "full", "eye",
+                                                          "identity")
 
 
 class Instr:
@@ -111,6 +112,7 @@ class Recorder:
         self.inputs: list[tuple] = []  # (slot, source): ("arg", i, attr or None) or ("state", t, attr)
         self.meta: dict[int, tuple] = {}  # input slot read from a Tensor -> (shape, dtype)
         self.shapes: dict[int, tuple] = {}  # every slot -> (shape, dtype) when traced
+        self.forc: set[int] = set()  # the slots that were C- or F-contiguous when traced
         self.effects: list[tuple] = []  # (target, attr, template): rebindings the replay repeats
         self.arg_tensors: dict[int, int] = {}  # id of a Tensor argument -> its argument index
         self.state: dict[tuple[int, str], list] = {}  # (id(t), attr) -> [t, original, traced input]
@@ -132,6 +134,8 @@ class Recorder:
         t._rec, t._slot, t._scalar = self, self.n, scalar
         self.n += 1
         self.shapes[t._slot] = (value.shape, value.dtype)
+        if value.flags.forc:
+            self.forc.add(t._slot)
         self.views[_layout(t)] = t
         return t
 
