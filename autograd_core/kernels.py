@@ -2,9 +2,8 @@
 primitive whose VJP is its adjoint kernel, so one rule serves both sweeps.
 
 Each kernel is here because it buys a large factor over the plain NumPy spelling: a layout BLAS
-can take (`matmul_operand`), column sums as a BLAS product (`column_sums`), im2col and col2im as
-a few long copies (convolution), pooling as one matrix product, windows as strided views and
-strided adds.
+can take (`matmul_operand`), im2col and col2im as a few long copies (convolution), pooling as
+one matrix product, windows as strided views and strided adds.
 """
 
 from __future__ import annotations
@@ -23,14 +22,6 @@ def matmul_operand(a):
     if isinstance(a, np.ndarray) and a.ndim >= 2 and not (a.flags.c_contiguous or a.flags.f_contiguous):
         return np.ascontiguousarray(a)
     return a
-
-
-def column_sums(a):
-    """``a.sum(axis=0)``; of a 2-D float array as ones @ a (a BLAS matrix-vector product, faster
-    than NumPy's reduction row by row): a linear layer's bias gradient."""
-    if isinstance(a, np.ndarray) and a.ndim == 2 and a.dtype in (np.float32, np.float64) and len(a) > 1:
-        return np.dot(np.ones(len(a), a.dtype), a)
-    return a.sum(axis=0)
 
 
 # ---- sliding windows ---------------------------------------------------------------------------

@@ -18,7 +18,6 @@ import pytest
 
 import autograd_core as ag
 import nn
-from autograd_core import kernels
 from nn.optim import SGD
 
 numba = pytest.importorskip("numba")
@@ -792,16 +791,23 @@ def test_outside_array_changed_after_compile_is_read_by_folded_calls(rng):
     np.testing.assert_array_equal(jn(x), f(x))
 
 
-# -- kernels.column_sums and an nn training step ----------------------------------------------------
+# -- a fused program's sum over rows as ones @ g, and an nn training step ---------------------------
 
 @pytest.mark.parametrize("shape, dtype", [((5, 3), np.float64), ((1, 3), np.float64),
                                           ((6, 4), np.float32), ((4, 3), np.int64)])
-def test_column_sums_is_a_column_sum(rng, shape, dtype):
-    a = (rng.standard_normal(shape) * 5).astype(dtype)
-    got = kernels.column_sums(a)
-    assert got.dtype == a.dtype and got.shape == shape[1:]
-    np.testing.assert_allclose(got, a.sum(axis=0), rtol=RTOL.get(np.dtype(dtype).itemsize, 0))
-    np.testing.assert_allclose(kernels.column_sums(a.T.copy().T), a.sum(axis=0), rtol=1e-6)
+def test_sum_over_rows_in_a_fused_program(rng, shape, dtype):
+    """program._column_sums: a 2-D float array's sum over rows is ones @ g in a fused program
+    (to rounding), the reduction itself in a plain one (bitwise); not for one row or integers."""
+    def f(a):
+        return a.sum(axis=0), np.sum(a * 2, axis=0), np.add.reduce(a, axis=0)
+
+    inputs = [((rng.standard_normal(shape) * 5).astype(dtype),) for _ in range(4)]
+    jf, jn = agree(f, inputs, fused=False)  # (fused: to RTOL; plain: bitwise)
+    assert "dot_" not in jn.source()
+    if np.dtype(dtype).kind == "f" and shape[0] >= 2:
+        assert jf.source().count("dot_") == 3 and "reduce" not in jf.source()
+    else:
+        assert "dot_" not in jf.source()
 
 
 class _Tanh(nn.Module):

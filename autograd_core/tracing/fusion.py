@@ -296,19 +296,22 @@ def _order(units: dict[int, list[int]], deps: dict, code: list[Instr]) -> list[i
     return out if len(out) == len(units) else None
 
 
-_SHAPE_ONLY = frozenset({"transpose", "reshape", "ravel", "view", "swapaxes", "squeeze"})
-_SAFE_FUNCTIONS = frozenset({np.dot, np.broadcast_to, np.reshape, np.transpose})
+# ndarray methods and NumPy functions that cannot raise at replay (shapes checked when traced)
+_SAFE_METHODS = frozenset({"transpose", "reshape", "ravel", "view", "swapaxes", "squeeze",
+                           "sum", "prod", "max", "min", "any", "all", "mean"})
+_SAFE_FUNCTIONS = frozenset({np.dot, np.broadcast_to, np.reshape, np.transpose, np.sum, np.prod,
+                             np.max, np.amax, np.min, np.amin, np.any, np.all, np.mean})
 
 
 def _cannot_raise(ins: Instr) -> bool:
-    """A ufunc (its floating-point errors at most warn), a product by np.dot or a change of
-    shape: its shapes were checked when traced, so it cannot raise at replay."""
+    """A ufunc (its floating-point errors at most warn), a reduction, a product by np.dot or a
+    change of shape: its shapes were checked when traced, so it cannot raise at replay."""
     if ins.kind != "call" or _raises(ins):
         return False
     fn = ins.fn
     return (isinstance(fn, np.ufunc) or isinstance(getattr(fn, "__self__", None), np.ufunc)
             or fn in _SAFE_FUNCTIONS
-            or getattr(fn, "__objclass__", None) is np.ndarray and fn.__name__ in _SHAPE_ONLY)
+            or getattr(fn, "__objclass__", None) is np.ndarray and fn.__name__ in _SAFE_METHODS)
 
 
 def _state(ins: Instr):

@@ -142,6 +142,7 @@ class Program:
         # what to emit, in order: instruction indices, and runs fused into kernels (Note [fusion])
         # (a kernel raises no floating-point errors: traced where they raise, nothing is fused)
         fuse = fuse and not {"raise", "call"} & set(rec.err0.values())
+        self.fuse, self._ones = fuse, {}
         self.order = fusion.schedule(rec.code, self.kept, rec.shapes, alive) if fuse else self.kept
         self.runs = [x for x in self.order if isinstance(x, fusion.Run)]
         self.source = self._generate(fresh)
@@ -175,6 +176,15 @@ class Program:
     def _call(self, ins: Instr) -> str:
         fn, kwargs = ins.fn, ins.kwargs
         reduce = _REDUCTIONS.get(fn)
+        if self.fuse and self._column_sums(ins, reduce):
+            # (a 2-D float array's sum over rows as ones @ g, BLAS's gemv: fused programs only, as
+            # its order of summation is not the reduction's, so the bits may differ)
+            n, dtype = self.rec.shapes[ins.args[0].slot][0][0], self.rec.shapes[ins.args[0].slot][1]
+            ones = self._ones.get((n, dtype))
+            if ones is None:
+                ones = self._ones[(n, dtype)] = np.ones(n, dtype)
+                ones.setflags(write=False)
+            return f"{self._name(np.dot, 'dot_')}({self._name(ones, 'c')}, {self._expr(ins.args[0])})"
         if reduce is not None and len(ins.args) == 1 and set(kwargs) <= {"axis", "keepdims", "dtype"}:
             # the ufunc reduction the method or function calls, minus its Python wrappers (whose
             # axis defaults to None where the ufunc's defaults to 0)
@@ -191,6 +201,19 @@ class Program:
                          [f"{k}={self._expr(v)}" for k, v in kwargs.items()])
         name = "".join(c for c in getattr(fn, "__name__", "f") if c.isalnum() or c == "_") or "f"
         return f"{self._name(fn, name + '_')}({args})"
+
+    def _column_sums(self, ins: Instr, reduce) -> bool:
+        """Is `ins` ``g.sum(axis=0)`` of a 2-D float array, C- or F-contiguous when traced?"""
+        fn = ins.fn
+        if not (reduce == np.add.reduce or getattr(fn, "__self__", None) is np.add
+                and getattr(fn, "__name__", "") == "reduce"):
+            return False
+        if ins.kwargs not in ({"axis": 0}, {"axis": (0,)}) or len(ins.args) != 1 \
+                or type(ins.args[0]) is not Ref:
+            return False
+        (shape, dtype), slot = self.rec.shapes[ins.args[0].slot], ins.args[0].slot
+        return (len(shape) == 2 and shape[0] >= 2 and dtype in (np.float32, np.float64)
+                and slot in self.rec.forc)
 
     def _blas_pair(self, args: tuple) -> bool:
         """Two 2-D float arrays of one dtype, C- or F-contiguous when traced, whose product is at
