@@ -16,37 +16,11 @@ import copy
 
 import numpy as np
 import pytest
+from jit_agree import _bits, _close, _leaves
 
 import autograd_core as ag
 
 numba = pytest.importorskip("numba")
-
-RTOL = {8: 1e-12, 4: 2e-6}  # by itemsize: float64, float32
-
-
-def _leaves(r):
-    if isinstance(r, ag.Tensor):
-        return [r.data]
-    if isinstance(r, (tuple, list)):
-        return [x for v in r for x in _leaves(v)]
-    return [r]
-
-
-def _bits(r) -> list:
-    return [(type(v).__name__, np.asarray(v).dtype.str, np.shape(v), np.asarray(v).tobytes())
-            for v in _leaves(r)]
-
-
-def _close(got, want, what: str) -> None:
-    got, want = np.asarray(got), np.asarray(want)
-    assert (got.dtype, got.shape) == (want.dtype, want.shape), (what, got.dtype, want.dtype)
-    if want.dtype.kind == "f":
-        np.testing.assert_allclose(got, want, rtol=RTOL[want.dtype.itemsize], atol=0, err_msg=what)
-        # (zeros of eager's sign, NaNs where eager has them: a NaN's sign bit is not a value)
-        num = ~np.isnan(want)
-        assert np.array_equal(np.signbit(got[num]), np.signbit(want[num])), what
-    else:
-        np.testing.assert_array_equal(got, want, err_msg=what)
 
 
 def agree(f, inputs: list[tuple], fused: bool = True):

@@ -309,6 +309,8 @@ def _cannot_raise(ins: Instr) -> bool:
     if ins.kind != "call" or _raises(ins):
         return False
     fn = ins.fn
+    if fn is np.power:  # (integers to a negative power raise ValueError)
+        return False
     return (isinstance(fn, np.ufunc) or isinstance(getattr(fn, "__self__", None), np.ufunc)
             or fn in _SAFE_FUNCTIONS
             or getattr(fn, "__objclass__", None) is np.ndarray and fn.__name__ in _SAFE_METHODS)

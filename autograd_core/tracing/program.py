@@ -15,7 +15,7 @@ import math
 import numpy as np
 
 from . import fusion
-from .traced import Instr, Recorder, Ref, makes_new, refs
+from .traced import TARGET, Instr, Recorder, Ref, _layout, makes_new, refs
 
 
 class Stale(Exception):
@@ -112,6 +112,8 @@ def _same(a, b, fresh: set) -> bool:
     if ta is dict:
         return a.keys() == b.keys() and all(_same(a[k], b[k], fresh) for k in a)
     if isinstance(a, np.ndarray):
+        if _layout(a) == _layout(b):  # (two views of one outside array: that array, not fresh)
+            return True
         if a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"):
             fresh.add(id(a))
             return True
@@ -374,7 +376,7 @@ def _has_array(t, writable: bool = False) -> bool:
     """Does `t` hold a constant array (an outside one: a result may be a view of it), or with
     `writable`, one whose values may change?"""
     if isinstance(t, np.ndarray):
-        return t.flags.writeable or not writable
+        return not writable or _may_change(t)
     if isinstance(t, (tuple, list)):
         return any(_has_array(x, writable) for x in t)
     if isinstance(t, dict):
@@ -384,7 +386,10 @@ def _has_array(t, writable: bool = False) -> bool:
 
 def _written(ins: Instr) -> list:
     out = ins.kwargs.get("out")
-    return list(out) if isinstance(out, tuple) else [out] if out is not None else list(ins.args[:1])
+    if out is not None:
+        return list(out) if isinstance(out, tuple) else [out]
+    key = TARGET.get(getattr(ins.fn, "__name__", ""))
+    return [ins.kwargs[key]] if key in ins.kwargs else list(ins.args[:1])
 
 
 def _live(code: list[Instr], needed: set[int]) -> list[int]:
@@ -445,6 +450,20 @@ def _fold(code: list[Instr], kept: list[int], alive: set[int]) -> dict[int, obje
         if isinstance(v, np.ndarray):
             v.setflags(write=False)
     return values
+
+
+def _may_change(a: np.ndarray) -> bool:
+    """Can `a`'s values change: is it, or an array it is a view of, writable (a read-only view of
+    a writable array changes with it), or its memory not NumPy's?"""
+    while True:
+        if a.flags.writeable:
+            return True
+        base = a.base
+        if base is None:
+            return False
+        if not isinstance(base, np.ndarray):
+            return not isinstance(base, bytes)
+        a = base
 
 
 def _reads_writable(ins: Instr) -> bool:

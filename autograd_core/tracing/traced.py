@@ -11,6 +11,8 @@ replay repeats (a branch taken the other way makes the program invalid for that 
 
 from __future__ import annotations
 
+import functools
+import inspect
 import os
 import sys
 import threading
@@ -98,6 +100,9 @@ _INPLACE_METHODS = frozenset({"fill", "sort", "put", "partition", "resize", "ite
                               "__setitem__", "setflags", "byteswap"})
 _INPLACE_FUNCTIONS = frozenset({"copyto", "put", "place", "putmask", "fill_diagonal",
                                 "put_along_axis"})
+# the name of the array each of them writes, where it is passed by keyword
+TARGET = {"copyto": "dst", "put": "a", "place": "arr", "putmask": "a", "fill_diagonal": "a",
+          "put_along_axis": "arr"}
 # NumPy functions whose result depends on shapes and dtypes only (nothing to record).
 _METADATA = frozenset({"shape", "ndim", "size", "result_type", "iscomplexobj", "isrealobj",
                        "may_share_memory", "shares_memory", "min_scalar_type", "can_cast"})
@@ -404,15 +409,49 @@ def _python_value_error(what: str) -> TraceError:
 
 def _method(name: str):
     unbound = getattr(np.ndarray, name)
+    twin = getattr(np, name, None)  # (the NumPy function of the same arguments, for their names)
     if name not in _INPLACE_METHODS:
         def method(self, *args, **kwargs):
-            return self._rec_checked().call(unbound, (self, *args), kwargs)
+            rec = self._rec_checked()
+            args, kwargs = _out_by_keyword(twin, (self, *args), kwargs)
+            out = kwargs.get("out")
+            if out is not None:  # (`x.sum(axis=0, out=o)` writes o)
+                return rec.call(unbound, args, kwargs, pure=False,
+                                out=out if isinstance(out, tuple) else (out,))
+            return rec.call(unbound, args, kwargs)
     else:
         def method(self, *args, **kwargs):
             self._rec_checked().call(unbound, (self, *args), kwargs, pure=False, out=(self,))
 
     method.__name__ = name
     return method
+
+
+@functools.cache
+def _signature(func) -> inspect.Signature | None:
+    try:
+        return inspect.signature(func)
+    except (TypeError, ValueError):
+        return None
+
+
+def _out_by_keyword(func, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+    """`args` and `kwargs` with an ``out`` passed by position (``np.sum(a, 0, None, o)``) passed
+    by keyword instead, so that every in-place call names what it writes one way."""
+    sig = None if "out" in kwargs or func is None else _signature(func)
+    if sig is None or "out" not in sig.parameters:
+        return args, kwargs
+    names = list(sig.parameters)
+    i = names.index("out")
+    if i >= len(args) or any(sig.parameters[n].kind is inspect.Parameter.VAR_POSITIONAL
+                             for n in names[:i]):
+        return args, kwargs
+    if args[i] is None:
+        return args[:i] + args[i + 1:] if i == len(args) - 1 else args, kwargs
+    if i != len(args) - 1:
+        raise TraceError(f"jit: {getattr(func, '__name__', func)} at {_site()} is given `out` and "
+                         "more arguments after it by position: pass out= and those by keyword")
+    return args[:i], {**kwargs, "out": args[i]}
 
 
 def _view(self, *args, **kwargs):
@@ -472,9 +511,10 @@ class Traced(np.ndarray):
             return func(*self._rec_checked().lower(args)[0], **self._rec_checked().lower(kwargs)[0])
         rec = self._rec_checked()
         if name in _INPLACE_FUNCTIONS:
-            target = args[0] if args else next(iter(kwargs.values()))
+            target = args[0] if args else kwargs[TARGET[name]]
             rec.call(func, args, kwargs, pure=False, out=(target,))
             return None
+        args, kwargs = _out_by_keyword(func, args, kwargs)
         if "out" in kwargs and kwargs["out"] is not None:
             out = kwargs["out"]
             return rec.call(func, args, kwargs, pure=False,
