@@ -13,12 +13,14 @@ or in place into one nobody else shows (`_owned`: a matmul's output that a bias 
 the kernel's result then becomes a new array under that name).
 How groups form (`schedule`): the calls' dependencies are made explicit (the values each reads;
 an in-place write into an owned value comes after the calls reading the value it replaces), and
-every other impure call (a check, a draw, a write into an array others may see) is a barrier no
-call moves across. Walking back from the last call, a fusable call joins the groups of the calls
-that read its value, so a derivative's arithmetic joins the backward's chain that uses it. It may
-not where a call outside the group that needs it leads back into the group: the group would wait
-for itself. The program is then any order of the calls that respects the dependencies, a group
-as one unit: trace order, but for calls of the NumPy error state in force first, so that one
+every other impure call (a check, a draw, a write into an array others may see) and every call
+whose floating-point errors raise is a barrier no call moves across. Walking back from the last
+call, a fusable call joins the groups of the calls that read its value, so a derivative's
+arithmetic joins the backward's chain that uses it. It may not where a call outside the group
+that needs it leads back into the group: the group would wait for itself. The program is then an
+order of the calls that respects the dependencies, a group as one unit: trace order, but for
+calls that cannot raise (a kernel, a ufunc, a reduction, a reshape, np.dot) in the NumPy error
+state in force, which go first where no call that may raise comes before them, so that one
 ``with np.errstate`` holds many calls (a kernel goes with any: it reports no floating-point errors).
 Every value is cast to the dtype NumPy gave it when traced, so dtypes follow NumPy's rules exactly;
 + − × ÷ are bitwise NumPy's, transcendental functions (exp, log, tanh...) are the C library's
