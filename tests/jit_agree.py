@@ -84,3 +84,8 @@ def agree(f, inputs: list[tuple], fused: bool = True, make=None, fused_warnings:
     if fused:
         assert any(p.runs for p in jf.programs()), f"nothing fused:\n{jf.source()}"
     return jf, jn
+
+
+def _sets(rng, *shapes, n=4, dtype=np.float64):
+    """n tuples of standard-normal arrays of `shapes`: a case's input sets."""
+    return [tuple(rng.standard_normal(s).astype(dtype) for s in shapes) for _ in range(n)]

@@ -16,7 +16,7 @@ import copy
 
 import numpy as np
 import pytest
-from jit_agree import _bits, _close, _leaves, _outcome, agree
+from jit_agree import _bits, _close, _leaves, _outcome, _sets, agree
 
 import autograd_core as ag
 
@@ -26,10 +26,6 @@ numba = pytest.importorskip("numba")
 @pytest.fixture
 def rng():
     return np.random.default_rng(2468)
-
-
-def _sets(rng, *shapes, n=4, dtype=np.float64):
-    return [tuple(rng.standard_normal(s).astype(dtype) for s in shapes) for _ in range(n)]
 
 
 def _same_values(got, want, fuse: bool, what: str) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from jit_agree import RTOL, _close, _outcome, agree
+from jit_agree import RTOL, _close, _outcome, _sets, agree
 
 import autograd_core as ag
 import nn
@@ -24,10 +24,6 @@ numba = pytest.importorskip("numba")
 @pytest.fixture
 def rng():
     return np.random.default_rng(4321)
-
-
-def _sets(rng, *shapes, n=4, dtype=np.float64):
-    return [tuple(rng.standard_normal(s).astype(dtype) for s in shapes) for _ in range(n)]
 
 
 # -- in-place writes into owned values (new arrays nobody else shows) ------------------------------
