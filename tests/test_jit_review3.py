@@ -19,6 +19,7 @@ import pytest
 from jit_agree import _bits, _close, _leaves, _outcome, _sets, agree
 
 import autograd_core as ag
+from autograd_core.tracing import TraceError
 
 numba = pytest.importorskip("numba")
 
@@ -130,11 +131,11 @@ def test_write_through_a_view_of_an_argument_is_undone(rng, how, fuse):
     replays_once(f, _flips(rng), fuse)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (detection): np.asarray bound before the trace (`from numpy import asarray`; Note "
-    "[constructors] says the second trace catches what leaks) gives a plain view of an argument; "
-    "writes through it are not recorded, both traces agree, and every replay silently drops them"))
 def test_write_through_asarray_bound_before_the_trace(rng):
+    """(Was a silent loss: np.asarray bound before the trace (`from numpy import asarray`) gives
+    a plain view of an argument, writes through it were not recorded, and every replay dropped
+    them.) The trace now sees the argument's values change with no recorded write reaching its
+    memory, and refuses at the first call, naming the argument."""
     asarray = np.asarray  # (bound now, as `from numpy import asarray` does)
 
     def f(x, p):
@@ -142,7 +143,41 @@ def test_write_through_asarray_bound_before_the_trace(rng):
         v += 1.0
         return x * 2.0 if _check(p) else x * 3.0
 
-    replays_once(f, _flips(rng), False)
+    x, p = _flips(rng)[0]
+    x0 = x.copy()
+    with pytest.raises(TraceError, match=r"wrote into argument 0 where the tracer could not see"):
+        ag.jit(f, fuse=False)(x, p)
+    np.testing.assert_array_equal(x, x0 + 1.0)  # the call ran eagerly, as the message says
+
+
+def test_write_through_a_plain_view_of_outside_state_is_refused(rng):
+    w = ag.tensor(rng.standard_normal(3))
+    asarray = np.asarray
+
+    def f(x):
+        v = asarray(w.data)
+        v *= 2.0
+        return x * w
+
+    with pytest.raises(TraceError, match=r"the \.data of a Tensor of shape \(3,\) made outside"):
+        ag.jit(f, fuse=False)(rng.standard_normal(3))
+
+
+def test_recorded_writes_into_arguments_are_not_refused(rng):
+    def f(x):
+        x += 1.0
+        x[0] = 5.0
+        v = x[1:]
+        v *= 2.0
+        return x * 2.0
+
+    jf = ag.jit(f, fuse=False)
+    for _ in range(4):
+        a = rng.standard_normal(3)
+        b = a.copy()
+        np.testing.assert_array_equal(jf(a), f(b))
+        np.testing.assert_array_equal(a, b)
+    assert jf.programs()
 
 
 @pytest.mark.parametrize("fuse", [False, True])
@@ -427,10 +462,10 @@ def test_broadcast_view_of_a_writable_array(rng):
     _mutated_between_replays(f, mutate, rng, (2, 4))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "GAP: an outside array read-only when traced, made writable and changed later: its folded "
-    "values are stale (the writeable flag is read once, when the program is made)"))
 def test_read_only_array_made_writable_later(rng):
+    """(Was a gap: values computed from an outside array that was read-only when traced were
+    folded, and went stale once its owner made it writable and changed it.) Only memory that
+    can never change (a `bytes` buffer) is folded now."""
     A = rng.standard_normal(4)
     A.setflags(write=False)
 
@@ -515,9 +550,10 @@ def test_folded_grad_of_an_outside_tensor_is_new_each_call(rng):
 
 @pytest.mark.parametrize("fuse", [False, True])
 def test_one_hot_of_read_only_labels_and_written_through_a_view(rng, fuse):
-    labels, rows = np.array([2, 0, 1, 2]), np.arange(4)
-    labels.setflags(write=False)
-    rows.setflags(write=False)  # (np.arange(4) made in f is a writable constant: not folded)
+    # (only memory that cannot change is a constant: a read-only array's owner may make it
+    # writable again, and np.arange(4) made in f is a writable constant: neither is folded)
+    labels = np.frombuffer(np.array([2, 0, 1, 2]).tobytes(), dtype=int)
+    rows = np.frombuffer(np.arange(4).tobytes(), dtype=int)
 
     def f(x):
         onehot = np.zeros((4, 3))

@@ -13,7 +13,7 @@ from ..tensor import Tensor
 from ..transforms.pytree import tree_flatten, tree_unflatten
 from . import fusion, state
 from .program import Diverged, Program, Stale, differences
-from .traced import _SLOTS, Recorder, Ref, Traced, TraceError, _local, active, fingerprint
+from .traced import _SLOTS, Recorder, Ref, Traced, TraceError, _local, active
 
 _one_trace = threading.RLock()
 MAX_CANDIDATES = 12  # traces of one signature that matched no other: past this, f is refused
@@ -132,7 +132,7 @@ class Jitted:
                             scalar=isinstance(leaf, np.generic))
                 rec.inputs.append((t._slot, ("arg", i, None)))
                 if t.size:  # (an empty array has no values that could tell two calls apart)
-                    rec.prints.append(fingerprint(np.ndarray.view(t, np.ndarray)))
+                    rec.prints.append(rec.note_input(t))
                 traced.append(t)
             else:
                 traced.append(leaf)
@@ -147,6 +147,14 @@ class Jitted:
         try:
             result = self.f(*call_args, **dyn_kwargs)
             _local.rec = None
+            lost = rec.unseen_writes()
+            if lost:
+                raise TraceError(
+                    f"jit: {self.name} wrote into {_describe(lost[0])} where the tracer could not "
+                    "see it: through a plain view of a traced array (np.asarray bound before "
+                    "tracing, as `from numpy import asarray` does) or from C code. The replay "
+                    "would drop that write. Write through the array itself (x += 1, x[...] = v) "
+                    "or call np.asarray by its module. " + _RAN_EAGERLY)
             out_leaves, _, out_tree = tree_flatten(result)
             kinds, outs, values = _outputs(rec, out_leaves)  # (while f's Tensors hold traced arrays)
         finally:
@@ -158,6 +166,7 @@ class Jitted:
             # locks those hold on arrays alive)
             rec.created.clear()
             rec.state.clear()
+            rec.before.clear()
         self._add(sig, rec, outs, kinds, out_tree)
         return tree_unflatten(out_tree, values)
 
@@ -193,6 +202,13 @@ class Jitted:
     @property
     def name(self) -> str:
         return getattr(self.f, "__name__", "f")
+
+
+def _describe(source: tuple) -> str:
+    if source[0] == "arg":
+        return f"argument {source[1]}" + (f" (its .{source[2]})" if source[2] else "")
+    t, attr = source[1], source[2]
+    return f"the .{attr} of a Tensor of shape {t.data.shape} made outside it"
 
 
 _RAN_EAGERLY = "(This call itself ran eagerly: its results and updates are those of calling f.)"

@@ -412,8 +412,8 @@ def _fold(code: list[Instr], kept: list[int], alive: set[int]) -> dict[int, obje
     So is an in-place write of such values into such a value (a one-hot of constant labels: zeros,
     then ones set), while the program has read no folded value yet (a view of it would change).
     Not where the program writes into such a value otherwise, returns it or a view of it (a caller
-    may write into it), or where it is computed from an outside array that can be written (the
-    replay reads that as it is at each call, as eager does)."""
+    may write into it), or where it is computed from an outside array whose values may change,
+    read-only or not (`_may_change`: the replay reads that as it is at each call, as eager does)."""
     values: dict[int, object] = {}
     inputs: dict[int, set[int]] = {}  # folded slot -> the folded slots it was computed from
     writes: set[int] = set()  # in-place writes done here
@@ -453,22 +453,17 @@ def _fold(code: list[Instr], kept: list[int], alive: set[int]) -> dict[int, obje
 
 
 def _may_change(a: np.ndarray) -> bool:
-    """Can `a`'s values change: is it, or an array it is a view of, writable (a read-only view of
-    a writable array changes with it), or its memory not NumPy's?"""
-    while True:
-        if a.flags.writeable:
-            return True
-        base = a.base
-        if base is None:
-            return False
-        if not isinstance(base, np.ndarray):
-            return not isinstance(base, bytes)
-        a = base
+    """Can `a`'s values change between calls? Yes unless its memory is an immutable `bytes`: a
+    read-only array that owns its memory (or a view of one) may be made writable again by its
+    owner, written and locked again, and no flag read at replay would tell."""
+    while isinstance(a.base, np.ndarray):
+        a = a.base
+    return not isinstance(a.base, bytes)
 
 
 def _reads_writable(ins: Instr) -> bool:
-    """Does `ins` read a writable array from outside the program (the replay reads it as it is
-    at each call, so a value computed from it is not folded)?"""
+    """Does `ins` read an outside array whose values may change (the replay reads it as it is at
+    each call, so a value computed from it is not folded)?"""
     return _has_array(ins.args, writable=True) or _has_array(ins.kwargs, writable=True)
 
 

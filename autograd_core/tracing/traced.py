@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from numpy.lib.array_utils import byte_bounds
 
 from ..anomaly import _library_dirs
 from ..graph import local
@@ -132,6 +133,10 @@ class Recorder:
         # traced arrays by memory layout: a plain view NumPy made of one (np.asarray(traced))
         # is found here and stands for it
         self.views: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+        # input slot -> (its memory's byte bounds, its checksum when first read), and the slots a
+        # recorded write may have reached: `unseen_writes`
+        self.before: dict[int, tuple] = {}
+        self.written: set[int] = set()
 
     # -- values ------------------------------------------------------------------------------
     def new(self, value, scalar: bool = False) -> Traced:
@@ -234,9 +239,29 @@ class Recorder:
                                                None, False, _errstate(self)))
             return value
         outs = tuple(Ref(o._slot) if type(o) is Traced else None for o in out)
+        for o in out:
+            if type(o) is Traced:
+                lo, hi = byte_bounds(np.ndarray.view(o, np.ndarray))
+                self.written |= {s for s, ((a, b), _, _) in self.before.items() if lo < b and a < hi}
         self.code.append(Instr("call", fn, t_args, t_kwargs, outs if len(out) > 1 else outs[0],
                                False, _errstate(self)))
         return out if len(out) > 1 else out[0]
+
+    def note_input(self, t: Traced) -> int:
+        """Remember an input's values when first read (for `unseen_writes`); its checksum."""
+        plain = np.ndarray.view(t, np.ndarray)
+        fp = fingerprint(plain)
+        self.before[t._slot] = (byte_bounds(plain), fp, plain)
+        return fp
+
+    def unseen_writes(self) -> list[tuple]:
+        """The sources of the inputs whose values changed during the trace though no recorded
+        write reached their memory: written through a plain view the tracer could not see
+        (np.asarray bound before tracing, a C extension), a write the replay would drop."""
+        changed = [source for slot, source in self.inputs if slot in self.before
+                   and slot not in self.written and fingerprint(self.before[slot][2]) != self.before[slot][1]]
+        self.before.clear()  # (a kept trace keeps no inputs alive)
+        return changed
 
     def check(self, x: Traced) -> bool:
         value = bool(np.ndarray.view(x, np.ndarray))
@@ -288,7 +313,7 @@ class Recorder:
         self.inputs.append((traced._slot, source))
         self.meta[traced._slot] = (value.shape, value.dtype)
         if value.size:
-            self.prints.append(fingerprint(value))
+            self.prints.append(self.note_input(traced))
         self.state[key] = [t, value, traced]
         _SLOTS[attr].__set__(t, traced)
         return traced
