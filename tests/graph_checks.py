@@ -8,6 +8,9 @@ report prints. Expected values never come from the engine's own gradients:
 - gradients: central differences of the float64 NumPy oracle;
 - second order: central differences of the engine's first-order gradient (float64 graphs);
 - torch: PyTorch's float64 gradients (graphs whose every op has a torch template).
+- jit: the graph's forward and backward under `ag.jit` against the same run eagerly, on five
+  input sets (two traces, three replays): bitwise for the plain replay, within a tolerance for
+  fused kernels (numba).
 
 On a failure the graph is shrunk (drop ops, replace an op's output by a fresh leaf, bypass an op,
 simplify leaves) while the same check still fails the same way, and the minimal program is
@@ -408,6 +411,60 @@ def check_torch(graph: Graph) -> Failure | None:
                                                          tolerance(graph, GRAD_TOLERANCES)))
 
 
+SCALES = (1.0, 0.96875, 0.9375, 0.90625, 0.875)  # the jit check's input sets: the leaves' bases scaled
+JIT_TOLERANCES = {"float64": (1e-9, 1e-9), "float32": (1e-4, 1e-4)}  # fused kernels (rtol, atol)
+
+
+def check_jit(graph: Graph, fuse: bool = False) -> Failure | None:
+    """`ag.jit` of the graph's forward and backward, as a function of the leaves' arrays, against
+    the same function run eagerly, on five input sets (each leaf's base scaled, same layouts):
+    the first two calls trace, the others replay. The plain replay (fuse=False) must give eager's
+    bits and raise eager's errors; fused kernels (fuse=True) agree within JIT_TOLERANCES."""
+    leaves = graph.leaves
+    args = ", ".join(f"A{i}" for i in leaves)
+    out = graph.name(graph.output)
+    body = [f"    {graph.name(i)} = leaf(A{i})" for i in leaves]
+    body += [f"    {line}" for line, i in zip(graph_lines(graph), range(len(graph.values)), strict=True)
+             if i not in leaves]
+    grads = ", ".join(f"{graph.name(i)}.grad" for i in leaves)
+    made = []
+    for i in leaves:
+        v = graph.values[i]
+        base = f"({literal(v.base)} * s).astype(np.{v.dtype})"
+        made.append(base if v.view is None else VIEWS[v.view][2].format(base, shape=v.shape))
+    tol = tolerance(graph, JIT_TOLERANCES)
+    if fuse:
+        compare = ["        scale = max(1.0, float(np.max(np.abs(w)))) if w.size else 1.0",
+                   f"        np.testing.assert_allclose(g, w, rtol={tol[0]:g}, atol={tol[1]:g} * scale, "
+                   "err_msg=f'[jit value] call {k}: result {j}')"]
+    else:
+        compare = ["        assert np.array_equal(g, w, equal_nan=True) and np.array_equal(np.signbit(g), "
+                   "np.signbit(w)), f'[jit bits] call {k}: result {j} differs from eager: {g} vs {w}'"]
+    lines = [f"def f({args}):  # the graph and its backward, from the leaves' arrays",
+             *body, f"    {out}.backward(cot)", f"    return [{out}.data, {grads}]", "",
+             "def inputs(s):  # the leaves' arrays, their bases scaled by s",
+             f"    return [{', '.join(made)}]", "",
+             "def outcome(fn, s):",
+             "    try:",
+             "        return fn(*inputs(s)), None",
+             "    except Exception as e:  # (compared with eager's)",
+             "        return None, type(e)", "",
+             f"jf = ag.jit(f, fuse={fuse})",
+             f"for k, s in enumerate({SCALES}):",
+             "    want, we = outcome(f, s)",
+             "    got, ge = outcome(jf, s)",
+             "    assert ge == we, f'[jit error] call {k}: eager raised {we}, jit {ge}'",
+             "    for j, (g, w) in enumerate(zip(got or [], want or [], strict=True)):",
+             "        assert (g is None) == (w is None), f'[jit None] call {k}: result {j}: {g} vs {w}'",
+             "        if w is None:",
+             "            continue",
+             "        assert (type(g), g.dtype, g.shape) == (type(w), w.dtype, w.shape), "
+             "f'[jit type] call {k}: result {j}'",
+             *compare,
+             "assert jf.programs() or we is not None, '[jit never compiled]'"]
+    return execute("jit (fused)" if fuse else "jit", graph, lines)
+
+
 CHECKS: dict[str, Callable[[Graph], Failure | None]] = {
     "forward": check_forward,
     "gradients": check_gradients,
@@ -415,6 +472,7 @@ CHECKS: dict[str, Callable[[Graph], Failure | None]] = {
     "saved_arrays": check_saved_arrays,
     "second_order": check_second_order,
     "torch": check_torch,
+    "jit": check_jit,
 }
 
 

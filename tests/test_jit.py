@@ -458,3 +458,23 @@ def test_writes_into_the_programs_own_views_are_not_logged_for_undo():
         np.testing.assert_array_equal(af, ae)  # the argument's write made once, not twice
     src = jf.programs()[0].source
     assert src.count("_u.append") == 1 and "_u.append((v1, v1.copy()))" in src  # v1: the argument
+
+
+def test_zero_d_results_are_arrays_as_in_eager():
+    """A 0-d op output's .data and a 0-d leaf's .grad are 0-d arrays in eager; the tracer holds
+    a reduction's NumPy scalar as a traced scalar, which once came back as np.float64 (found by
+    the random-graph jit check)."""
+    def f(a, b):
+        x, s = ag.tensor(a, requires_grad=True), ag.tensor(b, requires_grad=True)
+        v = ag.vdot(x, x) * s
+        v.backward()
+        return [v.data, x.grad, s.grad, ag.arcsin(s * 0.5).data]
+
+    jf = ag.jit(f, fuse=False)
+    for k in range(4):
+        a, b = np.arange(3.0) + k, np.array(0.5 + k / 10)
+        want, got = f(a, b), jf(a, b)
+        assert [(type(w), w.dtype, w.shape) for w in want] == [(type(g), g.dtype, g.shape) for g in got]
+        for g, w in zip(got, want, strict=True):
+            np.testing.assert_array_equal(g, w)
+    assert jf.programs()

@@ -22,6 +22,7 @@ import pytest
 from graph_checks import (
     CHECKS,
     check_gradients,
+    check_jit,
     check_second_order,
     check_torch,
     run_check,
@@ -203,6 +204,17 @@ def test_random_graphs_second_order(graphs):
     fail_with(reports)
 
 
+def test_random_graphs_under_jit(graphs):
+    """ag.jit's plain replay of every graph's forward and backward gives eager's bits."""
+    fail_with(run_check("jit", graphs))
+
+
+def test_random_graphs_under_jit_fused(graphs):
+    """Fused kernels (numba) on a sample of the graphs agree with eager (compiling is slow)."""
+    pytest.importorskip("numba", reason="numba is not installed: pip install -e '.[jit]'")
+    fail_with(run_check("jit (fused)", graphs[::25], check=functools.partial(check_jit, fuse=True)))
+
+
 def test_random_graphs_against_torch(graphs):
     pytest.importorskip("torch", reason="PyTorch is not installed: pip install torch==2.13.0 (the CPU build)")
     supported = [g for g in graphs if torch_supports(g)]
@@ -314,6 +326,23 @@ def plant_create_graph_vjp_off_by_0_1_percent(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(ag.tanh, "vjp", off)
 
 
+def plant_replay_tanh_one_ulp_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A jit program calls a tanh one ulp above NumPy's: eager and the traces are right, only
+    the replays are off."""
+    from autograd_core.tracing.program import Program
+
+    def tanh_up(x, *args, **kwargs):
+        y = np.tanh(x, *args, **kwargs)
+        return np.nextafter(y, np.inf).astype(y.dtype)
+
+    name = Program._name
+
+    def planted(self, obj, prefix):
+        return name(self, tanh_up if obj is np.tanh else obj, prefix)
+
+    monkeypatch.setattr(Program, "_name", planted)
+
+
 def find_planted(monkeypatch, plant, check, graphs: list[Graph]):
     """The first graph that fails `check` with the bug planted and passes without it, shrunk."""
     plant(monkeypatch)
@@ -375,6 +404,14 @@ def test_torch_check_finds_a_vjp_off_by_0_1_percent(monkeypatch, default_graphs)
     failure = find_planted(monkeypatch, plant_vjp_off_by_0_1_percent, check_torch, supported)
     assert len(failure.graph.calls) == 1, failure.program  # multiply, or a composite recording it
     assert_snippet_reproduces(monkeypatch, plant_vjp_off_by_0_1_percent, failure)
+
+
+def test_jit_check_finds_a_replay_one_ulp_off(monkeypatch, default_graphs):
+    with_tanh = [g for g in default_graphs if any(g.values[i].op == "tanh" for i in g.calls)]
+    failure = find_planted(monkeypatch, plant_replay_tanh_one_ulp_off, check_jit, with_tanh)
+    assert failure.kind == "[jit bits]", failure.error
+    assert len(failure.graph.calls) == 1, f"not minimal:\n{failure.program}"
+    assert_snippet_reproduces(monkeypatch, plant_replay_tanh_one_ulp_off, failure)
 
 
 def test_shrinking_keeps_the_failure_and_leaves_a_valid_graph(monkeypatch, default_graphs):

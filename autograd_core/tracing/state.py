@@ -12,7 +12,9 @@ the program is replayed only while it is still None. Outside a trace the slots a
 Note [constructors]: ``np.asarray``, ``np.array`` and ``np.ascontiguousarray`` take no
 ``__array_function__``: given a traced array they would hand back a plain one, and whatever was
 computed from it would be frozen into the program. While a trace runs they are wrapped: given
-a traced array (or a list holding one) they are recorded like any other call. So are
+a traced array (or a list holding one) they are recorded like any other call. So is
+``np.asanyarray``, which hands a traced array back as it is, but makes a 0-d array of a traced
+NumPy scalar (a reduction's result), as the replay must too. So are
 ``np.zeros``, ``ones``, ``empty``, ``full``, ``eye`` and ``identity``: an array made in f is traced
 from the start, so that writing traced values into it (``onehot[rows, labels] = 1``) is recorded
 too, and the replay makes it afresh, as f does. Code that bound them before (``from numpy import
@@ -28,8 +30,8 @@ import numpy as np
 from ..tensor import Tensor
 from .traced import _SLOTS, Traced, active, fingerprint
 
-_CONSTRUCTORS = {name: getattr(np, name) for name in ("asarray", "array", "ascontiguousarray",
-                                                       "asfortranarray")}
+_CONSTRUCTORS = {name: getattr(np, name) for name in ("asarray", "asanyarray", "array",
+                                                       "ascontiguousarray", "asfortranarray")}
 _CREATORS = {name: getattr(np, name) for name in ("zeros", "ones", "empty", "full", "eye",
                                                    "identity")}
 

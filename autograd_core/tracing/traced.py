@@ -227,9 +227,10 @@ class Recorder:
         result = fn(*raw_args, **raw_kwargs)
         if out is None:
             if pure and not _layout_dependent(fn, args, kwargs):
-                # an input handed back as it is (asarray, astype(copy=False)): no call
+                # an input handed back as it is (asarray, astype(copy=False)): no call; but
+                # np.asarray of a NumPy scalar makes a 0-d array, which the replay must make too
                 for raw, x in zip(raw_args, args, strict=False):
-                    if result is raw and type(x) is Traced:
+                    if result is raw and type(x) is Traced and not (x._scalar and fn in _ARRAY_OF):
                         return x
             value = self.record("call", fn, t_args, t_kwargs, result, pure)
             if _value_shaped(fn, raw_args):  # its shape depends on values: the replay checks it
@@ -348,6 +349,8 @@ def _fingerprint_any(value) -> int:
         return hash(tuple(_fingerprint_any(v) for v in value))
     return fingerprint(np.asanyarray(value))
 
+
+_ARRAY_OF = (np.asarray, np.asanyarray, np.ascontiguousarray, np.asfortranarray)  # (NumPy's own)
 
 _VALUE_SHAPED = frozenset({"nonzero", "flatnonzero", "argwhere", "unique", "compress", "extract",
                            "repeat", "delete", "setdiff1d", "intersect1d", "union1d", "setxor1d",
