@@ -89,3 +89,21 @@ def agree(f, inputs: list[tuple], fused: bool = True, make=None, fused_warnings:
 def _sets(rng, *shapes, n=4, dtype=np.float64):
     """n tuples of standard-normal arrays of `shapes`: a case's input sets."""
     return [tuple(rng.standard_normal(s).astype(dtype) for s in shapes) for _ in range(n)]
+
+
+def kernel_path(src: str) -> str:
+    """A fused program's source without the NumPy calls a kernel falls back to (the lines under
+    ``if kN(...):`` down to its ``else:``): what runs when no kernel sees a value NumPy would
+    report."""
+    out, skip = [], None
+    for line in src.splitlines():
+        indent = len(line) - len(line.lstrip())
+        if skip is not None:
+            if indent == skip and line.strip() == "else:":
+                skip = None
+            continue
+        if line.lstrip().startswith("if k") and line.rstrip().endswith(":"):
+            skip = indent
+            continue
+        out.append(line)
+    return "\n".join(out) + "\n"

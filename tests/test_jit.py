@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from jit_agree import kernel_path
 
 import autograd_core as ag
 from autograd_core.tracing import TraceError
@@ -397,7 +398,7 @@ def test_a_derivative_fuses_with_the_product_by_its_cotangent():
         got = [g.copy() for g in js(x)]
         for g, w in zip(got, step(x), strict=True):
             np.testing.assert_allclose(g, w, rtol=1e-12, atol=0)
-    prog, src = js.programs()[0], js.source()
+    prog, src = js.programs()[0], kernel_path(js.source())
     assert "multiply_" not in src  # every product by a cotangent is in a kernel
     assert src.count("errstate") == 2  # not 4: a layer's forward and backward exp in one block
     assert sum(src.count(f"{name}_") for name in ("exp",)) == 4
@@ -478,3 +479,62 @@ def test_zero_d_results_are_arrays_as_in_eager():
         for g, w in zip(got, want, strict=True):
             np.testing.assert_array_equal(g, w)
     assert jf.programs()
+
+
+def test_a_kernel_that_sees_what_numpy_reports_runs_numpys_calls():
+    """Note [fusion]: a kernel reports no floating-point errors itself; where it sees a value
+    NumPy would report (a non-finite value where the call's error state warns or raises), the
+    program runs the group's NumPy calls instead: eager's warnings, errors and bits."""
+    pytest.importorskip("numba")
+    import warnings
+
+    def f(x):
+        y = np.sqrt(x) * 3.0 + 1.0
+        with np.errstate(invalid="ignore"):
+            z = np.log(x) - 2.0  # (NaN quietly)
+        return y * z
+
+    jf = ag.jit(f, fuse=True)
+    rng = np.random.default_rng(5)
+    for _ in range(3):
+        jf(rng.uniform(1, 2, 8))
+    assert jf.programs()[0].runs
+    bad = np.array([1.0, -1.0, 0.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+    for inputs in ([rng.uniform(1, 2, 8)], [bad]):
+        with warnings.catch_warnings(record=True) as want_w:
+            warnings.simplefilter("always")
+            want = f(*inputs)
+        with warnings.catch_warnings(record=True) as got_w:
+            warnings.simplefilter("always")
+            got = jf(*inputs)
+        assert [str(w.message) for w in got_w] == [str(w.message) for w in want_w]
+        if inputs[0] is bad:
+            assert want_w and got.tobytes() == want.tobytes()  # (the fallback: NumPy's own calls)
+        else:
+            np.testing.assert_allclose(got, want, rtol=1e-12)
+    with np.errstate(invalid="raise"), pytest.raises(FloatingPointError):
+        f(bad)
+    with np.errstate(invalid="raise"), pytest.raises(FloatingPointError):
+        jf(bad)  # (traced under the default state, replayed under "raise")
+    assert jf.traces == 2
+
+
+def test_calls_whose_underflow_is_reported_are_not_fused():
+    """An underflow leaves no trace a kernel could test, so a call traced where underflow warns
+    stays a NumPy call (where it raises, it is a barrier anyway)."""
+    pytest.importorskip("numba")
+    import warnings
+
+    def f(x):
+        with np.errstate(under="warn"):
+            return np.exp(x * 2.0) * 0.5
+
+    jf = ag.jit(f, fuse=True)
+    for k in range(3):
+        jf(np.linspace(-1, 1, 8) + k)
+    assert not any(ins.name == "exp" for r in jf.programs()[0].runs for ins in
+                   (jf.programs()[0].rec.code[m] for m in r.members))
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        jf(np.full(8, -400.0))
+    assert [str(w.message) for w in got] == ["underflow encountered in exp"]

@@ -550,10 +550,9 @@ def test_folded_grad_of_an_outside_tensor_is_new_each_call(rng):
 
 @pytest.mark.parametrize("fuse", [False, True])
 def test_one_hot_of_read_only_labels_and_written_through_a_view(rng, fuse):
-    # (only memory that cannot change is a constant: a read-only array's owner may make it
-    # writable again, and np.arange(4) made in f is a writable constant: neither is folded)
-    labels = np.frombuffer(np.array([2, 0, 1, 2]).tobytes(), dtype=int)
-    rows = np.frombuffer(np.arange(4).tobytes(), dtype=int)
+    # (labels as Python lists: constants of the program; an outside array, read-only or on
+    # immutable bytes, is read afresh at every call and not folded)
+    labels, rows = [2, 0, 1, 2], [0, 1, 2, 3]
 
     def f(x):
         onehot = np.zeros((4, 3))

@@ -21,7 +21,10 @@ that needs it leads back into the group: the group would wait for itself. The pr
 order of the calls that respects the dependencies, a group as one unit: trace order, but for
 calls that cannot raise (a kernel, a ufunc, a reduction, a reshape, np.dot) in the NumPy error
 state in force, which go first where no call that may raise comes before them, so that one
-``with np.errstate`` holds many calls (a kernel goes with any: it reports no floating-point errors).
+``with np.errstate`` holds many calls (a kernel goes with any: it reports no floating-point errors
+itself; it returns whether a value it made is one NumPy could have reported in that call's error
+state, `_reported`, and the program then runs the group's NumPy calls instead, each in its own
+state, for eager's warnings, errors and bits).
 Every value is cast to the dtype NumPy gave it when traced, so dtypes follow NumPy's rules exactly;
 + − × ÷ are bitwise NumPy's, transcendental functions (exp, log, tanh...) are the C library's
 and may differ from NumPy's in the last bit (tests allow 4 ulps). Without numba, nothing is fused.
@@ -79,9 +82,10 @@ def available() -> bool:
     return numba is not None
 
 
-def schedule(code: list[Instr], kept: list[int], shapes: dict, alive: set[int]) -> list:
+def schedule(code: list[Instr], kept: list[int], shapes: dict, alive: set[int], err0: dict) -> list:
     """The kept instructions in the order to emit them, groups of fusable calls replaced by a
-    `Run` (Note [fusion]). Should grouping ever leave a cycle, nothing is fused (never seen)."""
+    `Run` (Note [fusion]); `err0`: the NumPy error state of calls traced with no errstate of
+    their own. Should grouping ever leave a cycle, nothing is fused (never seen)."""
     readers: dict[int, set[int]] = {}
     for i in kept:
         for s in _reads(code[i]):
@@ -100,7 +104,7 @@ def schedule(code: list[Instr], kept: list[int], shapes: dict, alive: set[int]) 
     for k in order:
         ms = units[k]
         fused = None if len(ms) < MIN_RUN else \
-            _compile(ms, code, shapes, group[k].shape, group[k].inner, alive, readers)
+            _compile(ms, code, shapes, group[k].shape, group[k].inner, alive, readers, err0)
         out.extend([fused] if fused is not None else ms)
     return out
 
@@ -341,8 +345,8 @@ def _fusable(ins: Instr, shapes: dict, owned: set[int]):
     size of the trailing dimensions its broadcast operands (a bias) have, if any (else None)."""
     if ins.kind != "call" or ins.fn not in _SCALAR or set(ins.kwargs) - {"out"}:
         return None
-    if ins.err is not None and {"raise", "call"} & set(ins.err.values()):
-        return None  # (a kernel never raises: NumPy must see the division by zero)
+    if ins.err is not None and ({"raise", "call"} & set(ins.err.values()) or ins.err["under"] != "ignore"):
+        return None  # (NumPy must see the division by zero; an underflow leaves no trace in the value)
     outs = ins.outs if type(ins.outs) is Ref else (ins.outs[0] if isinstance(ins.outs, tuple)
                                                   and len(ins.outs) == 1 else None)
     if type(outs) is not Ref:
@@ -388,7 +392,7 @@ def _outrefs(ins: Instr) -> list[int]:
 
 
 def _compile(run: list[int], code: list[Instr], shapes: dict, shape: tuple, inner, alive: set[int],
-             readers: dict) -> Run | None:
+             readers: dict, err0: dict) -> Run | None:
     made: set[int] = set()
     inputs: list = []  # slots, and constant arrays
     names: dict = {}  # id of an input (slot number or constant) -> its name in the kernel
@@ -421,13 +425,16 @@ def _compile(run: list[int], code: list[Instr], shapes: dict, shape: tuple, inne
                 args.append(_literal(a, np.result_type(other, a) if dtype.kind == "b" else dtype))
         temps.setdefault(out, f"t{len(temps)}")
         body.append(f"        {temps[out]} = {_type(dtype)}({_SCALAR[ins.fn].format(*args)})")
+        report = _reported(ins.err or err0) if dtype.kind == "f" else None
+        if report is not None:  # (Note [fusion]: where NumPy would warn, the program redoes it)
+            body.append(f"        bad |= {report.format(temps[out])}")
         made.add(out)
     members = set(run)
     outputs = [s for s in sorted(made) if s in alive or readers.get(s, set()) - members]
     if not inputs or not outputs:
         return None
     params = [f"a{j}" for j in range(len(inputs))] + [f"p{j}" for j in range(len(outputs))]
-    lines = [f"def kernel({', '.join(params)}):"]
+    lines = [f"def kernel({', '.join(params)}):", "    bad = False"]
     # (outputs come in their shape, as the program made them: flat views here, no copy)
     lines += [f"    o{j} = p{j}.reshape(p{j}.size)" for j in range(len(outputs))]
     if inner is None:
@@ -439,10 +446,11 @@ def _compile(run: list[int], code: list[Instr], shapes: dict, shape: tuple, inne
         pad = "            "
     lines += [pad + line.lstrip() for line in body]
     lines += [f"{pad}o{j}[k] = {temps[s]}" for j, s in enumerate(outputs)]
+    lines.append("    return bad")
     source = "\n".join(lines) + "\n"
     dtypes = [shapes[s][1] if isinstance(s, int) else s.dtype for s in inputs]
     # inputs read-only (a constant or an array a graph locked may be), outputs the new arrays
-    sig = numba.types.void(*[numba.types.Array(numba.from_dtype(d), 1, "C", readonly=True)
+    sig = numba.types.boolean(*[numba.types.Array(numba.from_dtype(d), 1, "C", readonly=True)
                              for d in dtypes],
                            *[numba.types.Array(numba.from_dtype(shapes[s][1]), len(shape), "C")
                              for s in outputs])
@@ -456,6 +464,15 @@ def _compile(run: list[int], code: list[Instr], shapes: dict, shape: tuple, inne
 
 
 _KERNELS: dict = {}  # (source, signature) -> compiled kernel: a run seen before is not compiled again
+
+
+def _reported(err: dict) -> str | None:
+    """The kernel's test of a value for what NumPy would report of the call that made it, in
+    error state `err`: any non-finite value (an overflow or a division by zero gives ±inf, an
+    invalid operation NaN), only NaN, or nothing where all three are ignored."""
+    if err.get("over") != "ignore" or err.get("divide") != "ignore":
+        return "not np.isfinite({})"
+    return "np.isnan({})" if err.get("invalid") != "ignore" else None
 
 
 def _type(dtype: np.dtype) -> str:

@@ -142,10 +142,11 @@ class Program:
         done = {i for i in kept if refs(rec.code[i].outs) and refs(rec.code[i].outs) <= set(self.folded)}
         self.kept = [i for i in kept if i not in done]
         # what to emit, in order: instruction indices, and runs fused into kernels (Note [fusion])
-        # (a kernel raises no floating-point errors: traced where they raise, nothing is fused)
-        fuse = fuse and not {"raise", "call"} & set(rec.err0.values())
-        self.fuse, self._ones = fuse, {}
-        self.order = fusion.schedule(rec.code, self.kept, rec.shapes, alive) if fuse else self.kept
+        # (traced where floating-point errors raise or underflow is reported, nothing is fused:
+        # a kernel reports none itself, and its test for them cannot see an underflow)
+        fuse = fuse and not {"raise", "call"} & set(rec.err0.values()) and rec.err0["under"] == "ignore"
+        self.fuse, self._ones, self._caller_err = fuse, {}, False
+        self.order = fusion.schedule(rec.code, self.kept, rec.shapes, alive, rec.err0) if fuse else self.kept
         self.runs = [x for x in self.order if isinstance(x, fusion.Run)]
         self.source = self._generate(fresh)
         scope: dict = {}
@@ -236,14 +237,14 @@ class Program:
         lines = ["def _program(_a, _host):"]
         for slot, src in rec.inputs:
             lines.append(f"    v{slot} = {self._source(src)}")
+        for slot, (shape, dtype) in rec.meta.items():  # arrays read from Tensors (a grad may be None now)
+            v = f"v{slot}"
+            lines.append(f"    if {v}.__class__ is not _nd or {v}.shape != {self._expr(shape)} or "
+                         f"{v}.dtype != {self._name(dtype, 'd')}: raise _Stale")
         if any(rec.code[i].fn is np.matmul and not rec.code[i].kwargs and self._blas_pair(rec.code[i].args)
                for i in self.kept):  # (the layouts the program's np.dot calls were chosen for)
             lines += [f"    if not v{slot}.flags.forc: raise _Stale" for slot, _ in rec.inputs
                       if slot in rec.forc and len(rec.shapes[slot][0]) >= 2]
-        for slot, (shape, dtype) in rec.meta.items():  # arrays read from Tensors
-            v = f"v{slot}"
-            lines.append(f"    if {v}.__class__ is not _nd or {v}.shape != {self._expr(shape)} or "
-                         f"{v}.dtype != {self._name(dtype, 'd')}: raise _Stale")
         for obj, attr, value in rec.guards:
             o = self._name(obj, "s")
             test = "is not" if value is None or isinstance(value, bool) else "!="
@@ -264,7 +265,7 @@ class Program:
         for p, item in enumerate(self.order):
             if isinstance(item, fusion.Run):
                 pad = "        " if err is not None else "    "
-                lines += self._fused(item, pad, dead_at.get(p))
+                lines += self._fused(item, pad, dead_at.get(p), err)
                 continue
             i = item
             ins = rec.code[i]
@@ -294,6 +295,8 @@ class Program:
         for target, attr, value in rec.effects:
             lines.append(f"    {self._target_obj(target)}.{attr} = {self._expr(value)}")
         lines.append("    return " + self._expr(tuple(self.outs)))
+        if self._caller_err:  # (the state the caller called in, for a kernel's NumPy calls)
+            lines.insert(1, "    _e0 = _np.geterr()")
         return "\n".join(lines) + "\n"
 
     def _undo(self) -> dict[int, list[str]]:
@@ -320,8 +323,10 @@ class Program:
                 made |= refs(ins.outs)
         return undo
 
-    def _fused(self, run: fusion.Run, pad: str, dead: set | None) -> list[str]:
-        """One kernel call for the run's NumPy calls, writing its outputs into new arrays."""
+    def _fused(self, run: fusion.Run, pad: str, dead: set | None, block: dict | None) -> list[str]:
+        """One kernel call for the run's NumPy calls, writing its outputs into new arrays. Where
+        the kernel saw a value NumPy would have reported (Note [fusion]), the run's NumPy calls
+        instead, each in its error state (`block`: the one the kernel is called in)."""
         # (outputs under their own names first: a value written in place is an input too)
         out = [f"{pad}_o{j} = _np.empty({self._expr(run.shape)}, {self._name(d, 'd')})"
                for j, d in enumerate(run.dtypes)]
@@ -330,8 +335,25 @@ class Program:
         args = [f"{self._expr(Ref(a))}.ravel()" if isinstance(a, int) else f"{self._expr(a)}.ravel()"
                 for a in run.inputs]
         args += [f"_o{j}" for j in range(len(run.outputs))]
-        out.append(f"{pad}{self._name(run.kernel, 'k')}({', '.join(args)})")
-        out += [f"{pad}v{s} = _o{j}" for j, s in enumerate(run.outputs)]
+        out.append(f"{pad}if {self._name(run.kernel, 'k')}({', '.join(args)}):")
+        err, inner = block, pad + "    "
+        for i in sorted(run.members):
+            ins = self.rec.code[i]
+            if ins.err != err:
+                err = ins.err
+                state = self._name(err, "e") if err is not None else "_e0"  # (the caller's)
+                self._caller_err |= err is None and err != block
+                if err != block:
+                    out.append(f"{pad}    with _np.errstate(**{state}):")
+                inner = pad + ("        " if err != block else "    ")
+            out.append(f"{inner}{self._call(ins)}" if not ins.pure
+                       else f"{inner}{_target(ins.outs)} = {self._call(ins)}")
+        temps = sorted({s for i in run.members for s in refs(self.rec.code[i].outs)}
+                       - set(run.outputs) - (dead or set()))
+        if temps:
+            out.append(f"{pad}    del {', '.join(f'v{s}' for s in temps)}")
+        out.append(f"{pad}else:")
+        out += [f"{pad}    v{s} = _o{j}" for j, s in enumerate(run.outputs)]
         if dead:
             out.append(f"{pad}del {', '.join(f'v{s}' for s in sorted(dead))}")
         return out
@@ -372,15 +394,15 @@ def _within(ins: Instr, made: set[int]) -> bool:
         and refs(ins.args) | refs(ins.kwargs) <= made
 
 
-def _has_array(t, writable: bool = False) -> bool:
-    """Does `t` hold a constant array (an outside one: a result may be a view of it), or with
-    `writable`, one whose values may change?"""
+def _has_array(t) -> bool:
+    """Does `t` hold an array from outside the program (a constant to the program: a result may
+    be a view of it, and its values may change between calls)?"""
     if isinstance(t, np.ndarray):
-        return not writable or _may_change(t)
+        return True
     if isinstance(t, (tuple, list)):
-        return any(_has_array(x, writable) for x in t)
+        return any(_has_array(x) for x in t)
     if isinstance(t, dict):
-        return any(_has_array(x, writable) for x in t.values())
+        return any(_has_array(x) for x in t.values())
     return False
 
 
@@ -412,8 +434,8 @@ def _fold(code: list[Instr], kept: list[int], alive: set[int]) -> dict[int, obje
     So is an in-place write of such values into such a value (a one-hot of constant labels: zeros,
     then ones set), while the program has read no folded value yet (a view of it would change).
     Not where the program writes into such a value otherwise, returns it or a view of it (a caller
-    may write into it), or where it is computed from an outside array whose values may change,
-    read-only or not (`_may_change`: the replay reads that as it is at each call, as eager does)."""
+    may write into it), or where it is computed from an array from outside the program
+    (`_reads_outside`: the replay reads that as it is at each call, as eager does)."""
     values: dict[int, object] = {}
     inputs: dict[int, set[int]] = {}  # folded slot -> the folded slots it was computed from
     writes: set[int] = set()  # in-place writes done here
@@ -423,11 +445,11 @@ def _fold(code: list[Instr], kept: list[int], alive: set[int]) -> dict[int, obje
         reads = refs(ins.args) | refs(ins.kwargs)
         if ins.kind == "call" and not ins.pure:
             targets = _written(ins)
-            if (not read and targets and all(type(w) is Ref for w in targets) and not _reads_writable(ins)
+            if (not read and targets and all(type(w) is Ref for w in targets) and not _reads_outside(ins)
                     and reads | {w.slot for w in targets} <= set(values) and _apply(ins, values)):
                 writes.add(i)
                 continue
-        if ins.kind != "call" or not ins.pure or not reads <= set(values) or _reads_writable(ins) \
+        if ins.kind != "call" or not ins.pure or not reads <= set(values) or _reads_outside(ins) \
                 or type(ins.outs) is not Ref or ins.outs.slot in alive or not _apply(ins, values):
             read = read or bool(reads & set(values))
             continue
@@ -452,19 +474,11 @@ def _fold(code: list[Instr], kept: list[int], alive: set[int]) -> dict[int, obje
     return values
 
 
-def _may_change(a: np.ndarray) -> bool:
-    """Can `a`'s values change between calls? Yes unless its memory is an immutable `bytes`: a
-    read-only array that owns its memory (or a view of one) may be made writable again by its
-    owner, written and locked again, and no flag read at replay would tell."""
-    while isinstance(a.base, np.ndarray):
-        a = a.base
-    return not isinstance(a.base, bytes)
-
-
-def _reads_writable(ins: Instr) -> bool:
-    """Does `ins` read an outside array whose values may change (the replay reads it as it is at
-    each call, so a value computed from it is not folded)?"""
-    return _has_array(ins.args, writable=True) or _has_array(ins.kwargs, writable=True)
+def _reads_outside(ins: Instr) -> bool:
+    """Does `ins` read an array from outside the program? Its values may change between calls,
+    read-only or not (its owner may unlock, write and lock it again), so the replay reads it as
+    it is at each call, as eager does, and a value computed from it is not folded."""
+    return _has_array(ins.args) or _has_array(ins.kwargs)
 
 
 def _apply(ins: Instr, values: dict) -> bool:

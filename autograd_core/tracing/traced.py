@@ -240,10 +240,9 @@ class Recorder:
                                                None, False, _errstate(self)))
             return value
         outs = tuple(Ref(o._slot) if type(o) is Traced else None for o in out)
-        for o in out:
-            if type(o) is Traced:
-                lo, hi = byte_bounds(np.ndarray.view(o, np.ndarray))
-                self.written |= {s for s, ((a, b), _, _) in self.before.items() if lo < b and a < hi}
+        for o in out:  # (a plain view of a traced array too: `lower` found it, the replay writes it)
+            if isinstance(o, np.ndarray):
+                self._mark_written(np.ndarray.view(o, np.ndarray))
         self.code.append(Instr("call", fn, t_args, t_kwargs, outs if len(out) > 1 else outs[0],
                                False, _errstate(self)))
         return out if len(out) > 1 else out[0]
@@ -254,6 +253,18 @@ class Recorder:
         fp = fingerprint(plain)
         self.before[t._slot] = (byte_bounds(plain), fp, plain)
         return fp
+
+    def _mark_written(self, target: np.ndarray) -> None:
+        """Mark the inputs a recorded write into `target` may reach (their memory shared)."""
+        lo, hi = byte_bounds(target)
+        for slot, ((a, b), _, plain) in self.before.items():
+            if lo < b and a < hi and slot not in self.written:
+                try:  # (interleaved views, x[::2] and x[1::2], share no element)
+                    shared = np.shares_memory(target, plain, max_work=10_000)
+                except np.exceptions.TooHardError:
+                    shared = True
+                if shared:
+                    self.written.add(slot)
 
     def unseen_writes(self) -> list[tuple]:
         """The sources of the inputs whose values changed during the trace though no recorded
