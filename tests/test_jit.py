@@ -538,3 +538,20 @@ def test_calls_whose_underflow_is_reported_are_not_fused():
         warnings.simplefilter("always")
         jf(np.full(8, -400.0))
     assert [str(w.message) for w in got] == ["underflow encountered in exp"]
+
+
+def test_a_kernel_tests_the_values_that_could_hide_a_report():
+    """Note [fusion]: a value only +, -, *, / (numerator), sqrt, log... read passes a non-finite
+    value on, so the value they make is tested instead; tanh(inf) is finite, so tanh's operand
+    is tested, and so is every value written out. Fewer tests, faster compiles."""
+    pytest.importorskip("numba")
+
+    def f(x):
+        return np.tanh(x * 2.0 + 1.0) * 3.0 - 1.0
+
+    jf = ag.jit(f, fuse=True)
+    for k in range(3):
+        jf(np.linspace(-1, 1, 8) + k)
+    (run,) = jf.programs()[0].runs
+    tests = [line.strip() for line in run.source.splitlines() if "bad |=" in line]
+    assert tests == ["bad |= not np.isfinite(t1)", "bad |= not np.isfinite(t4)"], run.source

@@ -23,8 +23,8 @@ calls that cannot raise (a kernel, a ufunc, a reduction, a reshape, np.dot) in t
 state in force, which go first where no call that may raise comes before them, so that one
 ``with np.errstate`` holds many calls (a kernel goes with any: it reports no floating-point errors
 itself; it returns whether a value it made is one NumPy could have reported in that call's error
-state, `_reported`, and the program then runs the group's NumPy calls instead, each in its own
-state, for eager's warnings, errors and bits).
+state, `_reported`, tested where it could hide one, `_with_tests`, and the program then runs the
+group's NumPy calls instead, each in its own state, for eager's warnings, errors and bits).
 Every value is cast to the dtype NumPy gave it when traced, so dtypes follow NumPy's rules exactly;
 + − × ÷ are bitwise NumPy's, transcendental functions (exp, log, tanh...) are the C library's
 and may differ from NumPy's in the last bit (tests allow 4 ulps). Without numba, nothing is fused.
@@ -425,12 +425,10 @@ def _compile(run: list[int], code: list[Instr], shapes: dict, shape: tuple, inne
                 args.append(_literal(a, np.result_type(other, a) if dtype.kind == "b" else dtype))
         temps.setdefault(out, f"t{len(temps)}")
         body.append(f"        {temps[out]} = {_type(dtype)}({_SCALAR[ins.fn].format(*args)})")
-        report = _reported(ins.err or err0) if dtype.kind == "f" else None
-        if report is not None:  # (Note [fusion]: where NumPy would warn, the program redoes it)
-            body.append(f"        bad |= {report.format(temps[out])}")
         made.add(out)
     members = set(run)
     outputs = [s for s in sorted(made) if s in alive or readers.get(s, set()) - members]
+    body = _with_tests(body, run, code, shapes, set(outputs), temps, err0)
     if not inputs or not outputs:
         return None
     params = [f"a{j}" for j in range(len(inputs))] + [f"p{j}" for j in range(len(outputs))]
@@ -466,11 +464,50 @@ def _compile(run: list[int], code: list[Instr], shapes: dict, shape: tuple, inne
 _KERNELS: dict = {}  # (source, signature) -> compiled kernel: a run seen before is not compiled again
 
 
-def _reported(err: dict) -> str | None:
-    """The kernel's test of a value for what NumPy would report of the call that made it, in
-    error state `err`: any non-finite value (an overflow or a division by zero gives ±inf, an
-    invalid operation NaN), only NaN, or nothing where all three are ignored."""
-    if err.get("over") != "ignore" or err.get("divide") != "ignore":
+# ufuncs whose result is not finite when an operand is not (for divide, the numerator): a value
+# only these read needs no test of its own, the values they make show it (`_with_tests`)
+_PROPAGATE = {np.add, np.subtract, np.multiply, np.divide, np.negative, np.positive, np.square,
+              np.absolute, np.sqrt, np.log, np.log1p, np.sin, np.cos}
+_STRICTER = {None: 0, "np.isnan({})": 1, "not np.isfinite({})": 2}
+_DIVIDES = {np.divide, np.reciprocal, np.log, np.log1p, np.power}  # (x / 0, log(0): ±inf)
+
+
+def _with_tests(body: list[str], run: list[int], code: list[Instr], shapes: dict, outputs: set[int],
+                temps: dict, err0: dict) -> list[str]:
+    """The kernel's lines with a test after each value NumPy could have reported (Note
+    [fusion]): those written out, and those a call reads that may not pass a non-finite value on
+    (x / inf, tanh(inf) and exp(-inf) are finite), or whose own test is weaker. Fewer tests keep
+    a long kernel's compile time near what it is without them."""
+    writes: dict[int, int] = {}
+    read_by: dict[int, list[tuple[int, int]]] = {}  # slot -> (reader, operand position)
+    for i in run:
+        s = _outrefs(code[i])[0]
+        writes[s] = writes.get(s, 0) + 1
+        for k, a in enumerate(code[i].args):
+            if type(a) is Ref:
+                read_by.setdefault(a.slot, []).append((i, k))
+    test = {i: _reported(code[i].err or err0, code[i].fn) if shapes[_outrefs(code[i])[0]][1].kind == "f"
+            else None for i in run}
+    lines = []
+    for line, i in zip(body, run, strict=True):
+        s = _outrefs(code[i])[0]
+        lines.append(line)
+        if test[i] is None:
+            continue
+        passed_on = s not in outputs and writes[s] == 1 and all(
+            code[j].fn in _PROPAGATE and _STRICTER[test[j]] >= _STRICTER[test[i]]
+            and not (code[j].fn is np.divide and k > 0) for j, k in read_by.get(s, ()) if j > i)
+        if not passed_on:
+            lines.append(f"        bad |= {test[i].format(temps[s])}")
+    return lines
+
+
+def _reported(err: dict, fn) -> str | None:
+    """The kernel's test of a value `fn` made for what NumPy would report of that call in error
+    state `err`: any non-finite value (±inf from finite operands is an overflow, or for a
+    division or a log a division by zero; NaN is invalid), only NaN, or nothing."""
+    inf = err.get("over") != "ignore" or (fn in _DIVIDES and err.get("divide") != "ignore")
+    if inf:
         return "not np.isfinite({})"
     return "np.isnan({})" if err.get("invalid") != "ignore" else None
 
