@@ -119,8 +119,8 @@ class Primitive:
             shapes = ", ".join(str(np.shape(r)) for r in raw)
             kind = type(e) if type(e).__init__ is ValueError.__init__ else ValueError  # LinAlgError stays
             raise kind(f"{self.name}: {msg} (input shapes: {shapes})") from None
-        if type(ans) is not np.ndarray:  # a NumPy scalar (under ag.jit, np.asarray keeps traced arrays)
-            ans = np.asarray(ans)
+        if type(ans) is not np.ndarray:  # a NumPy scalar (a subclass stays: ag.jit's traced arrays)
+            ans = np.asanyarray(ans)
         for r in raw:
             if r is ans:  # an input handed back: the output gets its own view
                 ans = ans.view()
