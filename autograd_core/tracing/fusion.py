@@ -82,10 +82,9 @@ def available() -> bool:
     return numba is not None
 
 
-def schedule(code: list[Instr], kept: list[int], shapes: dict, alive: set[int], err0: dict) -> list:
+def schedule(code: list[Instr], kept: list[int], shapes: dict, alive: set[int]) -> list:
     """The kept instructions in the order to emit them, groups of fusable calls replaced by a
-    `Run` (Note [fusion]); `err0`: the NumPy error state of calls traced with no errstate of
-    their own. Should grouping ever leave a cycle, nothing is fused (never seen)."""
+    `Run` (Note [fusion]). Should grouping ever leave a cycle, nothing is fused (never seen)."""
     readers: dict[int, set[int]] = {}
     for i in kept:
         for s in _reads(code[i]):
@@ -104,7 +103,7 @@ def schedule(code: list[Instr], kept: list[int], shapes: dict, alive: set[int], 
     for k in order:
         ms = units[k]
         fused = None if len(ms) < MIN_RUN else \
-            _compile(ms, code, shapes, group[k].shape, group[k].inner, alive, readers, err0)
+            _compile(ms, code, shapes, group[k].shape, group[k].inner, alive, readers)
         out.extend([fused] if fused is not None else ms)
     return out
 
@@ -345,7 +344,8 @@ def _fusable(ins: Instr, shapes: dict, owned: set[int]):
     size of the trailing dimensions its broadcast operands (a bias) have, if any (else None)."""
     if ins.kind != "call" or ins.fn not in _SCALAR or set(ins.kwargs) - {"out"}:
         return None
-    if ins.err is not None and ({"raise", "call"} & set(ins.err.values()) or ins.err["under"] != "ignore"):
+    err = ins.err or {}
+    if {"raise", "call"} & set(err.values()) or err.get("under", "ignore") != "ignore":
         return None  # (NumPy must see the division by zero; an underflow leaves no trace in the value)
     outs = ins.outs if type(ins.outs) is Ref else (ins.outs[0] if isinstance(ins.outs, tuple)
                                                   and len(ins.outs) == 1 else None)
@@ -392,7 +392,7 @@ def _outrefs(ins: Instr) -> list[int]:
 
 
 def _compile(run: list[int], code: list[Instr], shapes: dict, shape: tuple, inner, alive: set[int],
-             readers: dict, err0: dict) -> Run | None:
+             readers: dict) -> Run | None:
     made: set[int] = set()
     inputs: list = []  # slots, and constant arrays
     names: dict = {}  # id of an input (slot number or constant) -> its name in the kernel
@@ -428,7 +428,7 @@ def _compile(run: list[int], code: list[Instr], shapes: dict, shape: tuple, inne
         made.add(out)
     members = set(run)
     outputs = [s for s in sorted(made) if s in alive or readers.get(s, set()) - members]
-    body = _with_tests(body, run, code, shapes, set(outputs), temps, err0)
+    body = _with_tests(body, run, code, shapes, set(outputs), temps)
     if not inputs or not outputs:
         return None
     params = [f"a{j}" for j in range(len(inputs))] + [f"p{j}" for j in range(len(outputs))]
@@ -473,7 +473,7 @@ _DIVIDES = {np.divide, np.reciprocal, np.log, np.log1p, np.power}  # (x / 0, log
 
 
 def _with_tests(body: list[str], run: list[int], code: list[Instr], shapes: dict, outputs: set[int],
-                temps: dict, err0: dict) -> list[str]:
+                temps: dict) -> list[str]:
     """The kernel's lines with a test after each value NumPy could have reported (Note
     [fusion]): those written out, and those a call reads that may not pass a non-finite value on
     (x / inf, tanh(inf) and exp(-inf) are finite), or whose own test is weaker. Fewer tests keep
@@ -486,7 +486,7 @@ def _with_tests(body: list[str], run: list[int], code: list[Instr], shapes: dict
         for k, a in enumerate(code[i].args):
             if type(a) is Ref:
                 read_by.setdefault(a.slot, []).append((i, k))
-    test = {i: _reported(code[i].err or err0, code[i].fn) if shapes[_outrefs(code[i])[0]][1].kind == "f"
+    test = {i: _reported(code[i].err or {}, code[i].fn) if shapes[_outrefs(code[i])[0]][1].kind == "f"
             else None for i in run}
     lines = []
     for line, i in zip(body, run, strict=True):
@@ -494,18 +494,20 @@ def _with_tests(body: list[str], run: list[int], code: list[Instr], shapes: dict
         lines.append(line)
         if test[i] is None:
             continue
-        passed_on = s not in outputs and writes[s] == 1 and all(
+        later = [(j, k) for j, k in read_by.get(s, ()) if j > i]
+        passed_on = s not in outputs and writes[s] == 1 and later and all(
             code[j].fn in _PROPAGATE and _STRICTER[test[j]] >= _STRICTER[test[i]]
-            and not (code[j].fn is np.divide and k > 0) for j, k in read_by.get(s, ()) if j > i)
+            and not (code[j].fn is np.divide and k > 0) for j, k in later)
         if not passed_on:
             lines.append(f"        bad |= {test[i].format(temps[s])}")
     return lines
 
 
 def _reported(err: dict, fn) -> str | None:
-    """The kernel's test of a value `fn` made for what NumPy would report of that call in error
-    state `err`: any non-finite value (±inf from finite operands is an overflow, or for a
-    division or a log a division by zero; NaN is invalid), only NaN, or nothing."""
+    """The kernel's test of a value `fn` made for what NumPy would report of that call: any
+    non-finite value (±inf from finite operands is an overflow, or for a division or a log a
+    division by zero; NaN is invalid), only NaN, or nothing, as `err` says. `err` holds what f's
+    own np.errstate set; a kind it leaves is the caller's at each replay, so is tested for."""
     inf = err.get("over") != "ignore" or (fn in _DIVIDES and err.get("divide") != "ignore")
     if inf:
         return "not np.isfinite({})"
@@ -517,7 +519,8 @@ def _type(dtype: np.dtype) -> str:
 
 
 def _literal(v, dtype: np.dtype) -> str:
-    v = dtype.type(v)
+    with np.errstate(all="ignore"):  # (1e300 as float32 is inf: NumPy warned of it when traced)
+        v = dtype.type(v)
     if dtype.kind == "b":
         return repr(bool(v))
     x = float(v)

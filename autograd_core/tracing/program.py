@@ -146,7 +146,7 @@ class Program:
         # a kernel reports none itself, and its test for them cannot see an underflow)
         fuse = fuse and not {"raise", "call"} & set(rec.err0.values()) and rec.err0["under"] == "ignore"
         self.fuse, self._ones, self._caller_err = fuse, {}, False
-        self.order = fusion.schedule(rec.code, self.kept, rec.shapes, alive, rec.err0) if fuse else self.kept
+        self.order = fusion.schedule(rec.code, self.kept, rec.shapes, alive) if fuse else self.kept
         self.runs = [x for x in self.order if isinstance(x, fusion.Run)]
         self.source = self._generate(fresh)
         scope: dict = {}

@@ -410,8 +410,10 @@ def _layout(a: np.ndarray) -> tuple:
 
 
 def _errstate(rec: Recorder):
+    """What f's own np.errstate blocks changed of the state the trace began in (None: nothing):
+    the replay sets just that, so the rest stays the caller's at each call, as in eager."""
     err = np.geterr()
-    return None if err == rec.err0 else err
+    return {k: v for k, v in err.items() if rec.err0[k] != v} or None
 
 
 _NUMPY_DIR = os.path.dirname(np.__file__)
