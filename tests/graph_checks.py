@@ -10,7 +10,7 @@ report prints. Expected values never come from the engine's own gradients:
 - torch: PyTorch's float64 gradients (graphs whose every op has a torch template).
 - jit: the graph's forward and backward under `ag.jit` against the same run eagerly, on five
   input sets (two traces, three replays): bitwise for the plain replay, within a tolerance for
-  fused kernels (numba).
+  fused kernels (numba); and a Hessian-vector product (ag.grad over ag.vjp) the same way.
 
 On a failure the graph is shrunk (drop ops, replace an op's output by a fresh leaf, bypass an op,
 simplify leaves) while the same check still fails the same way, and the minimal program is
@@ -421,14 +421,41 @@ def check_jit(graph: Graph, fuse: bool = False) -> Failure | None:
     the first two calls trace, the others replay. The plain replay (fuse=False) must give eager's
     bits and raise eager's errors; fused kernels (fuse=True) agree within JIT_TOLERANCES."""
     leaves = graph.leaves
-    args = ", ".join(f"A{i}" for i in leaves)
     out = graph.name(graph.output)
     body = [f"    {graph.name(i)} = leaf(A{i})" for i in leaves]
     body += [f"    {line}" for line, i in zip(graph_lines(graph), range(len(graph.values)), strict=True)
              if i not in leaves]
     grads = ", ".join(f"{graph.name(i)}.grad" for i in leaves)
+    lines = [f"def f({', '.join(f'A{i}' for i in leaves)}):  # the graph and its backward, from the "
+             "leaves' arrays", *body, f"    {out}.backward(cot)", f"    return [{out}.data, {grads}]", ""]
+    return execute("jit (fused)" if fuse else "jit", graph, lines + _jit_against_eager(graph, "f", fuse))
+
+
+def check_jit_second_order(graph: Graph) -> Failure | None:
+    """`ag.jit` (plain replay) of a Hessian-vector product by `ag.grad` over `ag.vjp` (the second
+    order check's "grad" mode), against the same function run eagerly: eager's bits."""
+    leaves = graph.leaves
+    names = [graph.name(i) for i in leaves]
+    args = ", ".join(names)
+    leaf_lines = tuple(f"{n} = " for n in names)  # (the leaves are f's arguments)
+    body = [f"    {line}" for line in graph_lines(graph) if not line.startswith(leaf_lines)]
+    dirs = ", ".join(literal(_direction(graph.values[i].shape, i)) for i in leaves)
+    arrays = ", ".join(f"A{i}" for i in leaves)
+    lines = [f"def f({args}):", *body, f"    return {graph.name(graph.output)}", "",
+             f"def gv({args}):  # <grad of <f, cot>, d>",
+             f"    _, pullback = ag.vjp(f, {args})",
+             f"    return sum(ag.sum(g * d) for g, d in zip(pullback(cot), [{dirs}]))", "",
+             f"def hvp({arrays}):",
+             f"    hs = ag.grad(gv, argnums={tuple(range(len(leaves)))})({arrays})",
+             "    return [h.data for h in hs]", ""]
+    return execute("jit second_order", graph, lines + _jit_against_eager(graph, "hvp", False))
+
+
+def _jit_against_eager(graph: Graph, fn: str, fuse: bool) -> list[str]:
+    """Lines running `fn` (a function of the leaves' arrays) eagerly and under ag.jit on five
+    input sets (the leaves' bases scaled by SCALES, same layouts), comparing what they give."""
     made = []
-    for i in leaves:
+    for i in graph.leaves:
         v = graph.values[i]
         base = f"({literal(v.base)} * s).astype(np.{v.dtype})"
         made.append(base if v.view is None else VIEWS[v.view][2].format(base, shape=v.shape))
@@ -440,29 +467,26 @@ def check_jit(graph: Graph, fuse: bool = False) -> Failure | None:
     else:
         compare = ["        assert np.array_equal(g, w, equal_nan=True) and np.array_equal(np.signbit(g), "
                    "np.signbit(w)), f'[jit bits] call {k}: result {j} differs from eager: {g} vs {w}'"]
-    lines = [f"def f({args}):  # the graph and its backward, from the leaves' arrays",
-             *body, f"    {out}.backward(cot)", f"    return [{out}.data, {grads}]", "",
-             "def inputs(s):  # the leaves' arrays, their bases scaled by s",
-             f"    return [{', '.join(made)}]", "",
-             "def outcome(fn, s):",
-             "    try:",
-             "        return fn(*inputs(s)), None",
-             "    except Exception as e:  # (compared with eager's)",
-             "        return None, type(e)", "",
-             f"jf = ag.jit(f, fuse={fuse})",
-             f"for k, s in enumerate({SCALES}):",
-             "    want, we = outcome(f, s)",
-             "    got, ge = outcome(jf, s)",
-             "    assert ge == we, f'[jit error] call {k}: eager raised {we}, jit {ge}'",
-             "    for j, (g, w) in enumerate(zip(got or [], want or [], strict=True)):",
-             "        assert (g is None) == (w is None), f'[jit None] call {k}: result {j}: {g} vs {w}'",
-             "        if w is None:",
-             "            continue",
-             "        assert (type(g), g.dtype, g.shape) == (type(w), w.dtype, w.shape), "
-             "f'[jit type] call {k}: result {j}'",
-             *compare,
-             "assert jf.programs() or we is not None, '[jit never compiled]'"]
-    return execute("jit (fused)" if fuse else "jit", graph, lines)
+    return ["def inputs(s):  # the leaves' arrays, their bases scaled by s",
+            f"    return [{', '.join(made)}]", "",
+            "def outcome(fn, s):",
+            "    try:",
+            "        return fn(*inputs(s)), None",
+            "    except Exception as e:  # (compared with eager's)",
+            "        return None, type(e)", "",
+            f"jf = ag.jit({fn}, fuse={fuse})",
+            f"for k, s in enumerate({SCALES}):",
+            f"    want, we = outcome({fn}, s)",
+            "    got, ge = outcome(jf, s)",
+            "    assert ge == we, f'[jit error] call {k}: eager raised {we}, jit {ge}'",
+            "    for j, (g, w) in enumerate(zip(got or [], want or [], strict=True)):",
+            "        assert (g is None) == (w is None), f'[jit None] call {k}: result {j}: {g} vs {w}'",
+            "        if w is None:",
+            "            continue",
+            "        assert (type(g), g.dtype, g.shape) == (type(w), w.dtype, w.shape), "
+            "f'[jit type] call {k}: result {j}'",
+            *compare,
+            "assert jf.programs() or we is not None, '[jit never compiled]'"]
 
 
 CHECKS: dict[str, Callable[[Graph], Failure | None]] = {
@@ -473,6 +497,7 @@ CHECKS: dict[str, Callable[[Graph], Failure | None]] = {
     "second_order": check_second_order,
     "torch": check_torch,
     "jit": check_jit,
+    "jit second_order": check_jit_second_order,
 }
 
 

@@ -23,6 +23,7 @@ from graph_checks import (
     CHECKS,
     check_gradients,
     check_jit,
+    check_jit_second_order,
     check_second_order,
     check_torch,
     run_check,
@@ -207,6 +208,13 @@ def test_random_graphs_second_order(graphs):
 def test_random_graphs_under_jit(graphs):
     """ag.jit's plain replay of every graph's forward and backward gives eager's bits."""
     fail_with(run_check("jit", graphs))
+
+
+def test_random_graphs_second_order_under_jit(graphs):
+    """ag.jit's plain replay of a Hessian-vector product (ag.grad over ag.vjp: a recorded sweep
+    traced) gives eager's bits, on the float64 graphs."""
+    float64 = [g for g in graphs if not g.has_float32()]
+    fail_with(run_check("jit second_order", float64, check=check_jit_second_order))
 
 
 def test_random_graphs_under_jit_fused(graphs):
@@ -411,6 +419,14 @@ def test_jit_check_finds_a_replay_one_ulp_off(monkeypatch, default_graphs):
     failure = find_planted(monkeypatch, plant_replay_tanh_one_ulp_off, check_jit, with_tanh)
     assert failure.kind == "[jit bits]", failure.error
     assert len(failure.graph.calls) == 1, f"not minimal:\n{failure.program}"
+    assert_snippet_reproduces(monkeypatch, plant_replay_tanh_one_ulp_off, failure)
+
+
+def test_jit_second_order_check_finds_a_replay_one_ulp_off(monkeypatch, default_graphs):
+    with_tanh = [g for g in default_graphs if not g.has_float32()
+                 and any(g.values[i].op == "tanh" for i in g.calls)]
+    failure = find_planted(monkeypatch, plant_replay_tanh_one_ulp_off, check_jit_second_order, with_tanh)
+    assert failure.kind == "[jit bits]", failure.error
     assert_snippet_reproduces(monkeypatch, plant_replay_tanh_one_ulp_off, failure)
 
 
