@@ -41,6 +41,8 @@ import numpy as np
 
 import autograd_core as ag
 
+from .module import rebind_buffer
+
 __all__ = ["rank", "world_size", "broadcast_parameters", "allreduce_gradients", "shard",
            "allreduce_sum", "abort_on_error", "is_distributed", "deferred_interrupts"]
 
@@ -167,7 +169,7 @@ def broadcast_parameters(model_or_params, root: int = 0) -> None:
             if attr == "data":
                 obj.data = value
             else:
-                object.__setattr__(obj, attr, value)
+                rebind_buffer(obj, attr, value)
 
 
 def allreduce_gradients(params, weight: float | None = None, stop: bool = False) -> bool:

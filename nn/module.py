@@ -27,6 +27,18 @@ def _values(x) -> np.ndarray:
     return x.data if isinstance(x, ag.Tensor) else np.asarray(x)
 _structure_version = [0]  # bumped when any module gains or loses a submodule
 
+# Note [module state under jit]: an `ag.jit` program reads the Parameter objects and buffer arrays
+# it found on the modules when traced. A module counts changes of what it holds (`_version`: a
+# parameter, submodule or buffer assigned, a buffer rebound by `load_state_dict`, `astype` or a
+# broadcast), and the outermost call of a traced model declares each such module's count with
+# `ag.depends_on`, so a program is replayed only while they are unchanged, else traced again.
+
+
+def rebind_buffer(mod: Module, name: str, array: np.ndarray) -> None:
+    """Rebind buffer `name` of `mod` to `array` (no other bookkeeping: it stays a buffer)."""
+    object.__setattr__(mod, name, array)
+    object.__setattr__(mod, "_version", mod._version + 1)
+
 
 class _Naming:
     """One root module's naming of its tree (the dotted paths that nodes are stamped with).
@@ -37,13 +49,15 @@ class _Naming:
     their tree once; a shared submodule is renamed by whichever root calls it.
     """
 
-    __slots__ = ("root", "version", "valid", "params")
+    __slots__ = ("root", "version", "valid", "params", "stateful")
 
     def __init__(self, root: Module) -> None:
         self.root = id(root)  # (not the root itself: a cycle through every module of the tree)
         self.version = _structure_version[0]
         self.valid = True
         self.params = root.parameters()  # the tree's parameters, for the input cast (Note [dtype])
+        # the modules holding parameters, buffers or submodules (Note [module state under jit])
+        self.stateful = [m for _, m in root.named_modules() if m._params or m._modules or m._buffers]
 
     def dtype(self) -> np.dtype | None:
         """The dtype every float parameter of the tree shares; None without one (no parameters,
@@ -114,6 +128,7 @@ class Module:
         object.__setattr__(self, "training", True)
         object.__setattr__(self, "_path", "")
         object.__setattr__(self, "_naming", None)  # the naming this module's paths come from
+        object.__setattr__(self, "_version", 0)  # Note [module state under jit]
 
     def __setattr__(self, name: str, value) -> None:
         if "_params" not in self.__dict__:
@@ -121,6 +136,9 @@ class Module:
         if name in self._modules or name in self._params:
             _structure_version[0] += 1  # (a changed parameter too: _Naming lists them)
         was_buffer = name in self._buffers
+        held = was_buffer or name in self._modules or name in self._params
+        if held or isinstance(value, (Parameter, Module)):
+            object.__setattr__(self, "_version", self._version + 1)  # Note [module state under jit]
         for d in (self._params, self._modules, self._buffers):
             d.pop(name, None)
         if was_buffer and isinstance(value, np.ndarray):
@@ -137,6 +155,7 @@ class Module:
         """Register a non-trained array that belongs in the state dict."""
         setattr(self, name, _values(array))
         self._buffers[name] = True
+        object.__setattr__(self, "_version", self._version + 1)
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
@@ -154,6 +173,9 @@ class Module:
             dtype = naming.dtype()
             if dtype is not None:
                 args = _cast_inputs(args, dtype)  # the model's entry (Note [dtype])
+            if ag.tracing.active() is not None:  # Note [module state under jit]
+                for m in naming.stateful:
+                    ag.depends_on(m, "_version")
         scope = ag.scope_stack()  # nodes recorded inside are stamped with the top path
         scope.append(self._path)
         calls.depth = depth + 1
@@ -234,7 +256,7 @@ class Module:
             for name in mod._buffers:
                 arr = getattr(mod, name)
                 if arr.dtype.kind == "f":
-                    object.__setattr__(mod, name, arr.astype(dtype))
+                    rebind_buffer(mod, name, arr.astype(dtype))
         return self
 
     # ---- state -----------------------------------------------------------------------------------
@@ -299,7 +321,7 @@ class Module:
                 t.grad = None
             else:
                 mod, attr = t
-                object.__setattr__(mod, attr, arr)
+                rebind_buffer(mod, attr, arr)
 
     # ---- printing --------------------------------------------------------------------------------
     def extra_repr(self) -> str:

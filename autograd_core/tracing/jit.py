@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from ..graph import local
 from ..tensor import Tensor
 from ..transforms.pytree import tree_flatten, tree_unflatten
 from . import fusion, state
@@ -95,10 +96,11 @@ class Jitted:
 
     # -- signatures ---------------------------------------------------------------------------------
     def _signature(self, args: tuple, kwargs: dict):
+        grad_mode = local.recording.enabled  # (under no_grad, f records nothing: another program)
         if not kwargs and not self.static and all(type(a) is np.ndarray for a in args):
             # (the common call, plain arrays: its key without flattening; the general path's
             # keys start with a tuple of statics, these with "arrays", so the two never meet)
-            return ("arrays", *[(a.shape, a.dtype.str) for a in args]), list(args)
+            return ("arrays", grad_mode, *[(a.shape, a.dtype.str) for a in args]), list(args)
         static = tuple((i, _hashable(args[i], f"argument {i}")) for i in sorted(self.static)
                        if i < len(args))
         dynamic = tuple(a for i, a in enumerate(args) if i not in self.static)
@@ -112,7 +114,7 @@ class Jitted:
                 parts.append(("A", np.shape(leaf), leaf.dtype.str, type(leaf).__name__))
             else:  # Python numbers, strings, modules...: part of the signature
                 parts.append(("S", _hashable(leaf, f"argument{path}")))
-        return (static, tree, tuple(parts)), leaves
+        return (static, grad_mode, tree, tuple(parts)), leaves
 
     # -- tracing ------------------------------------------------------------------------------------
     def _trace(self, sig: _Signature, args: tuple, kwargs: dict, leaves: list, log: list):
@@ -256,7 +258,7 @@ def _finish_state(rec: Recorder) -> None:
         if current is traced and traced is not None:
             slot.__set__(t, original)
             continue
-        if current is original:
+        if current is original and original is not None:  # (f's `p.grad = None` is an effect)
             continue
         target = ("arg", rec.arg_tensors[id(t)]) if id(t) in rec.arg_tensors else ("state", t)
         value, tmpl = _plain(rec, current)
