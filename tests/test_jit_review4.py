@@ -18,7 +18,7 @@ import mmap
 
 import numpy as np
 import pytest
-from jit_agree import RTOL, _bits, _close, _leaves, _outcome, _sets, agree
+from jit_agree import RTOL, _bits, _close, _leaves, _outcome, _sets, agree, training_step
 
 import autograd_core as ag
 import nn
@@ -307,17 +307,6 @@ def test_tensor_argument_and_its_data_passed_together(rng):
     assert jf.programs()
 
 
-def _nn_step(model, opt, zero: bool = True):
-    def step(x, y):
-        if zero:
-            opt.zero_grad()
-        loss = nn.mse_loss(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss
-    return step
-
-
 def _conv():
     return nn.Sequential(nn.Conv2d(2, 3, 3, padding=1, rng=1), nn.ReLU(), nn.Flatten(),
                          nn.Dense(3 * 5 * 5, 2, rng=2))
@@ -352,7 +341,7 @@ def test_training_steps_like_eager(name, fuse):
 
     def make():
         m = model()
-        return _nn_step(m, opt(m.parameters()), zero), list(m.parameters())
+        return training_step(m, opt(m.parameters()), zero), list(m.parameters())
 
     _twins(make, shapes, n=7, fuse=fuse)
 

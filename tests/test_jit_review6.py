@@ -16,7 +16,7 @@ import io
 
 import numpy as np
 import pytest
-from jit_agree import RTOL, _close
+from jit_agree import RTOL, _close, training_step
 
 import autograd_core as ag
 import nn
@@ -83,17 +83,6 @@ def _adam(ps):
     return Adam(ps, lr=0.01, weight_decay=1e-3)
 
 
-def _step(model, opt, zero: bool = True):
-    def step(x, y):
-        if zero:
-            opt.zero_grad()
-        loss = nn.mse_loss(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss
-    return step
-
-
 def _state(model, opt) -> list:
     out = [(n, p.data.dtype.str, p.data.shape, p.data.tobytes(),
             None if p.grad is None else np.asarray(p.grad).tobytes())
@@ -121,7 +110,7 @@ def _close_state(jm, em, jo, eo, what: str) -> None:
             assert np.array_equal(sj[k], b), f"{what}: optimizer {k}"
 
 
-def _twins(build, data, actions=None, fuse=False, step=_step, make_f=None):
+def _twins(build, data, actions=None, fuse=False, step=training_step, make_f=None):
     """build() -> (model, opt), twice; the step (``step(model, opt)``, or ``make_f(model, opt)``
     returning any f) eagerly on one twin and jitted on the other, over `data`. ``actions[i](model,
     opt)`` runs on both twins before call i. Equal after every call; returns the Jitted."""
@@ -312,7 +301,7 @@ def test_optimizer_state_saved_with_savez_and_loaded_back(fuse, opt, tmp_path):
         if "s" not in other:
             m2 = _mlp(9)
             o2 = opt(m2.parameters())
-            s2 = _step(m2, o2)
+            s2 = training_step(m2, o2)
             for x, y in _data(5, seed=99):
                 s2(x, y)
             other["s"] = o2.state_dict()
@@ -356,15 +345,18 @@ def test_model_state_loaded_from_another_model_npz_and_nn_save(fuse, tmp_path):
 
 # -- grads: frozen layers, None against zeros, zero_grad variants ------------------------------------
 
+def _freeze(flag: bool, layer: int = 0):
+    """An action freezing (flag False) or unfreezing layer `layer` of an MLP twin."""
+    def act(m, o):
+        for p in (m.layers[layer].W, m.layers[layer].b):
+            p.requires_grad = flag
+    return act
+
+
 @pytest.mark.parametrize("fuse", FUSE)
 @pytest.mark.parametrize("opt", [_sgd, _adam])
 def test_layers_frozen_and_unfrozen_with_requires_grad(fuse, opt):
-    def freeze(flag, layer=0):
-        def act(m, o):
-            for p in (m.layers[layer].W, m.layers[layer].b):
-                p.requires_grad = flag
-        return act
-    actions = {3: freeze(False), 6: freeze(True), 8: freeze(False, 2), 11: freeze(True, 2)}
+    actions = {3: _freeze(False), 6: _freeze(True), 8: _freeze(False, 2), 11: _freeze(True, 2)}
     _twins(lambda: (m := _mlp(), opt(m.parameters())), _data(14, seed=12), actions,
            fuse=_fuse(fuse))
 
@@ -394,12 +386,7 @@ def test_grad_set_to_none_inside_f_is_redone_at_every_replay():
 @pytest.mark.parametrize("fuse", FUSE)
 @pytest.mark.parametrize("opt", [_sgd, _adam])
 def test_layer_frozen_again_after_unfreezing(fuse, opt):
-    def freeze(flag, layer=0):
-        def act(m, o):
-            for p in (m.layers[layer].W, m.layers[layer].b):
-                p.requires_grad = flag
-        return act
-    actions = {3: freeze(False), 6: freeze(True), 8: freeze(False)}
+    actions = {3: _freeze(False), 6: _freeze(True), 8: _freeze(False)}
     _twins(lambda: (m := _mlp(), opt(m.parameters())), _data(10, seed=12), actions,
            fuse=_fuse(fuse))
 
@@ -458,7 +445,7 @@ def test_grads_zeroed_outside_in_every_way(fuse, opt):
 
     actions = {0: none, 3: zeros, 5: none, 7: model_zero, 9: half, 11: mixed, 13: zeros}
     _twins(lambda: (m := _mlp(), opt(m.parameters())), _data(16, seed=13), actions,
-           fuse=_fuse(fuse), step=lambda m, o: _step(m, o, zero=False))
+           fuse=_fuse(fuse), step=lambda m, o: training_step(m, o, zero=False))
 
 
 # -- parameters rebound, written in place, of another dtype, shape or layout ---------------------------
@@ -643,7 +630,7 @@ def test_returned_grads_are_the_parameters_grads_like_eager():
     o = _adam(m.parameters())
 
     def f(x, y):
-        _step(m, o)(x, y)
+        training_step(m, o)(x, y)
         return m.layers[0].W.grad
 
     jf = ag.jit(f, fuse=False)
@@ -781,7 +768,7 @@ def test_training_step_replayed_under_no_grad():
     no_grad is another signature: traced, it raises as eager does, after the same zero_grad."""
     (m, o), (me, oe) = (lambda mm: (mm, _sgd(mm.parameters())))(_mlp()), \
         (lambda mm: (mm, _sgd(mm.parameters())))(_mlp())
-    jf, fe = ag.jit(_step(m, o), fuse=False), _step(me, oe)
+    jf, fe = ag.jit(training_step(m, o), fuse=False), training_step(me, oe)
     for x, y in _data(4, seed=29):
         jf(x, y)
         fe(x, y)
