@@ -160,9 +160,16 @@ def _where(node: Node) -> str:
     return f"{module}; {source}"
 
 
+def _seen(a) -> np.ndarray:
+    """`a`'s values as a plain ndarray, for a report (under ag.jit, those of the traced call:
+    reading a traced array's values would be refused, and the report is eager's anyway)."""
+    a = np.asanyarray(a)
+    return a if type(a) is np.ndarray else np.ndarray.view(a, np.ndarray)
+
+
 def _first_bad(a: np.ndarray) -> tuple[int, ...]:
     """The first index (C order) of a non-finite entry of `a`."""
-    return tuple(int(i) for i in np.argwhere(~np.isfinite(a))[0])
+    return tuple(int(i) for i in np.argwhere(~np.isfinite(_seen(a)))[0])
 
 
 def _inputs(node: Node) -> list[tuple[str, Any]]:
@@ -195,7 +202,7 @@ def _origin(v) -> str:
 
 def _forward_report(node: Node) -> str:
     """The message for a node whose forward output holds NaN/Inf."""
-    ans = node.ans
+    ans = _seen(node.ans)
     idx = _first_bad(ans)
     head = (f"detect_anomaly: the forward of '{node.op}' (node #{node.index}, output "
             f"{ans.shape} {ans.dtype}) produced {_bad(ans)}, first at index {idx}, {_where(node)}")
@@ -205,7 +212,7 @@ def _forward_report(node: Node) -> str:
         a = v.data if isinstance(v, Tensor) else v
         if not isinstance(a, np.ndarray) and not isinstance(a, (float, np.floating)):
             continue
-        a = np.asarray(a)
+        a = _seen(a)
         if a.dtype.kind not in "fc":
             continue
         bad = _bad(a)

@@ -1,6 +1,7 @@
 """Frozen randomness: stochastic layers draw through `draw_random`, which, inside a check
 (`frozen_randomness`), replays the first evaluation's draws, so the function being differenced is
-deterministic (dropout masks stay fixed while differences are taken)."""
+deterministic (dropout masks stay fixed while differences are taken). Inside it, jitted functions
+run eagerly: a program would have frozen one block's draws, or drawn afresh."""
 
 from __future__ import annotations
 
@@ -47,6 +48,8 @@ class frozen_randomness:
             _replay.store = {}
         _replay.depth += 1
         _new_evaluation()
+        self._eager = tracing.eagerly()  # (a program would freeze or redraw them)
+        self._eager.__enter__()
         return self
 
     def next_evaluation(self) -> None:
@@ -54,6 +57,7 @@ class frozen_randomness:
         _new_evaluation()
 
     def __exit__(self, *exc):
+        self._eager.__exit__()
         _replay.depth -= 1
 
 

@@ -21,7 +21,7 @@ with the instruction where it happened.
 from collections.abc import Callable
 from typing import Any
 
-from .jit import Jitted, jit
+from .jit import Jitted, eagerly, jit
 from .traced import Traced, TraceError, active
 
 
@@ -45,4 +45,4 @@ def read(fn: Callable[[], Any]) -> Any:
     return fn() if rec is None else rec.host(fn)
 
 
-__all__ = ["jit", "Jitted", "depends_on", "read", "TraceError", "Traced", "active"]
+__all__ = ["jit", "Jitted", "depends_on", "read", "eagerly", "TraceError", "Traced", "active"]

@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from .. import anomaly
 from ..graph import local
 from ..tensor import Tensor
 from ..transforms.pytree import tree_flatten, tree_unflatten
@@ -17,6 +18,26 @@ from .program import Diverged, Program, Stale, differences
 from .traced import _SLOTS, Recorder, Ref, Traced, TraceError, _local, active
 
 _one_trace = threading.RLock()
+
+
+class _Eager(threading.local):
+    depth = 0
+
+
+_eager = _Eager()
+
+
+class eagerly:
+    """Context manager: inside it (in this thread), jitted functions run `f` itself, neither
+    traced nor replayed. `frozen_randomness` uses it: its draws repeat a first evaluation's,
+    which a program would have frozen, or drawn afresh."""
+
+    def __enter__(self) -> eagerly:
+        _eager.depth += 1
+        return self
+
+    def __exit__(self, *exc) -> None:
+        _eager.depth -= 1
 MAX_CANDIDATES = 12  # traces of one signature that matched no other: past this, f is refused
 
 
@@ -67,14 +88,20 @@ class Jitted:
         functools.update_wrapper(self, f)
 
     def __call__(self, *args, **kwargs):
-        if active() is not None:  # inside another jitted function: part of its trace
-            return self.f(*args, **kwargs)
+        if active() is not None or _eager.depth:  # inside another jitted function: part of its
+            return self.f(*args, **kwargs)  # trace; inside `eagerly`: f itself
         key, leaves = self._signature(args, kwargs)
         sig = self.cache.get(key)
         if sig is None:
             sig = self.cache[key] = _Signature()
         log: list = []
-        for prog in sig.programs:
+        tried = len(sig.programs)
+        done, result = self._replay(sig.programs[:tried], leaves, log)
+        return result if done else self._trace(sig, args, kwargs, leaves, log, tried)
+
+    def _replay(self, programs: list[Program], leaves: list, log: list) -> tuple[bool, object]:
+        """(True, the result) of the first program that replays this call, else (False, None)."""
+        for prog in programs:
             try:
                 flat = prog.run(leaves, _Host(log))
             except Stale:
@@ -82,8 +109,8 @@ class Jitted:
             except Diverged as e:
                 e.restore()  # (its writes into outside arrays: f runs once, Note [undo])
                 continue
-            return prog.rebuild(flat)
-        return self._trace(sig, args, kwargs, leaves, log)
+            return True, prog.rebuild(flat)
+        return False, None
 
     def programs(self) -> list[Program]:
         return [p for sig in self.cache.values() for p in sig.programs]
@@ -92,11 +119,12 @@ class Jitted:
         progs = self.programs()
         if not progs:
             raise RuntimeError("jit: nothing compiled yet (a signature compiles on its second call)")
-        return progs[-1].source
+        return max(progs, key=lambda p: p.made).source
 
     # -- signatures ---------------------------------------------------------------------------------
     def _signature(self, args: tuple, kwargs: dict):
-        grad_mode = local.recording.enabled  # (under no_grad, f records nothing: another program)
+        # (under no_grad f records nothing, under detect_anomaly it checks every node: others)
+        grad_mode = (local.recording.enabled, anomaly.state.enabled)
         if not kwargs and not self.static and all(type(a) is np.ndarray for a in args):
             # (the common call, plain arrays: its key without flattening; the general path's
             # keys start with a tuple of statics, these with "arrays", so the two never meet)
@@ -117,9 +145,12 @@ class Jitted:
         return (static, grad_mode, tree, tuple(parts)), leaves
 
     # -- tracing ------------------------------------------------------------------------------------
-    def _trace(self, sig: _Signature, args: tuple, kwargs: dict, leaves: list, log: list):
+    def _trace(self, sig: _Signature, args: tuple, kwargs: dict, leaves: list, log: list,
+               tried: int = 0):
         with _one_trace:  # traces rebind outside Tensors' slots: one at a time in a process
-            return self._trace_alone(sig, args, kwargs, leaves, log)
+            # (a program compiled while this thread waited, by another's trace, replays it)
+            done, result = self._replay(sig.programs[tried:], leaves, log)
+            return result if done else self._trace_alone(sig, args, kwargs, leaves, log)
 
     def _trace_alone(self, sig: _Signature, args: tuple, kwargs: dict, leaves: list, log: list):
         rec = Recorder()
@@ -185,7 +216,9 @@ class Jitted:
                 sig.programs.append(prog)
                 sig.candidates.remove(cand)
                 return
-            if kind == "frozen":
+            if kind == "frozen":  # (this trace replaces the candidate: a one-off race, another
+                sig.candidates.remove(cand)  # thread rebinding a Tensor, is not refused for good)
+                sig.candidates.append((rec, outs, kinds))
                 raise TraceError(
                     f"jit: {self.name}: two calls traced different constants: {why}. A value "
                     "computed from the arguments where the tracer could not see it was frozen "

@@ -10,12 +10,15 @@ code: that is what `jit` replays.
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
 
 from . import fusion
 from .traced import TARGET, Instr, Recorder, Ref, _layout, makes_new, refs
+
+_made = itertools.count()
 
 
 class Stale(Exception):
@@ -149,6 +152,7 @@ class Program:
         self.order = fusion.schedule(rec.code, self.kept, rec.shapes, alive) if fuse else self.kept
         self.runs = [x for x in self.order if isinstance(x, fusion.Run)]
         self.source = self._generate(fresh)
+        self.made = next(_made)  # (which program is the latest: `Jitted.source`, the pictures)
         scope: dict = {}
         exec(compile(self.source, f"<jit program of {len(self.kept)} NumPy calls>", "exec"),
              self.names, scope)

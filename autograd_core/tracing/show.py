@@ -13,7 +13,7 @@ def latest(jitted: Jitted) -> Program:
     if not progs:
         raise RuntimeError(f"jit: {jitted.name} has no compiled program yet (a signature compiles "
                            "when two calls with different values traced the same program)")
-    return progs[-1]
+    return max(progs, key=lambda p: p.made)
 
 
 def _input_name(src: tuple) -> str:
@@ -52,13 +52,13 @@ def describe(jitted: Jitted) -> str:
     return "\n".join(lines)
 
 
-def digraph(jitted: Jitted, graphviz):
+def digraph(jitted: Jitted, picture):
     """The latest program as a `graphviz.Digraph`: inputs as ellipses, NumPy calls as boxes,
     checks as diamonds, rebindings as notes; edges follow the values."""
     prog = latest(jitted)
     rec = prog.rec
     fused = f"{len(prog.runs)} fused kernel(s), shaded" if prog.runs else "nothing fused"
-    g = graphviz.Digraph(graph_attr={"rankdir": "TB", "label": f"jit program of {jitted.name}: "
+    g = picture(graph_attr={"rankdir": "TB", "label": f"jit program of {jitted.name}: "
                                      f"{len(prog.kept)} NumPy calls, {fused}"})
     run_of = {i: k for k, r in enumerate(prog.runs) for i in r.members}
     maker: dict[int, str] = {}

@@ -70,8 +70,8 @@ def draw_graph(output: Tensor | tuple | list, params=None, show_grads: bool = Fa
     True
     """
     if isinstance(output, Jitted):  # a jitted function: its compiled program
-        import graphviz  # (optional dependency, as below)
-        return show.digraph(output, graphviz)
+        from . import _Picture  # the package's Digraph subclass (renders through our finder)
+        return show.digraph(output, _Picture())
     outputs = _check_outputs(output, "draw_graph")
     if max_nodes is not None and max_nodes < 1:
         raise ValueError(f"draw_graph: max_nodes must be at least 1, got {max_nodes}")
