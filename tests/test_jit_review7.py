@@ -309,6 +309,21 @@ def test_errstate_of_the_tracing_thread_is_not_that_of_the_replaying_one(rng):
     assert got[1] is None and _bits(got[0]) == _bits(want)
 
 
+def _paused_step(T, hold=None, inside=None, go=None):
+    """An SGD step on T; with `hold` on, thread "B" pauses between forward and backward
+    (it sets `inside`, then waits for `go`)."""
+    def step(x):
+        loss = ag.tanh(x @ T).sum()
+        if hold is not None and hold["on"] and threading.current_thread().name == "B":
+            inside.set()
+            go.wait(JOIN_S)
+        loss.backward()
+        T.data = T.data - 0.1 * T.grad
+        T.grad = None
+        return loss
+    return step
+
+
 def test_outside_tensor_rebound_by_another_threads_replay_during_a_trace_is_eagers_interleaving():
     """Thread B traces a new signature of a step on a shared W; while B's trace holds W, the
     main thread's compiled program (another signature) replays and rebinds W.data. B's call runs
@@ -318,19 +333,8 @@ def test_outside_tensor_rebound_by_another_threads_replay_during_a_trace_is_eage
     inside, go = threading.Event(), threading.Event()
     hold = {"on": False}
 
-    def make(T, pause):
-        def step(x):
-            loss = ag.tanh(x @ T).sum()
-            if pause and hold["on"] and threading.current_thread().name == "B":
-                inside.set()
-                go.wait(JOIN_S)
-            loss.backward()
-            T.data = T.data - 0.1 * T.grad
-            T.grad = None
-            return loss
-        return step
-
-    js, es = ag.jit(make(W, True), fuse=False), make(twin, False)
+    js = ag.jit(_paused_step(W, hold, inside, go), fuse=False)
+    es = _paused_step(twin)
     for i in range(3):
         assert _bits(js(np.full((4, 3), 0.1 * (i + 1)))) == _bits(es(np.full((4, 3), 0.1 * (i + 1))))
     hold["on"] = True
@@ -363,19 +367,8 @@ def test_a_disturbed_trace_does_not_poison_its_signature_for_ever():
     inside, go = threading.Event(), threading.Event()
     hold = {"on": False}
 
-    def make(T, pause):
-        def step(x):
-            loss = ag.tanh(x @ T).sum()
-            if pause and hold["on"] and threading.current_thread().name == "B":
-                inside.set()
-                go.wait(JOIN_S)
-            loss.backward()
-            T.data = T.data - 0.1 * T.grad
-            T.grad = None
-            return loss
-        return step
-
-    js, es = ag.jit(make(W, True), fuse=False), make(twin, False)
+    js = ag.jit(_paused_step(W, hold, inside, go), fuse=False)
+    es = _paused_step(twin)
     for i in range(3):
         js(np.full((4, 3), 0.1 * (i + 1)))
         es(np.full((4, 3), 0.1 * (i + 1)))
