@@ -134,12 +134,7 @@ def test_each_thread_trains_its_own_model_with_its_own_jitted_step(fuse):
     got = _in_threads([lambda i=i: [steps[i](*b) for b in data[i]] for i in range(n)])
     for i in range(n):
         want = [training_step(*eager[i])(*b) for b in data[i]]
-        for k in range(len(data[i])):
-            _same(got[i][k], want[k], fuse, f"thread {i}, call {k}")
-        if fuse:
-            _close_params(jitted[i][0], eager[i][0], f"thread {i}")
-        else:
-            assert _params_state(*jitted[i]) == _params_state(*eager[i]), f"thread {i}"
+        _threads_agree(i, got[i], want, jitted[i], eager[i], fuse)
         assert steps[i].programs(), f"thread {i}: never compiled"
 
 
@@ -199,12 +194,7 @@ def test_a_thread_traces_a_new_model_while_others_replay_theirs(fuse):
     got[0] = warm + got[0]
     for i in range(3):
         want = [step(*eager[i], *b) for b in data[i]]
-        for k in range(len(data[i])):
-            _same(got[i][k], want[k], fuse, f"thread {i}, call {k}")
-        if fuse:
-            _close_params(jitted[i][0], eager[i][0], f"thread {i}")
-        else:
-            assert _params_state(*jitted[i]) == _params_state(*eager[i]), f"thread {i}"
+        _threads_agree(i, got[i], want, jitted[i], eager[i], fuse)
     assert len(js.programs()) >= 3
 
 
@@ -324,17 +314,32 @@ def _paused_step(T, hold=None, inside=None, go=None):
     return step
 
 
-def test_outside_tensor_rebound_by_another_threads_replay_during_a_trace_is_eagers_interleaving():
-    """Thread B traces a new signature of a step on a shared W; while B's trace holds W, the
-    main thread's compiled program (another signature) replays and rebinds W.data. B's call runs
-    eagerly, so it reads what eager would under that interleaving (the GIL lets it happen)."""
+def _threads_agree(i: int, got: list, want: list, jitted: tuple, eager: tuple, fuse) -> None:
+    """Thread i's results and its (model, optimizer) twin against eager's."""
+    for k in range(len(want)):
+        _same(got[k], want[k], fuse, f"thread {i}, call {k}")
+    if fuse:
+        _close_params(jitted[0], eager[0], f"thread {i}")
+    else:
+        assert _params_state(*jitted) == _params_state(*eager), f"thread {i}"
+
+
+def _shared_step_twins():
+    """A shared W and its eager twin, the events and switch of `_paused_step`, the jitted step
+    on W (it pauses in thread "B" while `hold` is on) and the eager one on the twin."""
     W = ag.tensor(np.ones((3, 2)), requires_grad=True)
     twin = ag.tensor(np.ones((3, 2)), requires_grad=True)
     inside, go = threading.Event(), threading.Event()
     hold = {"on": False}
+    return W, twin, inside, go, hold, ag.jit(_paused_step(W, hold, inside, go), fuse=False), \
+        _paused_step(twin)
 
-    js = ag.jit(_paused_step(W, hold, inside, go), fuse=False)
-    es = _paused_step(twin)
+
+def test_outside_tensor_rebound_by_another_threads_replay_during_a_trace_is_eagers_interleaving():
+    """Thread B traces a new signature of a step on a shared W; while B's trace holds W, the
+    main thread's compiled program (another signature) replays and rebinds W.data. B's call runs
+    eagerly, so it reads what eager would under that interleaving (the GIL lets it happen)."""
+    W, twin, inside, go, hold, js, es = _shared_step_twins()
     for i in range(3):
         assert _bits(js(np.full((4, 3), 0.1 * (i + 1)))) == _bits(es(np.full((4, 3), 0.1 * (i + 1))))
     hold["on"] = True
@@ -362,13 +367,7 @@ def test_outside_tensor_rebound_by_another_threads_replay_during_a_trace_is_eage
 
 
 def test_a_disturbed_trace_does_not_poison_its_signature_for_ever():
-    W = ag.tensor(np.ones((3, 2)), requires_grad=True)
-    twin = ag.tensor(np.ones((3, 2)), requires_grad=True)
-    inside, go = threading.Event(), threading.Event()
-    hold = {"on": False}
-
-    js = ag.jit(_paused_step(W, hold, inside, go), fuse=False)
-    es = _paused_step(twin)
+    W, twin, inside, go, hold, js, es = _shared_step_twins()
     for i in range(3):
         js(np.full((4, 3), 0.1 * (i + 1)))
         es(np.full((4, 3), 0.1 * (i + 1)))

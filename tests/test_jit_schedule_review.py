@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from jit_agree import RTOL, _close, _outcome, _sets, agree
+from jit_agree import RTOL, _close, _outcome, _sets, agree, training_step
 
 import autograd_core as ag
 import nn
@@ -741,16 +741,7 @@ def test_mlp_sgd_steps_jitted_like_eager(activation, fuse):
     models = [nn.MLP([5, 8, 8, 2], activation=activation, rng=3) for _ in range(2)]
     opts = [SGD(m.parameters(), lr=0.1) for m in models]
 
-    def make_step(model, opt):
-        def step(x, y):
-            opt.zero_grad()
-            loss = nn.mse_loss(model(x), y)
-            loss.backward()
-            opt.step()
-            return loss
-        return step
-
-    eager, jitted = make_step(models[0], opts[0]), ag.jit(make_step(models[1], opts[1]), fuse=fuse)
+    eager, jitted = training_step(models[0], opts[0]), ag.jit(training_step(models[1], opts[1]), fuse=fuse)
     r = np.random.default_rng(8)
     for i in range(5):
         x, y = r.standard_normal((6, 5)), r.standard_normal((6, 2))

@@ -18,6 +18,7 @@ from .program import Diverged, Program, Stale, differences
 from .traced import _SLOTS, Recorder, Ref, Traced, TraceError, _local, active
 
 _one_trace = threading.RLock()
+MAX_CANDIDATES = 12  # traces of one signature that matched no other: past this, f is refused
 
 
 class _Eager(threading.local):
@@ -38,7 +39,6 @@ class eagerly:
 
     def __exit__(self, *exc) -> None:
         _eager.depth -= 1
-MAX_CANDIDATES = 12  # traces of one signature that matched no other: past this, f is refused
 
 
 class _Host:
@@ -96,7 +96,7 @@ class Jitted:
             sig = self.cache[key] = _Signature()
         log: list = []
         tried = len(sig.programs)
-        done, result = self._replay(sig.programs[:tried], leaves, log)
+        done, result = self._replay(sig.programs, leaves, log)
         return result if done else self._trace(sig, args, kwargs, leaves, log, tried)
 
     def _replay(self, programs: list[Program], leaves: list, log: list) -> tuple[bool, object]:

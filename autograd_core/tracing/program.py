@@ -287,12 +287,10 @@ class Program:
                 lines.append(f"{pad}if {neg}{self._expr(ins.args[0])}: {diverged}")
             elif ins.kind == "host":
                 lines.append(f"{pad}{self._expr(ins.outs)} = _host({self._name(ins.fn, 'h')})")
-            elif not ins.pure:
+            else:
                 if i in undo:  # Note [undo]
                     lines += [f"{pad}_u.append(({t}, {t}.copy()))" for t in undo[i]]
-                lines.append(f"{pad}{self._call(ins)}")
-            else:
-                lines.append(f"{pad}{_target(ins.outs)} = {self._call(ins)}")
+                lines.append(f"{pad}{self._statement(ins)}")
             dead = dead_at.get(p)
             if dead:
                 lines.append(f"{pad}del {', '.join(f'v{s}' for s in sorted(dead))}")
@@ -327,6 +325,10 @@ class Program:
                 made |= refs(ins.outs)
         return undo
 
+    def _statement(self, ins: Instr) -> str:
+        """The line of a call: an in-place write as it is, a new value into its name."""
+        return self._call(ins) if not ins.pure else f"{_target(ins.outs)} = {self._call(ins)}"
+
     def _fused(self, run: fusion.Run, pad: str, dead: set | None, block: dict | None) -> list[str]:
         """One kernel call for the run's NumPy calls, writing its outputs into new arrays. Where
         the kernel saw a value NumPy would have reported (Note [fusion]), the run's NumPy calls
@@ -350,8 +352,7 @@ class Program:
                 if err != block:
                     out.append(f"{pad}    with _np.errstate(**{state}):")
                 inner = pad + ("        " if err != block else "    ")
-            out.append(f"{inner}{self._call(ins)}" if not ins.pure
-                       else f"{inner}{_target(ins.outs)} = {self._call(ins)}")
+            out.append(f"{inner}{self._statement(ins)}")
         temps = sorted({s for i in run.members for s in refs(self.rec.code[i].outs)}
                        - set(run.outputs) - (dead or set()))
         if temps:
